@@ -1,0 +1,34 @@
+"""Errors that blame the input: every message names the file and what is wrong with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one file."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class SegnasError(Exception):
+    """Bad input or a failed stage; the CLI prints it and exits with `exit_code`."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+def file_error(path: str | Path, message: str) -> SegnasError:
+    """An error about one file, formatted as 'PATH: message'."""
+    return SegnasError(f"{path}: {message}")

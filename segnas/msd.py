@@ -1,0 +1,134 @@
+"""The Medical Segmentation Decathlon layout: `dataset.json` with `imagesTr/` and `labelsTr/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segnas.errors import Problem, SegnasError
+from segnas.io import read_json
+
+REQUIRED_KEYS = ("modality", "labels", "training")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training case: its id and the paths of its image and label files."""
+
+    id: str
+    image: Path
+    label: Path
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What `dataset.json` declares: channels (modalities), labels and training cases."""
+
+    root: Path
+    name: str
+    modalities: list[str]
+    labels: dict[int, str]
+    cases: list[Case]
+    test_images: list[Path] = field(default_factory=list)
+
+    @property
+    def in_channels(self) -> int:
+        """Number of input channels."""
+        return len(self.modalities)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of output classes, background included (max label + 1)."""
+        return max(self.labels) + 1
+
+    def case(self, case_id: str) -> Case:
+        """The case with this id."""
+        for c in self.cases:
+            if c.id == case_id:
+                return c
+        raise SegnasError(f"{self.root / 'dataset.json'}: no case named {case_id!r}")
+
+
+def case_id_of(path: str | Path) -> str:
+    """Case id from a file name: the name without `.nii.gz` / `.nii` (and an nnU-Net `_0000` suffix)."""
+    name = Path(path).name
+    for ext in (".nii.gz", ".nii"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return name
+
+
+def _parse_index_map(obj: Any, key: str, where: str, problems: list[Problem]) -> dict[int, str]:
+    """Parse {"0": "name"} (MSD) or {"name": 0} (nnU-Net v2) into {index: name}."""
+    if not isinstance(obj, dict) or not obj:
+        problems.append(Problem(where, f"'{key}' must be a non-empty object like {{\"0\": \"...\"}}"))
+        return {}
+    out: dict[int, str] = {}
+    for k, v in obj.items():
+        if isinstance(k, str) and k.strip().lstrip("-").isdigit():
+            out[int(k)] = str(v)
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out[v] = str(k)
+        else:
+            problems.append(Problem(where, f"'{key}' entry {k!r}: {v!r} is not an index → name pair"))
+    if any(i < 0 for i in out):
+        problems.append(Problem(where, f"'{key}' has negative indices: {sorted(i for i in out if i < 0)}"))
+    return out
+
+
+def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
+    """Read `root/dataset.json` → (spec or None, every problem found in the JSON itself)."""
+    root = Path(root)
+    where = str(root / "dataset.json")
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return None, [Problem(str(root), "dataset folder does not exist")]
+    try:
+        meta = read_json(root / "dataset.json")
+    except SegnasError as e:
+        return None, [Problem(where, str(e).split(": ", 1)[-1])]
+    if not isinstance(meta, dict):
+        return None, [Problem(where, "top level must be a JSON object")]
+    missing = [k for k in REQUIRED_KEYS if k not in meta and not (k == "modality" and "channel_names" in meta)]
+    if missing:
+        problems.append(Problem(where, f"missing required key(s): {', '.join(missing)}"))
+    modality = _parse_index_map(meta.get("modality", meta.get("channel_names")), "modality", where, problems)
+    labels = _parse_index_map(meta.get("labels"), "labels", where, problems)
+    if modality and sorted(modality) != list(range(len(modality))):
+        problems.append(Problem(where, f"'modality' indices must be 0..{len(modality) - 1}, found {sorted(modality)}"))
+    training = meta.get("training", [])
+    cases: list[Case] = []
+    if not isinstance(training, list):
+        problems.append(Problem(where, "'training' must be a list of {\"image\", \"label\"} objects"))
+        training = []
+    elif "training" in meta and not training:
+        problems.append(Problem(where, "'training' is empty: there are no cases to learn from"))
+    seen: set[str] = set()
+    for i, entry in enumerate(training):
+        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) or not isinstance(entry.get("label"), str):
+            problems.append(Problem(where, f"training[{i}] must be an object with string 'image' and 'label'"))
+            continue
+        cid = case_id_of(entry["image"])
+        if cid in seen:
+            problems.append(Problem(where, f"training[{i}]: case {cid!r} is listed twice"))
+            continue
+        seen.add(cid)
+        cases.append(Case(cid, root / entry["image"], root / entry["label"]))
+    n = meta.get("numTraining")
+    if isinstance(n, int) and isinstance(meta.get("training"), list) and n != len(training):
+        problems.append(Problem(where, f"numTraining is {n} but 'training' lists {len(training)} cases"))
+    tests = [root / t for t in meta.get("test", []) if isinstance(t, str)]
+    if not modality or not labels:
+        return None, problems
+    spec = DatasetSpec(root, str(meta.get("name", root.name)), [modality[i] for i in sorted(modality)], labels, cases, tests)
+    return spec, problems
+
+
+def load_dataset(root: str | Path) -> DatasetSpec:
+    """Read `dataset.json`, raising one error that lists every problem in it."""
+    spec, problems = parse_dataset(root)
+    if problems or spec is None:
+        raise SegnasError(f"{Path(root) / 'dataset.json'}: dataset description is not usable", problems)
+    return spec

@@ -1,0 +1,92 @@
+"""Check an MSD dataset and list every problem at once, each with its file; writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segnas.errors import Problem, SegnasError
+from segnas.io import read_image, read_label
+from segnas.msd import Case, DatasetSpec, parse_dataset
+
+
+@dataclass
+class CaseSummary:
+    """What one readable case looks like."""
+
+    id: str
+    shape: tuple[int, ...]
+    spacing: tuple[float, ...]
+    channels: int
+    labels_present: list[int]
+
+
+@dataclass
+class Report:
+    """Outcome of `validate_dataset`: the spec (if readable), problems and per-case summaries."""
+
+    root: Path
+    spec: DatasetSpec | None
+    problems: list[Problem] = field(default_factory=list)
+    cases: list[CaseSummary] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems and self.spec is not None
+
+
+def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[Problem]]:
+    """Load one case fully and check it against the spec and itself."""
+    problems: list[Problem] = []
+    image = label = None
+    try:
+        image, igeom = read_image(case.image)
+    except SegnasError as e:
+        problems.append(Problem(str(case.image), str(e).split(": ", 1)[-1]))
+    try:
+        label, lgeom = read_label(case.label)
+    except SegnasError as e:
+        problems.append(Problem(str(case.label), str(e).split(": ", 1)[-1]))
+    if image is not None:
+        if image.shape[0] != spec.in_channels:
+            problems.append(Problem(str(case.image), f"has {image.shape[0]} channel(s) but dataset.json 'modality' declares {spec.in_channels}"))
+        bad = int(np.count_nonzero(~np.isfinite(image)))
+        if bad:
+            problems.append(Problem(str(case.image), f"{bad} voxel(s) are NaN or Inf"))
+    if label is not None:
+        present = [int(v) for v in np.unique(label)]
+        undeclared = sorted(set(present) - set(spec.labels))
+        if undeclared:
+            shown = undeclared[:10] + (["…"] if len(undeclared) > 10 else [])  # type: ignore[list-item]
+            problems.append(Problem(str(case.label), f"label values {shown} are not declared in dataset.json 'labels' (declared: {sorted(spec.labels)[:10]})"))
+    if image is None or label is None:
+        return None, problems
+    if igeom.shape != lgeom.shape:
+        problems.append(Problem(str(case.label), f"shape {lgeom.shape} differs from its image's {igeom.shape} ({case.image.name})"))
+    elif not np.allclose(igeom.affine_array, lgeom.affine_array, rtol=1e-4, atol=1e-3):
+        problems.append(Problem(str(case.label), f"affine differs from its image's ({case.image.name}): the label is not on the same grid"))
+    return CaseSummary(case.id, igeom.shape, igeom.spacing, image.shape[0], present), problems
+
+
+def validate_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Report:
+    """Check dataset.json and every case; returns a Report (never raises for bad data)."""
+    root = Path(root)
+    spec, problems = parse_dataset(root)
+    report = Report(root, spec, list(problems))
+    if spec is None:
+        return report
+    for i, case in enumerate(spec.cases):
+        summary, case_problems = check_case(case, spec)
+        report.problems += case_problems
+        if summary is not None:
+            report.cases.append(summary)
+        if progress:
+            progress(i + 1, len(spec.cases))
+    for t in spec.test_images:
+        if not t.is_file():
+            report.problems.append(Problem(str(t), "listed under 'test' in dataset.json but does not exist"))
+    return report
