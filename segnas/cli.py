@@ -1,0 +1,150 @@
+"""The command line: each command parses flags and calls one library function; no logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from segnas.errors import SegnasError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  help="Neural architecture search for medical image segmentation (SCNAS, RONASMIS, Thrifty NAS).")
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(fn: F) -> F:
+    """Turn a SegnasError into a red message on stderr and its exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SegnasError as e:
+            err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)])
+
+
+Work = Annotated[Path, typer.Option("--work", "-w", help="Work folder (plan, preprocessed cases, runs).")]
+Workers = Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")]
+
+
+@app.command()
+@reports_errors
+def synth(
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to create (MSD layout).")],
+    cases: Annotated[int, typer.Option("--cases", "-n", min=1, help="Number of cases.")] = 12,
+    dims: Annotated[int, typer.Option("--dims", help="2 or 3.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same files.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write the built-in synthetic organ + lesion dataset.
+
+    Example: [bold]segnas synth data/synth3d --cases 12 --dims 3 --seed 0[/]
+    """
+    from segnas.synthetic import make_dataset
+    path = make_dataset(out_dir, cases, dims, seed, force)
+    out.print(f"wrote {cases} synthetic {dims}D case(s) to [bold]{path}[/]")
+
+
+@app.command()
+@reports_errors
+def validate(data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD dataset folder (with dataset.json).")]) -> None:
+    """Check a dataset and list every problem with its file; writes nothing.
+
+    Exits 0 with a summary table when the dataset is sound, 1 when anything is wrong.
+
+    Example: [bold]segnas validate ../shared/data/LA2018_down2[/]
+    """
+    from segnas.report import validation_table
+    from segnas.validate import validate_dataset
+    from segnas.parallel import progress_bar
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("validate")
+        report = validate_dataset(data, lambda i, n: bar.update(task, completed=i, total=n))
+    if report.cases:
+        out.print(validation_table(report))
+    if not report.ok:
+        raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
+    out.print(f"[green]{data}: {len(report.cases)} case(s), no problems[/]")
+
+
+@app.command()
+@reports_errors
+def plan(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD dataset folder.")],
+    work: Work,
+    dims: Annotated[int | None, typer.Option("--dims", help="Force a 2D or 3D plan (default: from the data).")] = None,
+    budget: Annotated[int | None, typer.Option("--budget", help="Patch voxel budget (default 96³ in 3D, 256² in 2D).")] = None,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
+    search_ratio: Annotated[float, typer.Option("--search-ratio", help="Share of a fold's training cases that train weights during search; the rest validate architectures.")] = 0.8,
+    group: Annotated[str | None, typer.Option("--group", help=r"Regex whose first group names the patient, so a patient's cases stay together (e.g. 'patient(\d+)').")] = None,
+    workers: Workers = 2,
+) -> None:
+    """Fingerprint a dataset and write fingerprint.json, plan.json and splits.json (plan.json is yours to edit).
+
+    Example: [bold]segnas plan ../shared/data/LA2018_down2 --work work/la[/]
+    """
+    from segnas.plan import plan_dataset
+    from segnas.report import plan_table
+    p = plan_dataset(data, work, dims, budget, workers, folds, seed, search_ratio, group)
+    out.print(plan_table(p))
+    out.print(f"wrote [bold]{work}/plan.json[/], fingerprint.json, splits.json")
+
+
+@app.command()
+@reports_errors
+def preprocess(
+    work: Work,
+    workers: Workers = 2,
+    force: Annotated[bool, typer.Option("--force", help="Redo cases already cached.")] = False,
+) -> None:
+    """Crop, normalise and resample every case as plan.json says; cached and resumable.
+
+    Example: [bold]segnas preprocess --work work/la[/]
+    """
+    from segnas.preprocess import preprocess_dataset
+    counts = preprocess_dataset(work, workers, force)
+    out.print(f"preprocessed {counts['done']} case(s), {counts['cached']} already cached, in [bold]{work}/preprocessed[/]")
+
+
+@app.command()
+@reports_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and work.")] = Path("demo_run"),
+    cases: Annotated[int, typer.Option("--cases", min=4, help="Synthetic cases.")] = 12,
+    dims: Annotated[int, typer.Option("--dims", help="2 or 3.")] = 3,
+    workers: Workers = 2,
+) -> None:
+    """Run the pipeline on fresh synthetic data: synth → validate → plan → preprocess → patches.
+
+    Example: [bold]segnas demo --out demo_run[/]
+    """
+    from segnas.demo import run_demo
+    run_demo(out_dir, cases, dims, workers, out)
+
+
+def main() -> None:
+    """Entry point of the `segnas` script."""
+    app(prog_name="segnas")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

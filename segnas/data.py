@@ -1,0 +1,133 @@
+"""Training patches: random crops from preprocessed cases, a third centred on foreground, augmented.
+
+Item `i` of epoch `e` depends only on (seed, e, i), never on the worker that builds it, so a run is
+reproducible whatever the number of loader workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai import transforms as T
+from monai.data import set_track_meta
+from torch.utils.data import DataLoader, Dataset
+
+from segnas.errors import SegnasError
+from segnas.preprocess import PreprocessedCase, load_case
+from segnas.workspace import Workspace
+
+ROTATION_MARGIN = 1.25  # crop this much more than the patch so rotations do not pull in padding
+
+
+def extract(array: np.ndarray, centre: Sequence[int], size: Sequence[int]) -> np.ndarray:
+    """Window of `size` around `centre` from (C, X, Y, Z), zero-padded where it leaves the array."""
+    spatial = array.shape[1:]
+    out = np.zeros((array.shape[0], *size), array.dtype)
+    src, dst = [], []
+    for c, s, n in zip(centre, size, spatial):
+        lo = int(c) - s // 2
+        a, b = max(lo, 0), min(lo + s, n)
+        if b <= a:
+            return out
+        src.append(slice(a, b))
+        dst.append(slice(a - lo, b - lo))
+    out[(slice(None), *dst)] = array[(slice(None), *src)]
+    return out
+
+
+def augmentation(dims: int, patch: Sequence[int]) -> T.Compose:
+    """MONAI augmentation: rotation/scaling (also crops to the patch), flips, intensity changes."""
+    rot = np.deg2rad(30 if dims == 3 else 180)
+    rotate = (rot, rot, rot) if dims == 3 else (rot,)
+    return T.Compose([
+        T.RandAffined(["image", "label"], spatial_size=tuple(patch), prob=0.3, rotate_range=rotate,
+                      scale_range=[0.15] * dims, mode=("bilinear", "nearest"), padding_mode="zeros"),
+        *[T.RandFlipd(["image", "label"], prob=0.5, spatial_axis=a) for a in range(dims)],
+        T.RandScaleIntensityd(["image"], factors=0.15, prob=0.15),
+        T.RandGaussianNoised(["image"], prob=0.15, std=0.1),
+        T.RandAdjustContrastd(["image"], prob=0.15, gamma=(0.7, 1.5)),
+    ])
+
+
+class PatchDataset(Dataset):
+    """Random patches of `patch_size` from preprocessed cases → {"image": (C, *patch) float32, "label": (1, *patch) uint8}."""
+
+    def __init__(self, work: str | Path, case_ids: Sequence[str], patch_size: Sequence[int], dims: int,
+                 slice_axis: int | None = None, samples_per_epoch: int = 250, fg_fraction: float = 1 / 3,
+                 augment: bool = True, seed: int = 0) -> None:
+        if not case_ids:
+            raise SegnasError(f"{work}: no cases to draw patches from")
+        if len(patch_size) != dims:
+            raise SegnasError(f"patch size {list(patch_size)} has {len(patch_size)} axes for a {dims}D plan")
+        if dims == 2 and slice_axis not in (0, 1, 2):
+            raise SegnasError("a 2D patch dataset needs slice_axis 0, 1 or 2")
+        self.work = Workspace(Path(work))
+        self.case_ids = list(case_ids)
+        self.patch = list(patch_size)
+        self.dims, self.slice_axis = dims, slice_axis
+        self.samples, self.fg_fraction, self.seed = samples_per_epoch, fg_fraction, seed
+        self.epoch = 0
+        self.transform = augmentation(dims, self.patch) if augment else None
+        self._cases: dict[str, PreprocessedCase] = {}
+        for cid in self.case_ids:  # fail now, naming the file, rather than inside a worker
+            load_case(self.work, cid)
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a new set of patches for `epoch`."""
+        self.epoch = epoch
+
+    def _case(self, cid: str) -> PreprocessedCase:
+        if cid not in self._cases:
+            self._cases[cid] = load_case(self.work, cid)
+        return self._cases[cid]
+
+    def _window(self, augmenting: bool) -> list[int]:
+        """3D window to cut: the patch (plus rotation margin), with 1 along the slice axis in 2D."""
+        size = [int(np.ceil(p * ROTATION_MARGIN)) if augmenting else p for p in self.patch]
+        if self.dims == 2:
+            size.insert(self.slice_axis, 1)  # type: ignore[arg-type]
+        return size
+
+    def sample(self, index: int) -> dict[str, Any]:
+        """Patch `index` of the current epoch, as numpy arrays before augmentation."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        case = self._case(self.case_ids[int(rng.integers(len(self.case_ids)))])
+        shape = case.seg.shape
+        if case.fg and rng.random() < self.fg_fraction:
+            locations = case.fg[sorted(case.fg)[int(rng.integers(len(case.fg)))]]
+            centre = locations[int(rng.integers(len(locations)))]
+        else:
+            centre = [int(rng.integers(n)) for n in shape]
+        window = self._window(self.transform is not None)
+        image = extract(np.asarray(case.image), centre, window)
+        label = extract(np.asarray(case.seg)[None], centre, window)
+        if self.dims == 2:
+            image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
+        return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31))}
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        s = self.sample(index)
+        item = {"image": torch.from_numpy(s["image"]), "label": torch.from_numpy(s["label"].astype(np.float32))}
+        if self.transform is not None:
+            set_track_meta(False)
+            self.transform.set_random_state(seed=s["seed"])
+            item = self.transform(item)
+        return {"image": item["image"].float().contiguous(), "label": item["label"].round().to(torch.uint8).contiguous()}
+
+
+def _worker_init(worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
+def patch_loader(dataset: PatchDataset, batch_size: int = 2, workers: int = 2) -> DataLoader:
+    """Batches of patches; workers keep one thread each so they do not fight the training loop."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      worker_init_fn=_worker_init, persistent_workers=workers > 0,
+                      pin_memory=torch.cuda.is_available(), drop_last=False)

@@ -1,0 +1,71 @@
+"""Cross-validation folds by case (or by patient), and inside each fold the search split.
+
+Search runs inside a training fold: the fold's training cases are split again (default 4:1) into
+weight-training cases (`search_train`) and architecture-validation cases (`search_val`), so the
+fold's `val` cases never steer a search.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from segnas.errors import SegnasError
+from segnas.io import read_json
+from segnas.workspace import Workspace
+
+
+def group_cases(case_ids: list[str], pattern: str | None) -> dict[str, list[str]]:
+    """Group case ids by the first regex group of `pattern` (e.g. `(patient\\d+)`); each case alone if None."""
+    groups: dict[str, list[str]] = {}
+    rx = re.compile(pattern) if pattern else None
+    for cid in sorted(case_ids):
+        m = rx.search(cid) if rx else None
+        key = (m.group(1) if m.groups() else m.group(0)) if m else cid
+        groups.setdefault(key, []).append(cid)
+    return groups
+
+
+def make_splits(case_ids: list[str], folds: int = 5, seed: int = 0, search_ratio: float = 0.8,
+                group_pattern: str | None = None) -> dict[str, Any]:
+    """k folds over groups of cases (seeded, independent of listing order), each with a search split."""
+    if not 0 < search_ratio < 1:
+        raise SegnasError(f"search ratio must be between 0 and 1, not {search_ratio}")
+    groups = group_cases(case_ids, group_pattern)
+    keys = sorted(groups)
+    if len(keys) < 2:
+        raise SegnasError(f"cannot split {len(case_ids)} case(s) in {len(keys)} group(s): at least 2 are needed")
+    folds = min(folds, len(keys))
+    if folds < 2:
+        raise SegnasError("at least 2 folds are needed")
+    order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
+    out = []
+    for f in range(folds):
+        val_keys = order[f::folds]
+        train_keys = [k for k in order if k not in set(val_keys)]
+        rng = np.random.default_rng([seed, f])
+        shuffled = [train_keys[i] for i in rng.permutation(len(train_keys))]
+        n_weights = min(max(1, round(search_ratio * len(shuffled))), len(shuffled) - 1) if len(shuffled) > 1 else 1
+        expand = lambda ks: sorted(c for k in ks for c in groups[k])  # noqa: E731
+        out.append({"fold": f, "train": expand(train_keys), "val": expand(val_keys),
+                    "search_train": expand(shuffled[:n_weights]), "search_val": expand(shuffled[n_weights:])})
+    return {"seed": seed, "search_ratio": search_ratio, "group_pattern": group_pattern, "folds": out}
+
+
+def load_splits(work: Workspace, case_ids: list[str] | None = None) -> dict[str, Any]:
+    """Read `splits.json`; with `case_ids`, check that every listed case exists."""
+    path = work.require(work.splits, "plan")
+    splits = read_json(path)
+    if not isinstance(splits, dict) or not isinstance(splits.get("folds"), list) or not splits["folds"]:
+        raise SegnasError(f"{path}: must be an object with a non-empty 'folds' list")
+    for f in splits["folds"]:
+        for key in ("train", "val", "search_train", "search_val"):
+            if not isinstance(f, dict) or not isinstance(f.get(key), list):
+                raise SegnasError(f"{path}: every fold needs a list '{key}'")
+            if case_ids is not None:
+                unknown = sorted(set(f[key]) - set(case_ids))
+                if unknown:
+                    raise SegnasError(f"{path}: fold {f.get('fold')} '{key}' names unknown case(s) {unknown[:5]}")
+    return splits
