@@ -63,33 +63,38 @@ def make_case(seed: int, index: int, dims: int = 3) -> tuple[np.ndarray, np.ndar
         r = np.sqrt((((mm - centre) / radii)[..., :dims] ** 2).sum(-1))  # 2D: discs in the plane
         return (r + deform * wobble) < 1.0
 
-    scale = extent[:dims].min()
     body = blob(np.zeros(3), extent * np.array([0.92, 0.88, 0.95]), deform=0.5)
-    organ_r = extent * rng.uniform(0.32, 0.4) * rng.uniform(0.9, 1.1, 3)
-    organ_c = rng.uniform(-0.15, 0.15, 3) * extent * np.array([1, 1, 0.5])
+    organ_r = extent * rng.uniform(0.3, 0.36) * rng.uniform(0.9, 1.1, 3)
+    organ_c = rng.uniform(-0.25, 0.25, 3) * extent * np.array([1, 1, 0.5])
     organ = blob(organ_c, organ_r, deform=1.0) & body
     lesion_c = organ_c + rng.uniform(-0.3, 0.3, 3) * organ_r
     lesion = blob(lesion_c, organ_r * rng.uniform(0.4, 0.5), deform=0.5) & organ
 
-    def place(radius: float) -> np.ndarray | None:
-        for _ in range(100):  # far from the organ, inside the body
-            c = rng.uniform(-0.65, 0.65, 3) * extent
-            gap = np.linalg.norm(((c - organ_c) / organ_r)[:dims]) * organ_r[:dims].min() - organ_r[:dims].max() - radius
-            if gap > 2.0 and np.all(np.abs(c[:dims]) + radius < 0.85 * extent[:dims]):
-                return c
+    def place(radius: float) -> tuple[np.ndarray, float] | None:
+        for attempt in range(200):  # far from the organ, inside the body; shrink if there is no room
+            r = radius * 0.97 ** (attempt // 10)
+            c = rng.uniform(-0.7, 0.7, 3) * extent
+            gap = np.linalg.norm(((c - organ_c) / organ_r)[:dims]) * organ_r[:dims].min() - organ_r[:dims].max() - r
+            if gap > 2.0 and np.all(np.abs(c[:dims]) + r < 0.85 * extent[:dims]):
+                return c, r
         return None
 
-    decoy_r = scale * rng.uniform(0.2, 0.28)
+    # Decoys until they match the organ (T1) and the lesion (T2) in volume: then no single-channel
+    # rule can score well on either class.
     decoys = np.zeros(shape, bool)
     cysts = np.zeros(shape, bool)
-    c = place(decoy_r)
-    if c is not None:
-        decoys = blob(c, decoy_r * rng.uniform(0.8, 1.2, 3), deform=1.0) & body
-    for _ in range(int(rng.integers(1, 4))):
-        r = scale * rng.uniform(0.08, 0.14)
-        c = place(r)
-        if c is not None:
-            cysts |= blob(c, np.full(3, r), deform=0.5) & body & ~decoys
+    for _ in range(8):
+        spot = place(float(organ_r[:dims].mean()) * rng.uniform(0.7, 0.9))
+        if spot is not None:
+            decoys |= blob(spot[0], spot[1] * rng.uniform(0.9, 1.1, 3), deform=1.0) & body & ~organ
+        if decoys.sum() >= organ.sum():
+            break
+    for _ in range(12):
+        spot = place(float(organ_r[:dims].mean()) * rng.uniform(0.3, 0.4))
+        if spot is not None:
+            cysts |= blob(spot[0], np.full(3, spot[1]), deform=0.5) & body & ~decoys & ~organ
+        if cysts.sum() >= 1.5 * lesion.sum():
+            break
 
     image = np.zeros((2, *shape), np.float32)
     for region, values in ((body, TISSUE), (decoys, DECOY_ORGAN), (cysts, DECOY_CYST), (organ, ORGAN), (lesion, LESION)):

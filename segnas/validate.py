@@ -61,8 +61,9 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
         present = [int(v) for v in np.unique(label)]
         undeclared = sorted(set(present) - set(spec.labels))
         if undeclared:
-            shown = undeclared[:10] + (["…"] if len(undeclared) > 10 else [])  # type: ignore[list-item]
-            problems.append(Problem(str(case.label), f"label values {shown} are not declared in dataset.json 'labels' (declared: {sorted(spec.labels)[:10]})"))
+            shown = ", ".join(map(str, undeclared[:10])) + (f", … ({len(undeclared)} values)" if len(undeclared) > 10 else "")
+            declared = ", ".join(map(str, sorted(spec.labels)[:10])) + (", …" if len(spec.labels) > 10 else "")
+            problems.append(Problem(str(case.label), f"label values {shown} are not declared in dataset.json 'labels' (declared: {declared})"))
     if image is None or label is None:
         return None, problems
     if igeom.shape != lgeom.shape:

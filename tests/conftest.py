@@ -1,0 +1,53 @@
+"""Shared fixtures: small synthetic datasets and the real data in ../shared/data when present."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from segnas.synthetic import make_dataset
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a real dataset, or skip the test when ../shared/data is absent (a user's machine)."""
+    path = SHARED / name
+    if not (path / "dataset.json").is_file():
+        pytest.skip(f"real dataset {name} not available at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synth3d(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six 3D synthetic cases (read-only: copy before breaking)."""
+    return make_dataset(tmp_path_factory.mktemp("s3") / "synth3d", cases=6, dims=3, seed=1)
+
+
+@pytest.fixture(scope="session")
+def synth2d(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six 2D synthetic cases."""
+    return make_dataset(tmp_path_factory.mktemp("s2") / "synth2d", cases=6, dims=2, seed=2)
+
+
+@pytest.fixture
+def one_real_case(tmp_path: Path, synth3d: Path) -> Path:
+    """A one-case dataset copied from a real LA case when available (else a synthetic one), to break."""
+    src = SHARED / "LA2018_down2"
+    dst = tmp_path / "ds"
+    (dst / "imagesTr").mkdir(parents=True)
+    (dst / "labelsTr").mkdir()
+    if (src / "dataset.json").is_file():
+        name, modality, labels = "la_000.nii.gz", {"0": "MRI"}, {"0": "background", "1": "left atrium"}
+    else:
+        src, name = synth3d, "synth_000.nii.gz"
+        modality, labels = {"0": "T1", "1": "T2"}, {"0": "background", "1": "organ", "2": "lesion"}
+    shutil.copy(src / "imagesTr" / name, dst / "imagesTr" / name)
+    shutil.copy(src / "labelsTr" / name, dst / "labelsTr" / name)
+    import json
+    (dst / "dataset.json").write_text(json.dumps({
+        "name": "broken", "modality": modality, "labels": labels, "numTraining": 1,
+        "training": [{"image": f"./imagesTr/{name}", "label": f"./labelsTr/{name}"}]}))
+    return dst
