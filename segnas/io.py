@@ -14,7 +14,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from segnas.errors import file_error
+from segnas.errors import SegnasError, file_error
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,12 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
         raise file_error(path, "file does not exist")
     try:
         img = nib.load(str(path))
+        if 0 in img.shape:
+            raise file_error(path, f"image has a zero-size dimension: shape {img.shape}")
         data = np.asanyarray(img.dataobj)
         affine = np.asarray(img.affine, dtype=np.float64)
+    except SegnasError:
+        raise
     except Exception as e:  # nibabel, gzip and zlib raise many types for a damaged file
         raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
     data = _to_3d(np.asarray(data), path, channels_allowed)

@@ -1,0 +1,69 @@
+"""The command line: help with examples, the stages end to end, errors with exit codes and no leftovers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from segnas.cli import app
+
+runner = CliRunner()
+COMMANDS = ["synth", "validate", "plan", "preprocess", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_explains_with_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Example" in result.output and f"segnas {command}" in result.output
+
+
+def test_stages_end_to_end(tmp_path: Path) -> None:
+    data, work = tmp_path / "data", tmp_path / "work"
+    assert runner.invoke(app, ["synth", str(data), "--cases", "4", "--dims", "3", "--seed", "4"]).exit_code == 0
+    assert runner.invoke(app, ["validate", str(data)]).exit_code == 0
+    result = runner.invoke(app, ["plan", str(data), "--work", str(work), "--folds", "2", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["preprocess", "--work", str(work), "-j", "1"])
+    assert result.exit_code == 0 and "preprocessed 4 case(s)" in result.output
+    assert len(json.loads((work / "splits.json").read_text())["folds"]) == 2
+
+
+def test_plan_of_a_broken_dataset_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dataset.json").write_text("[]")
+    result = runner.invoke(app, ["plan", str(tmp_path / "data"), "--work", str(tmp_path / "work")])
+    assert result.exit_code == 1 and "dataset.json" in result.output and "JSON object" in result.output
+    assert not (tmp_path / "work").exists()
+
+
+def test_preprocess_without_plan_says_which_stage_to_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["preprocess", "--work", str(tmp_path)])
+    assert result.exit_code == 1 and "plan.json" in result.output and "segnas plan" in result.output
+
+
+def test_synth_refuses_to_overwrite(tmp_path: Path) -> None:
+    runner.invoke(app, ["synth", str(tmp_path / "d"), "--cases", "1", "--dims", "2"])
+    result = runner.invoke(app, ["synth", str(tmp_path / "d"), "--cases", "1", "--dims", "2"])
+    assert result.exit_code == 1 and "already exists" in result.output
+
+
+@pytest.mark.slow
+def test_installed_command_runs_the_demo(tmp_path: Path) -> None:
+    """The real process: exit code, narration, artifacts."""
+    proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "5. splits and patches" in proc.stdout
+    for name in ("plan.json", "fingerprint.json", "splits.json"):
+        assert (tmp_path / "demo" / "work" / name).is_file()
+
+
+def test_bad_input_exit_code_from_a_real_process(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "segnas", "validate", str(tmp_path / "missing")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr

@@ -1,0 +1,91 @@
+"""Patch dataset: shapes, determinism per seed, foreground oversampling, loader workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from segnas.data import PatchDataset, extract, patch_loader
+from segnas.errors import SegnasError
+from segnas.plan import plan_dataset
+from segnas.preprocess import preprocess_dataset
+
+
+@pytest.fixture(scope="module")
+def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    w = tmp_path_factory.mktemp("w3") / "work"
+    plan = plan_dataset(synth3d, w, workers=1)
+    preprocess_dataset(w)
+    return w, plan
+
+
+@pytest.fixture(scope="module")
+def work2d(synth2d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    w = tmp_path_factory.mktemp("w2") / "work"
+    plan = plan_dataset(synth2d, w, workers=1)
+    preprocess_dataset(w)
+    return w, plan
+
+
+IDS = [f"synth_{i:03d}" for i in range(4)]
+
+
+def test_extract_pads_outside_the_array() -> None:
+    a = np.arange(1000, dtype=np.float32).reshape(1, 10, 10, 10)
+    w = extract(a, (0, 5, 9), (4, 4, 4))
+    assert w.shape == (1, 4, 4, 4)
+    assert np.all(w[:, :2] == 0) and np.all(w[:, :, :, 3:] == 0)
+    assert w[0, 2, 0, 0] == a[0, 0, 3, 7]
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_3d_patches_have_the_plan_shape(work3d: tuple[Path, dict], augment: bool) -> None:
+    w, plan = work3d
+    ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, augment=augment)
+    item = ds[0]
+    assert item["image"].shape == (2, 32, 32, 16) and item["image"].dtype == torch.float32
+    assert item["label"].shape == (1, 32, 32, 16) and item["label"].dtype == torch.uint8
+    assert set(item["label"].unique().tolist()) <= {0, 1, 2}
+
+
+def test_2d_patches(work2d: tuple[Path, dict]) -> None:
+    w, plan = work2d
+    ds = PatchDataset(w, IDS, plan["patch_size"], 2, plan["slice_axis"], samples_per_epoch=3)
+    assert ds[1]["image"].shape == (2, *plan["patch_size"]) and ds[1]["label"].shape == (1, *plan["patch_size"])
+
+
+def test_same_seed_same_patch_new_epoch_new_patch(work3d: tuple[Path, dict]) -> None:
+    w, _ = work3d
+    a = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=7)
+    b = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=7)
+    for i in range(4):
+        assert torch.equal(a[i]["image"], b[i]["image"]) and torch.equal(a[i]["label"], b[i]["label"])
+    before = a[0]["image"].clone()
+    a.set_epoch(1)
+    assert not torch.equal(a[0]["image"], before)
+
+
+def test_about_a_third_of_patches_are_centred_on_foreground(work3d: tuple[Path, dict]) -> None:
+    w, _ = work3d
+    ds = PatchDataset(w, IDS, [8, 8, 8], 3, samples_per_epoch=300, augment=False, seed=1)
+    centred = np.mean([ds.sample(i)["label"][0, 4, 4, 4] > 0 for i in range(300)])
+    base = PatchDataset(w, IDS, [8, 8, 8], 3, samples_per_epoch=300, augment=False, seed=1, fg_fraction=0.0)
+    chance = np.mean([base.sample(i)["label"][0, 4, 4, 4] > 0 for i in range(300)])
+    assert chance < 0.1 and 0.28 < centred < 0.5
+
+
+def test_loader_workers_give_the_same_batches(work3d: tuple[Path, dict]) -> None:
+    w, _ = work3d
+    ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=3)
+    inline = [b["image"] for b in patch_loader(ds, batch_size=2, workers=0)]
+    parallel = [b["image"] for b in patch_loader(ds, batch_size=2, workers=2)]
+    assert all(torch.equal(x, y) for x, y in zip(inline, parallel))
+
+
+def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, dict]) -> None:
+    w, _ = work3d
+    with pytest.raises(SegnasError, match="nope.json"):
+        PatchDataset(w, ["nope"], [32, 32, 16], 3)
