@@ -212,8 +212,12 @@ def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, bu
                  workers: int = 1, folds: int = 5, seed: int = 0, search_ratio: float = 0.8,
                  group_pattern: str | None = None) -> dict[str, Any]:
     """Fingerprint `data`, write fingerprint.json, plan.json and splits.json into `work`; return the plan."""
-    from segnas.splits import make_splits  # noqa: PLC0415 - data-world sibling, kept lazy for import speed
+    from segnas.splits import make_splits
+    from segnas.validate import validate_dataset
 
+    report = validate_dataset(data)  # refuse to plan on data with any defect, listing all of them
+    if not report.ok:
+        raise SegnasError(f"{data}: {len(report.problems)} problem(s) found; fix them before planning", report.problems)
     spec = load_dataset(data)
     fp = fingerprint_dataset(spec, workers)
     plan = make_plan(fp, dims, budget)

@@ -67,3 +67,16 @@ def test_bad_input_exit_code_from_a_real_process(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "segnas", "validate", str(tmp_path / "missing")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_plan_lists_every_defect_and_writes_nothing(synth3d: Path, tmp_path: Path) -> None:
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(synth3d, data)
+    (data / "labelsTr" / "synth_001.nii.gz").unlink()
+    (data / "imagesTr" / "synth_003.nii.gz").write_bytes(b"junk")
+    result = runner.invoke(app, ["plan", str(data), "--work", str(tmp_path / "work")])
+    assert result.exit_code == 1
+    assert "labelsTr/synth_001.nii.gz: file does not exist" in result.output
+    assert "imagesTr/synth_003.nii.gz: cannot read as NIfTI" in result.output
+    assert not (tmp_path / "work").exists()
