@@ -1,0 +1,156 @@
+"""Architecture as data: labelled decisions, the found architecture, and `arch.json` (no torch here).
+
+A space declares its decisions as labelled choices:
+- `OpChoice("enc/node2/edge1", ("conv3", ..., "zero"))`: which operation an edge runs;
+- `InputChoice("enc/node2/inputs", ("in0", "in1", "node0", "node1"), k=2)`: which earlier nodes feed a node.
+
+A found architecture is the space name, the space's settings and a flat `{label: value}` dict, where a
+value is an op name (op choice) or a list of k input names (input choice).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from segnas.errors import SegnasError
+
+FORMAT_VERSION = 1
+ZERO = "zero"
+
+
+@dataclass(frozen=True)
+class OpChoice:
+    """Pick one operation for an edge."""
+
+    label: str
+    candidates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InputChoice:
+    """Pick `k` of the candidate inputs of a node; each input reaches it through the edge labelled `edges[i]`."""
+
+    label: str
+    candidates: tuple[str, ...]
+    k: int
+    edges: tuple[str, ...] = ()
+
+
+Choice = Union[OpChoice, InputChoice]
+Value = Union[str, list[str]]
+
+
+@dataclass
+class Architecture:
+    """A found architecture: space name, space settings (dims, channels, …) and {label: value}."""
+
+    space: str
+    settings: dict[str, Any]
+    values: dict[str, Value] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [f"{self.space}({', '.join(f'{k}={v}' for k, v in self.settings.items())})"]
+        lines += [f"  {label}: {', '.join(v) if isinstance(v, list) else v}" for label, v in sorted(self.values.items())]
+        return "\n".join(lines)
+
+    def with_settings(self, **changes: Any) -> Architecture:
+        """The same decisions with other settings (wider, other channels/classes: transfer)."""
+        return Architecture(self.space, {**self.settings, **changes}, dict(self.values))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form, with the format version."""
+        return {"format_version": FORMAT_VERSION, "space": self.space, "settings": self.settings, "values": self.values}
+
+    def save(self, path: str | Path) -> None:
+        """Write `arch.json` atomically."""
+        from segnas.io import write_json
+
+        write_json(path, self.to_json())
+
+
+def check_values(values: Mapping[str, Any], choices: Sequence[Choice], where: str) -> dict[str, Value]:
+    """Check that `values` decides exactly the space's choices with allowed values; errors name the label."""
+    by_label = {c.label: c for c in choices}
+    unknown = sorted(set(values) - set(by_label))
+    if unknown:
+        raise SegnasError(f"{where}: label {unknown[0]!r} is not a decision of this space" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    missing = sorted(set(by_label) - set(values))
+    if missing:
+        raise SegnasError(f"{where}: label {missing[0]!r} has no value" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    out: dict[str, Value] = {}
+    for label, choice in by_label.items():
+        v = values[label]
+        if isinstance(choice, OpChoice):
+            if not isinstance(v, str) or v not in choice.candidates:
+                raise SegnasError(f"{where}: label {label!r} has {v!r}; expected one of {', '.join(choice.candidates)}")
+            out[label] = v
+        else:
+            if (not isinstance(v, list) or len(v) != choice.k or len(set(v)) != choice.k
+                    or not all(isinstance(x, str) and x in choice.candidates for x in v)):
+                raise SegnasError(f"{where}: label {label!r} has {v!r}; expected {choice.k} different of {', '.join(choice.candidates)}")
+            out[label] = sorted(v, key=choice.candidates.index)
+    return out
+
+
+def load_architecture(path: str | Path) -> Architecture:
+    """Read `arch.json`; the format is checked here, the labels against the space by `spaces.check`."""
+    from segnas.io import read_json
+
+    d = read_json(path)
+    if not isinstance(d, dict):
+        raise SegnasError(f"{path}: must be a JSON object")
+    version = d.get("format_version")
+    if version != FORMAT_VERSION:
+        raise SegnasError(f"{path}: 'format_version' is {version!r}, this segnas reads {FORMAT_VERSION}")
+    for key, typ in (("space", str), ("settings", dict), ("values", dict)):
+        if not isinstance(d.get(key), typ):
+            raise SegnasError(f"{path}: '{key}' must be a {typ.__name__}")
+    return Architecture(d["space"], d["settings"], d["values"])
+
+
+def edge_strength(probs: Sequence[float], candidates: Sequence[str]) -> float:
+    """How strongly an edge is used: its largest non-zero operation probability (DARTS)."""
+    return max(p for p, name in zip(probs, candidates) if name != ZERO)
+
+
+def derive(space: str, settings: dict[str, Any], choices: Sequence[Choice],
+           probabilities: Mapping[str, Sequence[float]]) -> Architecture:
+    """Strategy probabilities → Architecture.
+
+    Op choices: the most probable candidate other than `zero`. Input choices: the top-k inputs by
+    their own probabilities when given (PC-DARTS edge weights, which are multiplied with the edge
+    strength), else by edge strength alone (DARTS).
+    """
+    ops = {c.label: c for c in choices if isinstance(c, OpChoice)}
+    values: dict[str, Value] = {}
+    for label, c in ops.items():
+        p = probabilities[label]
+        values[label] = max((name for name in c.candidates if name != ZERO), key=lambda n: p[c.candidates.index(n)])
+    for c in choices:
+        if isinstance(c, InputChoice):
+            strength = [edge_strength(probabilities[e], ops[e].candidates) for e in c.edges]
+            if c.label in probabilities:
+                strength = [s * w for s, w in zip(strength, probabilities[c.label])]
+            ranked = sorted(range(len(c.candidates)), key=lambda i: -strength[i])[: c.k]
+            values[c.label] = [c.candidates[i] for i in sorted(ranked)]
+    return Architecture(space, dict(settings), values)
+
+
+def to_text(arch: Architecture) -> str:
+    """The architecture as indented JSON (what `arch.json` holds)."""
+    return json.dumps(arch.to_json(), indent=2)
+
+
+def sample_values(choices: Sequence[Choice], rng: Any) -> dict[str, Value]:
+    """A uniformly random architecture (`rng`: a `random.Random`), never `zero` on an op choice."""
+    values: dict[str, Value] = {}
+    for c in choices:
+        if isinstance(c, OpChoice):
+            values[c.label] = rng.choice([n for n in c.candidates if n != ZERO])
+        else:
+            values[c.label] = sorted(rng.sample(list(c.candidates), c.k), key=c.candidates.index)
+    return values

@@ -1,0 +1,81 @@
+"""Search spaces. `SPACES` is the single list of what exists; tests loop over it.
+
+Each space declares its decisions (`choices`), builds a supernet whose `forward(x, selection)` runs
+only what the selection lists, and builds the network of a found architecture (`forward(x)`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from segnas.arch import Architecture, Choice, Value, check_values, sample_values
+from segnas.errors import SegnasError
+from segnas.spaces import nested, unet
+
+
+@dataclass(frozen=True)
+class Space:
+    """A named search space: default settings, its decisions, and one builder for supernet and network."""
+
+    name: str
+    summary: str
+    defaults: Mapping[str, Any]
+    decisions: Callable[[Mapping[str, Any]], list[Choice]]
+    builder: Callable[[Mapping[str, Any], Mapping[str, Value] | None, int], nn.Module]
+    settings_types: Mapping[str, type] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """Defaults with `overrides`; an unknown or mistyped setting is an error naming it."""
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise SegnasError(f"space {self.name!r} has no setting {unknown[0]!r} (it has: {', '.join(self.defaults)})")
+        out = {**self.defaults, **overrides}
+        for key, default in self.defaults.items():
+            if type(out[key]) is not type(default):
+                raise SegnasError(f"space {self.name!r}: setting {key!r} must be {type(default).__name__}, found {out[key]!r}")
+        return out
+
+    def choices(self, **overrides: Any) -> list[Choice]:
+        """The labelled decisions of this space."""
+        return self.decisions(self.settings(**overrides))
+
+    def supernet(self, partial_channels: int = 1, **overrides: Any) -> nn.Module:
+        """All candidates on every edge; `forward(x, selection)`."""
+        return self.builder(self.settings(**overrides), None, partial_channels)
+
+    def check(self, arch: Architecture, where: str = "arch.json") -> Architecture:
+        """`arch` with its settings and values checked against this space."""
+        if arch.space != self.name:
+            raise SegnasError(f"{where}: architecture is for space {arch.space!r}, not {self.name!r}")
+        settings = self.settings(**arch.settings)
+        return Architecture(self.name, settings, check_values(arch.values, self.decisions(settings), where))
+
+    def network(self, arch: Architecture, where: str = "arch.json") -> nn.Module:
+        """The found network: one op per edge; `forward(x)`."""
+        arch = self.check(arch, where)
+        return self.builder(arch.settings, arch.values, 1)
+
+    def random(self, seed: int = 0, **overrides: Any) -> Architecture:
+        """A uniformly random architecture of this space."""
+        settings = self.settings(**overrides)
+        return Architecture(self.name, settings, sample_values(self.decisions(settings), random.Random(seed)))
+
+
+SPACES: dict[str, Space] = {
+    "unet": Space("unet", "SCNAS U-Net cell space (4 cell types); RONASMIS base with skip='conv', deep_supervision=True",
+                  unet.DEFAULTS, unet.choices, unet.UNet),
+    "nested": Space("nested", "Thrifty NAS UNet++-like nested DN/UP cells, constant channels", nested.DEFAULTS,
+                    nested.choices, nested.Nested),
+}
+
+
+def get_space(name: str) -> Space:
+    """The registered space called `name`."""
+    if name not in SPACES:
+        raise SegnasError(f"unknown space {name!r}; known: {', '.join(SPACES)}")
+    return SPACES[name]

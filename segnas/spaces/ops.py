@@ -1,0 +1,140 @@
+"""Candidate operations, dimension-agnostic: `OPS[name](channels, dims, stride) -> nn.Module`.
+
+Convolutions are LeakyReLU-Conv-InstanceNorm (SCNAS). The leading LeakyReLU is *not* inside the
+op: ops with `preact = True` expect an activated input, which the edge computes once and shares
+among all its convolution candidates (one activation stored per edge instead of one per op).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SLOPE = 0.01
+
+
+def conv_nd(dims: int) -> type[nn.Module]:
+    """nn.Conv2d or nn.Conv3d."""
+    return {2: nn.Conv2d, 3: nn.Conv3d}[dims]
+
+
+def norm_nd(dims: int, channels: int) -> nn.Module:
+    """Affine instance norm for 2D or 3D feature maps."""
+    return {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims](channels, affine=True)
+
+
+class ConvNorm(nn.Sequential):
+    """Conv-InstanceNorm (after an activation applied by the caller)."""
+
+    preact = True
+
+    def __init__(self, c_in: int, c_out: int, dims: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> None:
+        super().__init__(conv_nd(dims)(c_in, c_out, kernel, stride, dilation * (kernel // 2), dilation, bias=False),
+                         norm_nd(dims, c_out))
+
+
+class SepConv(nn.Sequential):
+    """Depthwise (optionally dilated) conv, pointwise conv, InstanceNorm; `repeat` = 2 stacks it twice (DARTS sep_conv)."""
+
+    preact = True
+
+    def __init__(self, channels: int, dims: int, kernel: int, stride: int, dilation: int = 1, repeat: int = 1) -> None:
+        conv = conv_nd(dims)
+        layers: list[nn.Module] = []
+        for r in range(repeat):
+            if r:
+                layers.append(nn.LeakyReLU(SLOPE, inplace=True))  # safe: acts on this op's own tensor
+            layers += [conv(channels, channels, kernel, stride if r == 0 else 1, dilation * (kernel // 2), dilation,
+                            groups=channels, bias=False),
+                       conv(channels, channels, 1, bias=False), norm_nd(dims, channels)]
+        super().__init__(*layers)
+
+
+class Pool(nn.Module):
+    """3×3(×3) max or average pooling, stride 1 or 2, shape-preserving padding."""
+
+    preact = False
+
+    def __init__(self, kind: str, dims: int, stride: int) -> None:
+        super().__init__()
+        self.kind, self.dims, self.stride = kind, dims, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "max":
+            return (F.max_pool2d if self.dims == 2 else F.max_pool3d)(x, 3, self.stride, 1)
+        return (F.avg_pool2d if self.dims == 2 else F.avg_pool3d)(x, 3, self.stride, 1, count_include_pad=False)
+
+
+class FactorizedReduce(nn.Module):
+    """Identity at stride 2 (DARTS): two strided 1×1 convs on offset grids, concatenated, then InstanceNorm."""
+
+    preact = True
+
+    def __init__(self, c_in: int, c_out: int, dims: int) -> None:
+        super().__init__()
+        conv = conv_nd(dims)
+        self.a = conv(c_in, c_out // 2, 1, 2, bias=False)
+        self.b = conv(c_in, c_out - c_out // 2, 1, 2, bias=False)
+        self.norm = norm_nd(dims, c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shifted = x[(slice(None), slice(None)) + (slice(1, None),) * (x.dim() - 2)]
+        a = self.a(x)
+        b = self.b(F.pad(shifted, [0, 1] * (x.dim() - 2)))
+        return self.norm(torch.cat([a, b[(slice(None), slice(None)) + tuple(slice(0, n) for n in a.shape[2:])]], 1))
+
+
+class Identity(nn.Module):
+    """Skip connection."""
+
+    preact = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _identity(c: int, dims: int, stride: int) -> nn.Module:
+    return Identity() if stride == 1 else FactorizedReduce(c, c, dims)
+
+
+OpFactory = Callable[[int, int, int], nn.Module]
+
+OPS: dict[str, OpFactory] = {
+    "zero": lambda c, d, s: Identity(),  # never run: a mixed edge skips it, a network does not build it
+    "identity": _identity,
+    "conv3": lambda c, d, s: ConvNorm(c, c, d, 3, s),
+    "sep_conv3_d2": lambda c, d, s: SepConv(c, d, 3, s, dilation=2),
+    "sep_conv3_d3": lambda c, d, s: SepConv(c, d, 3, s, dilation=3),
+    "sep_conv3_d4": lambda c, d, s: SepConv(c, d, 3, s, dilation=4),
+    "max_pool3": lambda c, d, s: Pool("max", d, s),
+    "avg_pool3": lambda c, d, s: Pool("avg", d, s),
+    "sep_conv3": lambda c, d, s: SepConv(c, d, 3, s, repeat=2),
+    "sep_conv5": lambda c, d, s: SepConv(c, d, 5, s, repeat=2),
+    "dil_conv3": lambda c, d, s: SepConv(c, d, 3, s, dilation=2),
+    "dil_conv5": lambda c, d, s: SepConv(c, d, 5, s, dilation=2),
+}
+
+# SCNAS: 3×3×3 conv; depthwise-separable dilated 3×3×3 conv, rates 2, 3, 4; max and average pool; identity; zero.
+SCNAS_OPS = ("conv3", "sep_conv3_d2", "sep_conv3_d3", "sep_conv3_d4", "max_pool3", "avg_pool3", "identity", "zero")
+# Thrifty NAS (PC-DARTS's set plus a plain conv): conv, separable and dilated convs, pooling, skip, none.
+THRIFTY_OPS = ("conv3", "sep_conv3", "sep_conv5", "dil_conv3", "dil_conv5", "max_pool3", "avg_pool3", "identity", "zero")
+
+
+class ActConvNorm(nn.Sequential):
+    """LeakyReLU-Conv-InstanceNorm as one block (stems, input adapters, cell outputs)."""
+
+    def __init__(self, c_in: int, c_out: int, dims: int, kernel: int = 1, stride: int = 1) -> None:
+        super().__init__(nn.LeakyReLU(SLOPE), *ConvNorm(c_in, c_out, dims, kernel, stride))
+
+
+def resize(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Upsample (factor > 1, linear) or downsample (factor < 1, average pooling) the spatial axes."""
+    if factor == 1:
+        return x
+    if factor > 1:
+        return F.interpolate(x, scale_factor=factor, mode="bilinear" if x.dim() == 4 else "trilinear", align_corners=False)
+    k = int(round(1 / factor))
+    return (F.avg_pool2d if x.dim() == 4 else F.avg_pool3d)(x, k, k, ceil_mode=True)
