@@ -52,7 +52,10 @@ class Space:
         """`arch` with its settings and values checked against this space."""
         if arch.space != self.name:
             raise SegnasError(f"{where}: architecture is for space {arch.space!r}, not {self.name!r}")
-        settings = self.settings(**arch.settings)
+        try:
+            settings = self.settings(**arch.settings)
+        except SegnasError as e:
+            raise SegnasError(f"{where}: {e}") from None
         return Architecture(self.name, settings, check_values(arch.values, self.decisions(settings), where))
 
     def network(self, arch: Architecture, where: str = "arch.json") -> nn.Module:

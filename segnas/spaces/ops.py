@@ -65,7 +65,13 @@ class Pool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "max":
             return (F.max_pool2d if self.dims == 2 else F.max_pool3d)(x, 3, self.stride, 1)
-        return (F.avg_pool2d if self.dims == 2 else F.avg_pool3d)(x, 3, self.stride, 1, count_include_pad=False)
+        pool = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
+        if min(x.shape[2:]) >= 3:
+            return pool(x, 3, self.stride, 1, count_include_pad=False)
+        # torch's CPU average pool refuses inputs smaller than the kernel even when padded: pad by hand
+        pad = [1, 1] * self.dims
+        ones = F.pad(x.new_ones((1, 1, *x.shape[2:])), pad)
+        return pool(F.pad(x, pad), 3, self.stride) / pool(ones, 3, self.stride)
 
 
 class FactorizedReduce(nn.Module):

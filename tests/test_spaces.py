@@ -1,0 +1,110 @@
+"""Every space × 2D/3D × two widths: supernets run what selections list; networks build from architectures."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+import torch
+
+from segnas.arch import InputChoice, OpChoice
+from segnas.spaces import SPACES
+from segnas.spaces.mixed import MixedEdge, Pick
+
+WIDTHS = {"unet": (8, 12), "nested": (4, 8)}
+CASES = [(name, dims, width) for name in sorted(SPACES) for dims in (2, 3) for width in WIDTHS[name]]
+
+
+def _size(dims: int, name: str = "unet") -> tuple[int, ...]:
+    """Smallest input that keeps ≥ 2 voxels per axis at the deepest level (unet: depth 3, nested: depth 4)."""
+    return (32,) * dims if dims == 2 or name == "nested" else (16,) * dims
+
+
+def random_selection(choices: list, how: str, rng: random.Random) -> dict[str, Pick]:
+    """1, 2 or all candidates per op choice, with softmax weights that carry gradients."""
+    sel = {}
+    for c in choices:
+        n = len(c.candidates)
+        if isinstance(c, OpChoice):
+            k = {"one": 1, "two": 2, "all": n}[how]
+            idx = sorted(rng.sample(range(n), k))
+            sel[c.label] = Pick(idx, torch.softmax(torch.randn(k), 0).requires_grad_() if how != "one" else None)
+        elif how == "one":  # ENAS-style: k sampled inputs, weight 1
+            sel[c.label] = Pick(sorted(rng.sample(range(n), c.k)))
+    return sel
+
+
+@pytest.mark.parametrize("name, dims, width", CASES)
+@pytest.mark.parametrize("how", ["one", "two", "all"])
+def test_supernet_forward_backward(name: str, dims: int, width: int, how: str) -> None:
+    space = SPACES[name]
+    settings = dict(dims=dims, channels=width, in_channels=2, num_classes=3)
+    torch.manual_seed(0)
+    net = space.supernet(**settings)
+    sel = random_selection(space.choices(**settings), how, random.Random(1))
+    x = torch.randn(1, 2, *_size(dims, name))
+    y = net(x, sel)
+    assert y.shape == (1, 3, *_size(dims, name))
+    y.square().mean().backward()
+    weighted = [p.weights for p in sel.values() if p.weights is not None]
+    assert all(w.grad is not None for w in weighted)  # weights reach back to the strategy
+    assert any(w.grad.abs().sum() > 0 for w in weighted) or how == "one"
+
+
+@pytest.mark.parametrize("name, dims, width", CASES)
+def test_random_architecture_builds_a_smaller_network(name: str, dims: int, width: int) -> None:
+    space = SPACES[name]
+    settings = dict(dims=dims, channels=width, in_channels=3, num_classes=4)
+    arch = space.random(seed=width, **settings)
+    net = space.network(arch)
+    x = torch.randn(2, 3, *_size(dims, name))
+    assert net(x).shape == (2, 4, *_size(dims, name))
+    n_net = sum(p.numel() for p in net.parameters())
+    n_super = sum(p.numel() for p in space.supernet(**settings).parameters())
+    assert 0 < n_net < n_super
+
+
+def test_mixed_edge_runs_only_what_is_picked() -> None:
+    edge = MixedEdge("e", ("conv3", "max_pool3", "identity", "zero"), 4, 3, 1)
+    calls = []
+    for i, op in enumerate(edge.ops):
+        op.register_forward_hook(lambda m, a, o, i=i: calls.append(i))
+    x = torch.randn(1, 4, 8, 8, 8)
+    edge(x, Pick([1, 2], torch.tensor([0.5, 0.5])))
+    assert calls == [1, 2]
+    assert edge(x, Pick([3])) is None
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_partial_channels_keep_the_shape(stride: int) -> None:
+    edge = MixedEdge("e", ("conv3", "identity"), 8, 3, stride, partial=4)
+    assert edge.ops[0][0].in_channels == 2  # ops see C/K channels
+    y = edge(torch.randn(1, 8, 8, 8, 8), Pick([0, 1], torch.tensor([0.5, 0.5])))
+    assert y.shape == (1, 8, *(8 // stride,) * 3)
+
+
+def test_ronasmis_options_deep_supervision_and_conv_skips() -> None:
+    space = SPACES["unet"]
+    arch = space.random(0, dims=3, channels=8, skip="conv", deep_supervision=True, num_classes=2)
+    net = space.network(arch).train()
+    outs = net(torch.randn(1, 1, 16, 16, 16))
+    assert [o.shape[-1] for o in outs] == [16, 8, 4]  # full, 1/2, 1/4
+    assert net.eval()(torch.randn(1, 1, 16, 16, 16)).shape == (1, 2, 16, 16, 16)
+    assert any("skips" in n and "weight" in n for n, _ in net.named_parameters())
+
+
+def test_every_op_in_every_position() -> None:
+    """Each candidate, forced on every edge of both spaces, builds and runs (2D, small)."""
+    for name, space in SPACES.items():
+        ops = next(c for c in space.choices() if isinstance(c, OpChoice)).candidates
+        for op in ops:
+            if op == "zero":
+                continue
+            arch = space.random(0, dims=2, channels=8)
+            arch.values = {k: (op if isinstance(c, OpChoice) else arch.values[k])
+                           for k, c in zip(arch.values, space.choices(dims=2, channels=8)) if c.label == k} or arch.values
+            for c in space.choices(dims=2, channels=8):
+                if isinstance(c, OpChoice):
+                    arch.values[c.label] = op
+            assert space.network(arch)(torch.randn(1, 1, 32, 32)).shape == (1, 2, 32, 32), (name, op)
