@@ -124,6 +124,48 @@ def preprocess(
     out.print(f"preprocessed {counts['done']} case(s), {counts['cached']} already cached, in [bold]{work}/preprocessed[/]")
 
 
+def parse_patch(text: str) -> list[int]:
+    """'128x128x128' or '128,128,128' → [128, 128, 128]."""
+    try:
+        patch = [int(v) for v in text.replace(",", "x").split("x")]
+    except ValueError:
+        raise SegnasError(f"--patch {text!r}: expected sizes like 128x128x128") from None
+    if not 2 <= len(patch) <= 3 or min(patch) < 1:
+        raise SegnasError(f"--patch {text!r}: expected 2 or 3 positive sizes")
+    return patch
+
+
+@app.command()
+@reports_errors
+def show(
+    arch_file: Annotated[Path, typer.Argument(metavar="ARCH", help="An arch.json file.")],
+    patch: Annotated[str | None, typer.Option("--patch", help="Patch for GFLOPs, e.g. 128x128x128 (default 128³ in 3D, 256² in 2D).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the cell drawings (default: beside ARCH).")] = None,
+) -> None:
+    """Print an architecture with its parameters and GFLOPs, and draw each cell type as a PNG.
+
+    Example: [bold]segnas show runs/scnas/arch.json --patch 128x128x128[/]
+    """
+    from rich.table import Table
+
+    from segnas.arch import load_architecture
+    from segnas.show import draw_cells, summarize
+    from segnas.spaces import get_space
+    arch = get_space(load_architecture(arch_file).space).check(load_architecture(arch_file), str(arch_file))
+    size = parse_patch(patch) if patch else [128] * 3 if arch.settings["dims"] == 3 else [256] * 2
+    if len(size) != arch.settings["dims"]:
+        raise SegnasError(f"--patch {patch}: {len(size)} sizes for a {arch.settings['dims']}D architecture")
+    info = summarize(arch, size)
+    out.print(str(arch))
+    t = Table(title=f"{arch.space} at {'×'.join(map(str, size))}")
+    for col in ("parameters", "GFLOPs (forward)", "supernet parameters"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{info['parameters']:,}", f"{info['gflops']:.2f}", f"{info['supernet_parameters']:,}")
+    out.print(t)
+    for path in draw_cells(arch, out_dir or arch_file.parent):
+        out.print(f"drew {path}")
+
+
 @app.command()
 @reports_errors
 def demo(
