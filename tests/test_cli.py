@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from segnas.cli import app
 
 runner = CliRunner()
-COMMANDS = ["synth", "validate", "plan", "preprocess", "demo"]
+COMMANDS = ["synth", "validate", "plan", "preprocess", "show", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
