@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from segnas.synthetic import make_dataset
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # one thread per test worker: more would oversubscribe the cores
 
 
 def shared_dataset(name: str) -> Path:

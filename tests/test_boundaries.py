@@ -42,3 +42,10 @@ def test_worlds_do_not_import_each_other() -> None:
             if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[world]):
                 offences.append(f"{f.relative_to(PACKAGE)} imports {name}")
     assert not offences, offences
+
+
+def test_architecture_module_needs_no_torch() -> None:
+    import subprocess
+    import sys
+    code = "import sys, segnas.arch; assert 'torch' not in sys.modules, 'segnas.arch imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
