@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from segnas.errors import SegnasError
 
@@ -42,6 +42,20 @@ class InputChoice:
 
 Choice = Union[OpChoice, InputChoice]
 Value = Union[str, list[str]]
+
+
+class Pick(NamedTuple):
+    """What a strategy picks for one decision in one step: candidate indices and their weights.
+
+    `weights` is a tensor of len(indices) that may carry gradients back to the strategy's
+    parameters, or None for weight 1 each (ENAS). A selection is {label: Pick}.
+    """
+
+    indices: Sequence[int]
+    weights: Any = None
+
+
+Selection = dict[str, Pick]
 
 
 @dataclass

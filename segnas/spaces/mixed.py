@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segnas.arch import Pick, Selection
+from segnas.errors import SegnasError
 from segnas.spaces.ops import OPS, SLOPE
 
-
-class Pick(NamedTuple):
-    """What to run for one decision: candidate indices and their weights (None: weight 1 each)."""
-
-    indices: Sequence[int]
-    weights: torch.Tensor | None = None
-
-
-Selection = dict[str, Pick]
+__all__ = ["FixedEdge", "MixedEdge", "Pick", "Selection", "channel_shuffle"]
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -50,7 +43,8 @@ class MixedEdge(nn.Module):
     def __init__(self, label: str, candidates: Sequence[str], channels: int, dims: int, stride: int, partial: int = 1) -> None:
         super().__init__()
         if channels % partial:
-            raise ValueError(f"{label}: {channels} channels cannot be split into {partial} partial groups")
+            raise SegnasError(f"{label}: its {channels} channels cannot be split into {partial} partial-channel groups; "
+                              "use a width whose cells' channels are multiples of the partial-channel count")
         self.label, self.candidates = label, tuple(candidates)
         self.stride, self.partial, self.dims = stride, partial, dims
         self.ops = nn.ModuleList(OPS[name](channels // partial, dims, stride) for name in self.candidates)

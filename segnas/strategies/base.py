@@ -1,0 +1,93 @@
+"""What every strategy is: it owns the architecture parameters and their optimiser (so they live in
+its checkpoint), picks what the supernet runs each step, learns from an architecture step, and
+exports the found Architecture. Strategies know decisions (labels, candidates), never a space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from segnas.arch import Architecture, Choice, InputChoice, OpChoice, Selection, derive
+
+
+class Evaluation(NamedTuple):
+    """The supernet's result on an architecture-validation batch: loss (scalar) and Dice per sample (B,)."""
+
+    loss: torch.Tensor
+    dice: torch.Tensor
+
+
+Evaluate = Callable[[Selection, bool], Evaluation]  # (selection, with_grad) → Evaluation
+
+
+def key(label: str) -> str:
+    """Parameter-dict key for a label ('/' and '.' are not allowed there)."""
+    return label.replace("/", "__")
+
+
+class Strategy(nn.Module):
+    """Base of the one-shot strategies: parameters, optimiser, the differentiable architecture step."""
+
+    name = "base"
+    partial_channels = 1  # PC-DARTS asks the supernet to route 1/K of the channels through the ops
+
+    def __init__(self, choices: Sequence[Choice], lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 weight_decay: float = 1e-3) -> None:
+        super().__init__()
+        self.choices = list(choices)
+        self.ops = [c for c in self.choices if isinstance(c, OpChoice)]
+        self.inputs = [c for c in self.choices if isinstance(c, InputChoice)]
+        self.hparams = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Adam over this strategy's parameters (made on first use, after subclasses add them)."""
+        if self._optimizer is None:
+            self._optimizer = torch.optim.Adam(self.parameters(), **self.hparams)
+        return self._optimizer
+
+    def selection(self, for_weights: bool) -> Selection:
+        """What the supernet runs in the next step; weights detached when the step trains weights."""
+        raise NotImplementedError
+
+    def probabilities(self) -> dict[str, list[float]]:
+        """Current probability of each candidate, per decision (for derive and plots)."""
+        raise NotImplementedError
+
+    def arch_step(self, evaluate: Evaluate) -> dict[str, float]:
+        """One step on the architecture parameters: first-order, through the validation loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        ev = evaluate(self.selection(for_weights=False), True)
+        ev.loss.backward()
+        self.optimizer.step()
+        return {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}
+
+    def end_epoch(self, epoch: int, epochs: int) -> dict[str, float]:
+        """Schedules that move once an epoch (temperature); returns what to log."""
+        return {}
+
+    def export(self, space: str, settings: dict[str, Any], evaluate_all: Callable[[Selection], float] | None = None) -> Architecture:
+        """The found architecture."""
+        return derive(space, settings, self.choices, self.probabilities())
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: parameters, optimiser state, schedules."""
+        return {"params": self.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": self.extra_state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Inverse of `checkpoint`."""
+        self.load_state_dict(state["params"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_extra_state(state["extra"])
+
+    def extra_state(self) -> dict[str, Any]:
+        """Non-parameter state (temperature, baseline)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Inverse of `extra_state`."""
