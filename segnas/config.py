@@ -1,0 +1,120 @@
+"""Search configuration: one dataclass, the papers' settings as named presets, and `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from segnas.errors import SegnasError
+
+
+@dataclass
+class SearchConfig:
+    """Everything a search needs besides the work folder; written to the run folder as `config.json`."""
+
+    preset: str = "custom"
+    space: str = "unet"
+    strategy: str = "gumbel2"
+    space_settings: dict[str, Any] = field(default_factory=dict)  # channels, depth, skip, deep_supervision, …
+    strategy_options: dict[str, Any] = field(default_factory=dict)  # tau_start, partial_channels, export_samples, …
+    loss: str = "dice_ce"
+    epochs: int = 50
+    steps_per_epoch: int = 100
+    batch_size: int = 2
+    patch_size: list[int] | None = None  # None: the plan's
+    weight_optimizer: str = "adam"
+    weight_lr: float = 3e-4
+    weight_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_momentum: float = 0.9
+    weight_decay: float = 0.0
+    arch_lr: float = 3e-4
+    arch_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    arch_weight_decay: float = 1e-3
+    plateau_patience: int = 20
+    plateau_factor: float = 0.1
+    warmup_epochs: int = 0  # epochs that train weights only, before any architecture step
+    fold: int = 0
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # SCNAS (seed 000): Gumbel two-op sampling on the U-Net cell space, 48 stem channels, Jaccard loss,
+    # Adam 0.025 / (0.1, 0.001) for weights and 0.003 / (0.5, 0.999) for α, ÷10 after a 20-epoch plateau.
+    "scnas": dict(space="unet", strategy="gumbel2", space_settings={"channels": 48},
+                  strategy_options={"tau_start": 1.0, "tau_end": 0.1}, loss="jaccard", epochs=200,
+                  weight_optimizer="adam", weight_lr=0.025, weight_betas=[0.1, 0.001],
+                  arch_lr=0.003, arch_betas=[0.5, 0.999], arch_weight_decay=0.0, plateau_patience=20, plateau_factor=0.1),
+    # RONASMIS (seed 001): ENAS controller, REINFORCE on per-case Dice; U-Net base with 1×1×1 decoder skips
+    # and deep supervision; children share and keep their weights (no retraining).
+    "ronasmis": dict(space="unet", strategy="enas", space_settings={"channels": 16, "skip": "conv", "deep_supervision": True},
+                     strategy_options={"export_samples": 20, "entropy_weight": 1e-4, "baseline_decay": 0.95},
+                     loss="dice_ce", epochs=150, weight_optimizer="adam", weight_lr=1e-3, arch_lr=3.5e-4,
+                     arch_betas=[0.0, 0.999], arch_weight_decay=0.0),
+    # Thrifty NAS (seed 002): PC-DARTS on the nested space (K=4, edge normalisation), Dice + CE.
+    "thrifty": dict(space="nested", strategy="pcdarts", space_settings={"channels": 16},
+                    strategy_options={"partial_channels": 4}, loss="dice_ce", epochs=50, warmup_epochs=15,
+                    weight_optimizer="sgd", weight_lr=0.1, weight_momentum=0.9, weight_decay=3e-4,
+                    arch_lr=6e-4, arch_betas=[0.5, 0.999], arch_weight_decay=1e-3),
+    # Plain first-order DARTS on the SCNAS space: the baseline the others are measured against.
+    "darts": dict(space="unet", strategy="darts", space_settings={"channels": 16}, loss="dice_ce", epochs=50,
+                  weight_optimizer="sgd", weight_lr=0.025, weight_momentum=0.9, weight_decay=3e-4,
+                  arch_lr=3e-4, arch_betas=[0.5, 0.999], arch_weight_decay=1e-3),
+}
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None) -> SearchConfig:
+    """A preset's config with `overrides` applied; keys may be dotted (`space_settings.channels`)."""
+    base: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise SegnasError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        base = json.loads(json.dumps(PRESETS[preset]))
+        base["preset"] = preset
+    cfg = SearchConfig(**base)
+    fields = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    for k, v in (overrides or {}).items():
+        name, _, sub = k.partition(".")
+        if name not in fields:
+            raise SegnasError(f"unknown setting {k!r}; known: {', '.join(fields)}")
+        value = _parse(v) if isinstance(v, str) else v
+        if sub:
+            target = getattr(cfg, name)
+            if not isinstance(target, dict):
+                raise SegnasError(f"setting {name!r} has no parts; use {name}=VALUE")
+            target[sub] = value
+            continue
+        default = getattr(cfg, name)
+        if isinstance(default, bool) or default is None:
+            pass
+        elif isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        elif not isinstance(value, type(default)):
+            raise SegnasError(f"setting {name!r} must be {type(default).__name__}, got {v!r}")
+        setattr(cfg, name, value)
+    return cfg
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """['a=1', 'b.c=x'] → {'a': '1', 'b.c': 'x'}; a pair without '=' is an error."""
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise SegnasError(f"--set {p!r}: expected KEY=VALUE")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

@@ -1,0 +1,266 @@
+"""The meeting point: a plain `search()` that alternates architecture and weight steps.
+
+Each step: the strategy takes an architecture step on a batch of architecture-validation cases,
+then the supernet's weights take a step on a batch of weight-training cases with what the strategy
+selects. Both case sets come from the fold's search split, so the fold's validation cases never
+steer the search. Every epoch ends with an atomic checkpoint; `resume=True` continues exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from segnas.arch import Architecture, Selection
+from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.config import SearchConfig
+from segnas.data import PatchDataset, patch_loader
+from segnas.errors import SegnasError
+from segnas.io import atomic_path, write_json
+from segnas.losses import segmentation_loss
+from segnas.metrics import dice_per_sample
+from segnas.plan import load_plan
+from segnas.plots import plot_search
+from segnas.spaces import get_space
+from segnas.splits import load_splits
+from segnas.strategies import Evaluation, Strategy, get_strategy
+from segnas.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` → CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def weight_optimizer(params: Any, cfg: SearchConfig) -> torch.optim.Optimizer:
+    """Adam or SGD for the network weights, as the config says."""
+    if cfg.weight_optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.weight_lr, betas=tuple(cfg.weight_betas), weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
+    if cfg.weight_optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.weight_lr, momentum=cfg.weight_momentum, weight_decay=cfg.weight_decay)
+    raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
+
+
+def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The full-resolution logits of a network that may also return deep-supervision outputs."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+@dataclass
+class Searcher:
+    """The objects of one search, built from the work folder and the config."""
+
+    cfg: SearchConfig
+    run: Path
+    settings: dict[str, Any]
+    strategy: Strategy
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    train_data: PatchDataset
+    val_data: PatchDataset
+    loss: Callable[..., torch.Tensor]
+    device: torch.device
+    num_classes: int
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        """Everything to continue after `epoch`."""
+        return {"kind": "search", "epoch": epoch, "config": self.cfg.to_json(), "settings": self.settings,
+                "net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "strategy": self.strategy.checkpoint(), "rng": rng_state()}
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load a checkpoint; returns the epoch to start from."""
+        free = {"workers", "device"}  # may change between runs without changing results
+        changed = sorted(k for k in state["config"] if k not in free and state["config"][k] != self.cfg.to_json().get(k))
+        if changed:
+            raise SegnasError(f"{self.run / 'checkpoint.pt'}: was made with other settings ({', '.join(changed)}); "
+                              "resume with the same ones or start a new run")
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.strategy.restore(state["strategy"])
+        set_rng_state(state["rng"])
+        return int(state["epoch"]) + 1
+
+    def evaluate(self, batch: dict[str, torch.Tensor]) -> Callable[[Selection, bool], Evaluation]:
+        """The strategy's view of an architecture-validation batch."""
+        x, y = batch["image"].to(self.device), batch["label"].to(self.device)
+
+        def run(selection: Selection, with_grad: bool) -> Evaluation:
+            with torch.set_grad_enabled(with_grad):
+                out = self.net(x, selection)
+                loss = self.loss(out, y)
+            return Evaluation(loss, dice_per_sample(main_output(out).detach(), y, self.num_classes))
+
+        return run
+
+    def evaluate_all(self, batches: int = 4) -> Callable[[Selection], float]:
+        """Mean Dice of a selection over a fixed set of architecture-validation batches (ENAS export)."""
+        self.val_data.set_epoch(10**6)  # a fixed draw, the same for every candidate
+        fixed = [b for _, b in zip(range(batches), patch_loader(self.val_data, self.cfg.batch_size, 0))]
+
+        def run(selection: Selection) -> float:
+            with torch.no_grad():
+                return float(torch.cat([self.evaluate(b)(selection, False).dice for b in fixed]).mean())
+
+        return run
+
+
+def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
+    """Everything a search needs: plan, split, space, strategy, supernet, optimisers, data."""
+    ws = Workspace(work)
+    plan = load_plan(ws)
+    folds = load_splits(ws)["folds"]
+    if not 0 <= cfg.fold < len(folds):
+        raise SegnasError(f"{ws.splits}: there is no fold {cfg.fold} (folds 0..{len(folds) - 1})")
+    fold = folds[cfg.fold]
+    if not fold["search_val"]:
+        raise SegnasError(f"{ws.splits}: fold {cfg.fold} has no architecture-validation cases (search_val)")
+    seed_everything(cfg.seed)
+    space = get_space(cfg.space)
+    settings = space.settings(**{"dims": plan["dims"], "in_channels": plan["in_channels"],
+                                 "num_classes": plan["num_classes"], **cfg.space_settings})
+    strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),  # type: ignore[call-arg]
+                                          weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
+    device = pick_device(cfg.device)
+    net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device)
+    strategy.to(device)
+    optimizer = weight_optimizer(net.parameters(), cfg)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+    patch = cfg.patch_size or plan["patch_size"]
+    divisor = 2 ** settings["depth"]
+    if any(p % divisor for p in patch):
+        raise SegnasError(f"patch {patch} must be divisible by {divisor} for a {cfg.space} of depth {settings['depth']}")
+    n = cfg.steps_per_epoch * cfg.batch_size
+    common = dict(patch_size=patch, dims=plan["dims"], slice_axis=plan.get("slice_axis"), samples_per_epoch=n)
+    train_data = PatchDataset(work, fold["search_train"], seed=cfg.seed, augment=True, **common)  # type: ignore[arg-type]
+    val_data = PatchDataset(work, fold["search_val"], seed=cfg.seed + 1, augment=False, **common)  # type: ignore[arg-type]
+    return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
+                    segmentation_loss(cfg.loss), device, plan["num_classes"])
+
+
+def run_folder(work: Path, cfg: SearchConfig) -> Path:
+    """WORK/runs/search_<preset>_<space>_<strategy>_fold<F>."""
+    return Path(work) / "runs" / f"search_{cfg.preset}_{cfg.space}_{cfg.strategy}_fold{cfg.fold}"
+
+
+def _tensorboard(run: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: optional
+        return None
+    return SummaryWriter(str(run / "tensorboard"))
+
+
+def _read_log(path: Path, before_epoch: int) -> list[dict[str, Any]]:
+    """Log records of epochs before `before_epoch` (a killed run may have logged past its checkpoint)."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if rec.get("epoch", 10**9) < before_epoch:
+            out.append(rec)
+    return out
+
+
+def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after: int | None = None,
+           show_progress: bool = True) -> Path:
+    """Search an architecture on the fold's search split; returns the run folder holding `arch.json`.
+
+    `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`).
+    """
+    work = Path(work)
+    run = run_folder(work, cfg)
+    ckpt = run / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
+    s = build(work, cfg, run)
+    start = s.restore(load_checkpoint(ckpt, "search")) if resume else 0
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings})
+    records = _read_log(run / "log.jsonl", start)
+    with atomic_path(run / "log.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tb = _tensorboard(run)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[stats]}")]
+    with Progress(*columns, disable=not show_progress) as bar:
+        task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,
+                            completed=start * cfg.steps_per_epoch, stats="")
+        for epoch in range(start, cfg.epochs):
+            record = run_epoch(s, epoch, lambda st: bar.update(task, advance=1, stats=st))
+            records.append(record)
+            with open(run / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if tb is not None:
+                for k, v in record.items():
+                    if isinstance(v, float):
+                        tb.add_scalar(k, v, epoch)
+            save_checkpoint(ckpt, s.state(epoch))
+            if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
+                return run
+    arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
+    arch.save(run / "arch.json")
+    choices = {c.label: list(c.candidates) for c in s.strategy.choices}
+    plot_search(records, choices, run)
+    log.info("search finished: %s", run / "arch.json")
+    return run
+
+
+def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str, Any]:
+    """One epoch of alternating steps → the epoch's log record."""
+    t0 = time.perf_counter()
+    s.net.train()
+    s.train_data.set_epoch(epoch)
+    s.val_data.set_epoch(epoch)
+    train = patch_loader(s.train_data, s.cfg.batch_size, s.cfg.workers)
+    val = patch_loader(s.val_data, s.cfg.batch_size, s.cfg.workers)
+    sums: dict[str, float] = {}
+    steps = 0
+    for tb, vb in zip(train, val):
+        if epoch >= s.cfg.warmup_epochs:
+            for k, v in s.strategy.arch_step(s.evaluate(vb)).items():
+                sums[k] = sums.get(k, 0.0) + v
+        x, y = tb["image"].to(s.device), tb["label"].to(s.device)
+        s.optimizer.zero_grad(set_to_none=True)
+        out = s.net(x, s.strategy.selection(for_weights=True))
+        loss = s.loss(out, y)
+        loss.backward()
+        s.optimizer.step()
+        sums["train_loss"] = sums.get("train_loss", 0.0) + float(loss.detach())
+        sums["train_dice"] = sums.get("train_dice", 0.0) + float(dice_per_sample(main_output(out).detach(), y, s.num_classes).mean())
+        steps += 1
+        tau = getattr(s.strategy, "tau", None)
+        tick(f"epoch {epoch + 1} loss {sums['train_loss'] / steps:.3f} dice {sums['train_dice'] / steps:.3f}"
+             + (f" τ {tau:.2f}" if tau is not None else ""))
+    record: dict[str, Any] = {"epoch": epoch, **{k: v / max(steps, 1) for k, v in sums.items()}}
+    s.scheduler.step(record["train_loss"])
+    record.update(s.strategy.end_epoch(epoch, s.cfg.epochs))
+    record["lr"] = s.optimizer.param_groups[0]["lr"]
+    record["seconds"] = time.perf_counter() - t0
+    record["probabilities"] = s.strategy.probabilities()
+    return record
+
+
+def found_architecture(run: Path) -> Architecture:
+    """The `arch.json` of a finished search run."""
+    from segnas.arch import load_architecture
+
+    return load_architecture(run / "arch.json")
