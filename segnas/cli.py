@@ -124,6 +124,31 @@ def preprocess(
     out.print(f"preprocessed {counts['done']} case(s), {counts['cached']} already cached, in [bold]{work}/preprocessed[/]")
 
 
+@app.command()
+@reports_errors
+def search(
+    work: Work,
+    preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's settings.")] = "scnas",
+    space: Annotated[str | None, typer.Option("--space", help="Override the preset's space (unet, nested).")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas).")] = None,
+    fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
+    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
+) -> None:
+    """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
+
+    Example: [bold]segnas search --work work/la --preset scnas --fold 0 --set space_settings.channels=16[/]
+    """
+    from segnas.config import make_config, parse_overrides
+    from segnas.search import search as run_search
+    overrides: dict[str, Any] = parse_overrides(settings or [])
+    overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs)) if v is not None})
+    overrides["fold"] = fold
+    run = run_search(work, make_config(preset, overrides), resume=resume)
+    out.print(f"found architecture: [bold]{run / 'arch.json'}[/] (plots and log beside it)")
+
+
 def parse_patch(text: str) -> list[int]:
     """'128x128x128' or '128,128,128' → [128, 128, 128]."""
     try:
@@ -174,7 +199,7 @@ def demo(
     dims: Annotated[int, typer.Option("--dims", help="2 or 3.")] = 3,
     workers: Workers = 2,
 ) -> None:
-    """Run the pipeline on fresh synthetic data: synth → validate → plan → preprocess → patches.
+    """Run the pipeline on fresh synthetic data: synth → validate → plan → preprocess → patches → search.
 
     Example: [bold]segnas demo --out demo_run[/]
     """

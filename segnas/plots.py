@@ -36,8 +36,10 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
     plt.close(fig)
 
     kinds: dict[str, list[str]] = {}
+    logged = {k for r in records for k in r.get("probabilities", {})}
     for label in choices:
-        kinds.setdefault(label.split("/")[0], []).append(label)
+        if label in logged:  # a strategy without input weights logs no probabilities for input choices
+            kinds.setdefault(label.split("/")[0], []).append(label)
     for kind, labels in kinds.items():
         cols = 5
         rows = -(-len(labels) // cols)
@@ -49,11 +51,14 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
                     ax.plot(epochs[-len(series):], [s[i] for s in series], label=name)
             ax.set_title(label.split("/", 1)[1], fontsize=8)
             ax.tick_params(labelsize=7)
+            if choices[label][0] == "in0":  # an input choice: its own legend
+                ax.legend(fontsize=6)
         for ax in list(axes.flat)[len(labels):]:
             ax.axis("off")
         handles, names = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8, bbox_to_anchor=(0.5, -0.02))
         fig.suptitle(f"{kind} cell: probability of each candidate over epochs", fontsize=10)
+        fig.subplots_adjust(hspace=0.55)
         written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
         plt.close(fig)
     return written

@@ -58,11 +58,12 @@ def test_installed_command_runs_the_demo(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "5. splits and patches" in proc.stdout and "6. search spaces" in proc.stdout
+    assert "5. splits and patches" in proc.stdout and "6. search" in proc.stdout
     for name in ("plan.json", "fingerprint.json", "splits.json"):
         assert (tmp_path / "demo" / "work" / name).is_file()
-    for space in ("unet", "nested"):
-        assert (tmp_path / "demo" / "spaces" / space / "arch.json").is_file()
+    run = tmp_path / "demo" / "work" / "runs" / "search_scnas_unet_gumbel2_fold0"
+    for name in ("arch.json", "log.jsonl", "losses.png", "cell_enc.png", "config.json"):
+        assert (run / name).is_file(), name
 
 
 def test_bad_input_exit_code_from_a_real_process(tmp_path: Path) -> None:
