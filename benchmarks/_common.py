@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,3 +18,54 @@ def header(title: str) -> str:
     cpu = platform.processor() or platform.machine()
     return (f"# {title} — {datetime.date.today()} — {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
+
+
+def rss_kib(field: str) -> int:
+    """A field of /proc/self/status in KiB (VmRSS: now, VmHWM: peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def measure(step: Callable[[], None], device: str, repeats: int) -> dict[str, float]:
+    """Memory the first call of `step` adds, then the median seconds of `repeats` further calls.
+
+    Memory is taken on the very first step: memory that the allocator keeps after a step would hide
+    what a later step adds. CPU: peak RSS (its counter reset first) minus RSS before; GPU:
+    max_memory_allocated minus memory_allocated before.
+    """
+    import statistics
+    import time
+
+    if device == "cuda":
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        added = torch.cuda.max_memory_allocated() - before
+    else:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS counter to the current RSS
+        before = rss_kib("VmRSS") * 1024
+        step()
+        added = rss_kib("VmHWM") * 1024 - before
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return {"added_mb": added / 2**20, "seconds": statistics.median(times)}
+
+
+def run_isolated(script: str, args: list[str]) -> dict:
+    """Run `script --mode …` in a fresh process and return the JSON it prints last."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{script} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

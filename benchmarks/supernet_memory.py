@@ -15,30 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header  # noqa: E402
+from _common import header, measure, run_isolated  # noqa: E402
 
 from segnas.arch import OpChoice  # noqa: E402
 from segnas.spaces import SPACES  # noqa: E402
 from segnas.spaces.mixed import Pick  # noqa: E402
 
 MODES = {"a": "all candidates", "b": "two sampled", "c": "partial channels K=4"}
-
-
-def rss_kib(field: str) -> int:
-    """A field of /proc/self/status in KiB (VmRSS: now, VmHWM: peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
 
 
 def selection(choices: list, mode: str, rng: random.Random, device: str) -> dict[str, Pick]:
@@ -57,7 +46,7 @@ def selection(choices: list, mode: str, rng: random.Random, device: str) -> dict
     return sel
 
 
-def measure(mode: str, patch: int, channels: int, device: str, repeats: int) -> dict[str, float]:
+def run_mode(mode: str, patch: int, channels: int, device: str, repeats: int) -> dict[str, float]:
     """One mode, in this process."""
     torch.manual_seed(0)
     space = SPACES["unet"]
@@ -74,23 +63,7 @@ def measure(mode: str, patch: int, channels: int, device: str, repeats: int) -> 
         if device == "cuda":
             torch.cuda.synchronize()
 
-    # Memory first, on the very first step: freed memory that the allocator keeps would hide what a later step adds.
-    if device == "cuda":
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        step()
-        added = torch.cuda.max_memory_allocated() - before
-    else:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS counter to the current RSS
-        before = rss_kib("VmRSS") * 1024
-        step()
-        added = rss_kib("VmHWM") * 1024 - before
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return {"mode": mode, "seconds": statistics.median(times), "added_mb": added / 2**20}
+    return {"mode": mode, **measure(step, device, repeats)}
 
 
 def main() -> None:
@@ -102,17 +75,13 @@ def main() -> None:
     ap.add_argument("--mode", choices=sorted(MODES), help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     if args.mode:
-        torch.set_num_threads(torch.get_num_threads())
-        print(json.dumps(measure(args.mode, args.patch, args.channels, args.device, args.repeats)))
+        print(json.dumps(run_mode(args.mode, args.patch, args.channels, args.device, args.repeats)))
         return
     print(header("supernet memory"))
     dev = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"unet supernet, 3D, patch {args.patch}³, {args.channels} stem channels, 4 input channels, batch 1, device {dev}")
-    rows = []
-    for mode in MODES:
-        cmd = [sys.executable, __file__, "--mode", mode, "--patch", str(args.patch), "--channels", str(args.channels),
-               "--device", args.device, "--repeats", str(args.repeats)]
-        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
+    common = ["--patch", str(args.patch), "--channels", str(args.channels), "--device", args.device, "--repeats", str(args.repeats)]
+    rows = [run_isolated(__file__, ["--mode", mode, *common]) for mode in MODES]
     a = rows[0]
     print(f"{'mode':<26}{'added MB':>10}{'× (a)':>8}{'seconds':>10}{'× (a)':>8}")
     for r in rows:
