@@ -14,20 +14,21 @@ from segnas.plan import plan_dataset
 from segnas.preprocess import preprocess_dataset
 
 
-@pytest.fixture(scope="module")
-def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    w = tmp_path_factory.mktemp("w3") / "work"
-    plan = plan_dataset(synth3d, w, workers=1)
+def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    w = factory.mktemp("work") / "work"
+    plan = plan_dataset(data, w, workers=1)
     preprocess_dataset(w)
     return w, plan
+
+
+@pytest.fixture(scope="module")
+def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    return _prepared(synth3d, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def work2d(synth2d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    w = tmp_path_factory.mktemp("w2") / "work"
-    plan = plan_dataset(synth2d, w, workers=1)
-    preprocess_dataset(w)
-    return w, plan
+    return _prepared(synth2d, tmp_path_factory)
 
 
 IDS = [f"synth_{i:03d}" for i in range(4)]
