@@ -6,6 +6,7 @@ Each row runs in its own process on the same `unet` supernet (3D, 4 input channe
 batch 1, Dice + CE loss); DiNTS (`TopologySearch` + `DiNTS`, channel_mul 0.5 → 16…128 channels
 like `--channels 16`, 6 blocks, depth 3) steps both of its parameter groups on the same patch.
 Memory is what the first step adds (as in supernet_memory.py); time is the median of later steps.
+Both segnas and DiNTS run in channels-last memory layout, as `segnas search` does for 3D.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from segnas.spaces import SPACES  # noqa: E402
 from segnas.strategies import STRATEGIES, Evaluation  # noqa: E402
 
 ROWS = ["gumbel2", "darts", "pcdarts", "enas", "dints"]
+LAYOUT = torch.channels_last_3d  # as `segnas search` runs 3D networks; DiNTS gets the same
 
 
 def segnas_step(strategy: str, patch: int, channels: int, device: str, repeats: int) -> dict[str, float]:
@@ -33,10 +35,10 @@ def segnas_step(strategy: str, patch: int, channels: int, device: str, repeats: 
     space = SPACES["unet"]
     settings = space.settings(dims=3, channels=channels, in_channels=4, num_classes=4)
     s = STRATEGIES[strategy](space.choices(**settings)).to(device)
-    net = space.supernet(partial_channels=s.partial_channels, **settings).to(device)
+    net = space.supernet(partial_channels=s.partial_channels, **settings).to(device, memory_format=LAYOUT)
     opt = torch.optim.Adam(net.parameters(), 3e-4)
     loss_fn = segmentation_loss("dice_ce")
-    x = torch.randn(1, 4, patch, patch, patch, device=device)
+    x = torch.randn(1, 4, patch, patch, patch, device=device).to(memory_format=LAYOUT)
     y = torch.randint(0, 4, (1, 1, patch, patch, patch), device=device)
 
     def evaluate(sel, grad):
@@ -60,11 +62,11 @@ def dints_step(patch: int, channels: int, device: str, repeats: int) -> dict[str
 
     torch.manual_seed(0)
     space = TopologySearch(channel_mul=channels / 32, num_blocks=6, num_depths=3, use_downsample=True, device=device)
-    net = DiNTS(space, in_channels=4, num_classes=4, use_downsample=True).to(device)
+    net = DiNTS(space, in_channels=4, num_classes=4, use_downsample=True).to(device, memory_format=LAYOUT)
     w_opt = torch.optim.Adam(net.weight_parameters(), 3e-4)
     a_opt = torch.optim.Adam([space.log_alpha_a, space.log_alpha_c], 3e-3)
     loss_fn = segmentation_loss("dice_ce")
-    x = torch.randn(1, 4, patch, patch, patch, device=device)
+    x = torch.randn(1, 4, patch, patch, patch, device=device).to(memory_format=LAYOUT)
     y = torch.randint(0, 4, (1, 1, patch, patch, patch), device=device)
 
     def step() -> None:

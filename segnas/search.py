@@ -53,6 +53,11 @@ def weight_optimizer(params: Any, cfg: SearchConfig) -> torch.optim.Optimizer:
     raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
 
 
+def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
+    """channels_last_3d for 3D networks when asked, else the default layout."""
+    return torch.channels_last_3d if channels_last and dims == 3 else torch.contiguous_format
+
+
 def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
     """The full-resolution logits of a network that may also return deep-supervision outputs."""
     return out[0] if isinstance(out, tuple) else out
@@ -74,6 +79,11 @@ class Searcher:
     loss: Callable[..., torch.Tensor]
     device: torch.device
     num_classes: int
+    layout: torch.memory_format = torch.contiguous_format
+
+    def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels of a loader batch on the device, images in the network's layout."""
+        return b["image"].to(self.device, memory_format=self.layout), b["label"].to(self.device)
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -97,7 +107,7 @@ class Searcher:
 
     def evaluate(self, batch: dict[str, torch.Tensor]) -> Callable[[Selection, bool], Evaluation]:
         """The strategy's view of an architecture-validation batch."""
-        x, y = batch["image"].to(self.device), batch["label"].to(self.device)
+        x, y = self.batch(batch)
 
         def run(selection: Selection, with_grad: bool) -> Evaluation:
             with torch.set_grad_enabled(with_grad):
@@ -136,7 +146,8 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),  # type: ignore[call-arg]
                                           weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
     device = pick_device(cfg.device)
-    net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device)
+    layout = memory_format(settings["dims"], cfg.channels_last)
+    net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device, memory_format=layout)
     strategy.to(device)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
@@ -149,7 +160,7 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     train_data = PatchDataset(work, fold["search_train"], seed=cfg.seed, augment=True, **common)  # type: ignore[arg-type]
     val_data = PatchDataset(work, fold["search_val"], seed=cfg.seed + 1, augment=False, **common)  # type: ignore[arg-type]
     return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
-                    segmentation_loss(cfg.loss), device, plan["num_classes"])
+                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout)
 
 
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
@@ -238,7 +249,7 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         if epoch >= s.cfg.warmup_epochs:
             for k, v in s.strategy.arch_step(s.evaluate(vb)).items():
                 sums[k] = sums.get(k, 0.0) + v
-        x, y = tb["image"].to(s.device), tb["label"].to(s.device)
+        x, y = s.batch(tb)
         s.optimizer.zero_grad(set_to_none=True)
         out = s.net(x, s.strategy.selection(for_weights=True))
         loss = s.loss(out, y)
