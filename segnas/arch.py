@@ -10,7 +10,6 @@ value is an op name (op choice) or a list of k input names (input choice).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,11 +151,6 @@ def derive(space: str, settings: dict[str, Any], choices: Sequence[Choice],
             ranked = sorted(range(len(c.candidates)), key=lambda i: -strength[i])[: c.k]
             values[c.label] = [c.candidates[i] for i in sorted(ranked)]
     return Architecture(space, dict(settings), values)
-
-
-def to_text(arch: Architecture) -> str:
-    """The architecture as indented JSON (what `arch.json` holds)."""
-    return json.dumps(arch.to_json(), indent=2)
 
 
 def sample_values(choices: Sequence[Choice], rng: Any) -> dict[str, Value]:

@@ -118,9 +118,9 @@ def make_dataset(out: str | Path, cases: int = 12, dims: int = 3, seed: int = 0,
         raise SegnasError(f"--dims must be 2 or 3, not {dims}")
     if cases < 1:
         raise SegnasError(f"--cases must be at least 1, not {cases}")
-    if out.exists() and any(out.iterdir()) if out.is_dir() else out.exists():
-        if not force:
-            raise SegnasError(f"{out}: already exists and is not empty (use --force to replace it)")
+    occupied = out.is_file() or (out.is_dir() and any(out.iterdir()))
+    if occupied and not force:
+        raise SegnasError(f"{out}: already exists and is not empty (use --force to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

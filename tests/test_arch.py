@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from segnas.arch import Architecture, InputChoice, OpChoice, derive, load_architecture
+from segnas.arch import InputChoice, OpChoice, derive, load_architecture
 from segnas.errors import SegnasError
 from segnas.spaces import SPACES, get_space
 

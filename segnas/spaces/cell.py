@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from segnas.arch import ZERO, Choice, InputChoice, OpChoice, Value
-from segnas.spaces.mixed import FixedEdge, MixedEdge, Pick, Selection
+from segnas.spaces.mixed import FixedEdge, MixedEdge, Selection
 from segnas.spaces.ops import ActConvNorm, resize
 
 
