@@ -192,6 +192,146 @@ def show(
         out.print(f"drew {path}")
 
 
+Settings = Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE (repeatable).")]
+
+
+def parse_folds(text: str | None) -> list[int] | None:
+    """'all' or None → None (every fold); '0,2' → [0, 2]."""
+    if text is None or text == "all":
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SegnasError(f"--fold {text!r}: expected a fold number, a list like 0,2, or all") from None
+
+
+@app.command()
+@reports_errors
+def train(
+    work: Work,
+    arch: Annotated[Path, typer.Option("--arch", "-a", help="arch.json of a search (or any architecture file, e.g. from another dataset).")],
+    preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's training recipe.")] = "scnas",
+    fold: Annotated[str, typer.Option("--fold", "-f", help="Fold number, a list like 0,2, or all.")] = "0",
+    width: Annotated[int | None, typer.Option("--width", help="Stem channels of the trained network (default: the preset's; SCNAS retrains at 68).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
+    settings: Settings = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run folder name under WORK/runs (default train_<preset>_fold<F>).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+) -> None:
+    """Train a found architecture on a fold: wider if asked, for this dataset's channels and classes (transfer).
+
+    Example: [bold]segnas train --work work/la --arch work/la/runs/search_scnas_unet_gumbel2_fold0/arch.json --fold all[/]
+    """
+    from segnas.config import TrainConfig, make_config, parse_overrides
+    from segnas.splits import load_splits
+    from segnas.train import train as run_train
+    from segnas.workspace import Workspace
+    overrides: dict[str, Any] = parse_overrides(settings or [])
+    overrides.update({k: v for k, v in (("width", width), ("epochs", epochs)) if v is not None})
+    folds = parse_folds(fold)
+    folds = folds if folds is not None else list(range(len(load_splits(Workspace(work))["folds"])))
+    for f in folds:
+        cfg = make_config(preset, {**overrides, "fold": f}, TrainConfig)
+        run = run_train(work, arch, cfg, work / "runs" / f"{name}_fold{f}" if name else None, resume=resume)
+        out.print(f"trained model: [bold]{run}[/] (best.pt, checkpoint.pt, log.jsonl, learning_curve.png)")
+
+
+@app.command()
+@reports_errors
+def predict(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A training run folder (holds arch.json, plan.json, best.pt).")],
+    inputs: Annotated[Path, typer.Option("--input", "-i", help="A NIfTI image or a folder of them.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the predicted label maps (not the input folder).")],
+    mode: Annotated[str | None, typer.Option("--mode", help="sliding (50% overlap, Gaussian weights) or whole (one pass over the volume); default: the model's.")] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="Average over mirrorings along every axis.")] = False,
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (best validation Dice) or last.")] = "best",
+    save_probabilities: Annotated[bool, typer.Option("--save-probabilities", help="Also write class probabilities (.npz, float16).")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
+) -> None:
+    """Predict label maps, written as NIfTI with exactly each input's shape and affine.
+
+    Example: [bold]segnas predict -m work/la/runs/train_scnas_fold0 -i data/imagesTs -o preds[/]
+    """
+    from segnas.inference import input_files, predict_files
+    from segnas.model import load_model
+    files = input_files(inputs)
+    written = predict_files(load_model(model, checkpoint, device), files, output, mode, tta, save_probabilities)
+    out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted label maps.")],
+    ref: Annotated[Path, typer.Option("--ref", help="Folder of reference label maps (same file names).")],
+    dataset: Annotated[Path | None, typer.Option("--dataset", help="dataset.json (or its folder) for the class names.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the metrics (default PRED/metrics.json).")] = None,
+    workers: Workers = 2,
+) -> None:
+    """Dice and HD95 per case and class → metrics.json and a table; missing or misaligned predictions are errors.
+
+    Example: [bold]segnas evaluate --pred preds --ref data/labelsTr --dataset data/dataset.json[/]
+    """
+    from segnas.evaluate import evaluate_folders, metrics_table
+    summary = evaluate_folders(pred, ref, dataset, out_file, workers)
+    out.print(metrics_table(summary, f"{pred} vs {ref}"))
+    out.print(f"wrote [bold]{out_file or pred / 'metrics.json'}[/]")
+
+
+@app.command()
+@reports_errors
+def cv(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Folder with fold*/metrics.json, e.g. WORK/predictions/scnas.")]) -> None:
+    """Aggregate the folds' metrics: mean ± sd per class over all held-out cases → cv_summary.json.
+
+    Example: [bold]segnas cv work/la/predictions/scnas[/]
+    """
+    from segnas.evaluate import cross_validation, cv_table
+    out.print(cv_table(cross_validation(folder), str(folder)))
+    out.print(f"wrote [bold]{folder / 'cv_summary.json'}[/]")
+
+
+@app.command()
+@reports_errors
+def run(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD dataset folder.")],
+    work: Work,
+    preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts.")] = "scnas",
+    folds: Annotated[str | None, typer.Option("--folds", help="Folds to run: 0,2 or all (default all).")] = None,
+    search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable).")] = None,
+    train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help=r"Regex naming the patient so a patient's cases share a fold (e.g. 'patient(\d+)').")] = None,
+    force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, train or predict.")] = None,
+    workers: Workers = 2,
+) -> None:
+    """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
+
+    Stages whose outputs exist are skipped; interrupted searches and trainings resume.
+
+    Example: [bold]segnas run ../shared/data/LA2018_down2 --work work/la --preset scnas --folds 0[/]
+    """
+    from segnas.config import parse_overrides
+    from segnas.pipeline import run_pipeline
+    run_pipeline(data, work, preset, parse_folds(folds), parse_overrides(search_settings or []),
+                 parse_overrides(train_settings or []), {"group_pattern": group} if group else {}, force, workers, out)
+
+
+@app.command()
+@reports_errors
+def export(
+    model: Annotated[Path, typer.Argument(metavar="RUN", help="A training run folder.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="TorchScript file (default RUN/model.ts).")] = None,
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best or last.")] = "best",
+) -> None:
+    """Write a TorchScript model (runs with torch alone) and check it against the eager model.
+
+    Example: [bold]segnas export work/la/runs/train_scnas_fold0[/]
+    """
+    from segnas.export import export_model
+    info = export_model(model, out_file, checkpoint)
+    out.print(f"wrote [bold]{(out_file or model / 'model.ts')}[/] and its .json; max difference to the eager model "
+              f"{info['max_abs_difference_vs_eager']:.2g}")
+
+
 @app.command()
 @reports_errors
 def demo(
@@ -200,7 +340,7 @@ def demo(
     dims: Annotated[int, typer.Option("--dims", help="2 or 3.")] = 3,
     workers: Workers = 2,
 ) -> None:
-    """Run the pipeline on fresh synthetic data: synth → validate → plan → preprocess → patches → search.
+    """The whole pipeline on fresh synthetic data: synth → validate → plan → preprocess → search → train → predict → evaluate.
 
     Example: [bold]segnas demo --out demo_run[/]
     """

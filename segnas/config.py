@@ -1,11 +1,12 @@
-"""Search configuration: one dataclass, the papers' settings as named presets, and `key=value` overrides."""
+"""Search and training configuration: one dataclass each, the papers' settings as named presets, and
+`key=value` overrides. Both share the weight-optimiser field names, so one `weight_optimizer()` serves both."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from segnas.errors import SegnasError
 
@@ -46,6 +47,42 @@ class SearchConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class TrainConfig:
+    """Everything a training of a found network needs besides the work folder and `arch.json`."""
+
+    preset: str = "custom"
+    width: int | None = None  # stem channels of the trained network (None: as searched)
+    init: str = "scratch"  # or "search": start from the supernet's shared weights (RONASMIS, no retraining)
+    loss: str = "dice_ce"
+    epochs: int = 200
+    steps_per_epoch: int = 250
+    batch_size: int = 2
+    patch_size: list[int] | None = None  # None: the plan's
+    fg_fraction: float = 1 / 3
+    weight_optimizer: str = "adam"
+    weight_lr: float = 3e-4
+    weight_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "plateau"  # or "poly" (nnU-Net's decay to zero over the epochs)
+    plateau_patience: int = 30  # epochs without a lower training loss before the learning rate drops
+    plateau_factor: float = 0.2
+    min_lr: float = 1e-7  # training stops once the learning rate falls below this
+    val_every: int = 1  # epochs between validations (sliding window on the fold's validation cases)
+    val_mode: str = "sliding"  # or "whole": whole-volume inference (RONASMIS)
+    fold: int = 0
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    channels_last: bool = True
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported); ignored on CPU
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return dataclasses.asdict(self)
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # SCNAS (seed 000): Gumbel two-op sampling on the U-Net cell space, 48 stem channels, Jaccard loss,
     # Adam 0.025 / (0.1, 0.001) for weights and 0.003 / (0.5, 0.999) for α, ÷10 after a 20-epoch plateau.
@@ -71,6 +108,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # SCNAS retraining: 68 stem channels from scratch, Jaccard loss, Adam 3e-4 / (0.9, 0.999), ÷5 after a
+    # 30-epoch plateau of the training loss, at most 500 epochs or until the learning rate is below 1e-7.
+    "scnas": dict(width=68, init="scratch", loss="jaccard", epochs=500, batch_size=8, weight_optimizer="adam",
+                  weight_lr=3e-4, weight_betas=[0.9, 0.999], plateau_patience=30, plateau_factor=0.2, min_lr=1e-7),
+    # RONASMIS: no retraining — the controller's best child keeps its shared weights and is fine-tuned;
+    # deep supervision comes with the architecture's settings; whole-volume inference.
+    "ronasmis": dict(init="search", loss="dice_ce", epochs=50, weight_optimizer="adam", weight_lr=3e-4,
+                     plateau_patience=10, plateau_factor=0.2, val_mode="whole"),
+    # Thrifty NAS: retrained from scratch with Dice + CE, the same budget as its baselines.
+    "thrifty": dict(init="scratch", loss="dice_ce", epochs=200, weight_optimizer="adam", weight_lr=3e-4),
+    "darts": dict(init="scratch", loss="dice_ce", epochs=200, weight_optimizer="adam", weight_lr=3e-4),
+}
+
+ConfigT = TypeVar("ConfigT", SearchConfig, TrainConfig)
+
+
 def _parse(text: str) -> Any:
     try:
         return json.loads(text)
@@ -78,16 +132,19 @@ def _parse(text: str) -> Any:
         return text
 
 
-def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None) -> SearchConfig:
-    """A preset's config with `overrides` applied; keys may be dotted (`space_settings.channels`)."""
+def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None,
+                kind: type[ConfigT] = SearchConfig) -> ConfigT:  # type: ignore[assignment]
+    """A preset's search (or, with `kind=TrainConfig`, training) config with `overrides` applied;
+    keys may be dotted (`space_settings.channels`)."""
+    table = PRESETS if kind is SearchConfig else TRAIN_PRESETS
     base: dict[str, Any] = {}
     if preset is not None:
-        if preset not in PRESETS:
-            raise SegnasError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        base = json.loads(json.dumps(PRESETS[preset]))
+        if preset not in table:
+            raise SegnasError(f"unknown preset {preset!r}; known: {', '.join(table)}")
+        base = json.loads(json.dumps(table[preset]))
         base["preset"] = preset
-    cfg = SearchConfig(**base)
-    fields = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    cfg = kind(**base)
+    fields = {f.name: f for f in dataclasses.fields(kind)}
     for k, v in (overrides or {}).items():
         name, _, sub = k.partition(".")
         if name not in fields:
@@ -100,7 +157,8 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
             target[sub] = value
             continue
         default = getattr(cfg, name)
-        if isinstance(default, bool) or default is None:
+        optional = "None" in str(fields[name].type)
+        if isinstance(default, bool) or default is None or (optional and value is None):
             pass
         elif isinstance(default, float) and isinstance(value, int):
             value = float(value)

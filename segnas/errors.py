@@ -22,7 +22,10 @@ class SegnasError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(self, message: str, problems: list[Problem] | None = None, path: str | Path | None = None) -> None:
+        self.path, self.reason = (str(path), message) if path is not None else (None, message)
+        if path is not None:
+            message = f"{path}: {message}"
         self.problems = list(problems or [])
         if self.problems:
             message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
@@ -31,4 +34,9 @@ class SegnasError(Exception):
 
 def file_error(path: str | Path, message: str) -> SegnasError:
     """An error about one file, formatted as 'PATH: message'."""
-    return SegnasError(f"{path}: {message}")
+    return SegnasError(message, path=path)
+
+
+def as_problem(error: SegnasError, fallback: str | Path) -> Problem:
+    """The error as a Problem of its file (or of `fallback` when it names none)."""
+    return Problem(error.path or str(fallback), error.reason if error.path else str(error))

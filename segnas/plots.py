@@ -62,3 +62,26 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
         written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
         plt.close(fig)
     return written
+
+
+def plot_training(records: list[dict[str, Any]], out_dir: Path) -> Path:
+    """`learning_curve.png`: training loss, training Dice and validation Dice (mean and per class) over epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] + 1 for r in records]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(epochs, [r["train_loss"] for r in records], label="training loss")
+    a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend()
+    b.plot(epochs, [r["train_dice"] for r in records], label="training Dice (patches)")
+    val = [(r["epoch"] + 1, r) for r in records if "val_dice" in r]
+    if val:
+        b.plot([e for e, _ in val], [r["val_dice"] for _, r in val], "o-", label="validation Dice (mean)")
+        for name in val[-1][1].get("val_dice_per_class", {}):
+            b.plot([e for e, _ in val], [r["val_dice_per_class"].get(name, float("nan")) for _, r in val], "--", label=f"validation {name}")
+    b.set_xlabel("epoch"), b.set_ylabel("Dice"), b.set_ylim(0, 1), b.legend(fontsize=8)
+    path = _save(fig, out_dir / "learning_curve.png")
+    plt.close(fig)
+    return path

@@ -8,7 +8,6 @@ steer the search. Every epoch ends with an atomic checkpoint; `resume=True` cont
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,50 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from segnas.arch import Architecture, Selection
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import SearchConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
-from segnas.io import atomic_path, write_json
+from segnas.io import write_json
+from segnas.model import memory_format, pick_device
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
 from segnas.plots import plot_search
+from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
 from segnas.spaces import get_space
 from segnas.splits import load_splits
 from segnas.strategies import Evaluation, Strategy, get_strategy
 from segnas.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` → CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def weight_optimizer(params: Any, cfg: SearchConfig) -> torch.optim.Optimizer:
-    """Adam or SGD for the network weights, as the config says."""
-    if cfg.weight_optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.weight_lr, betas=tuple(cfg.weight_betas), weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
-    if cfg.weight_optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.weight_lr, momentum=cfg.weight_momentum, weight_decay=cfg.weight_decay)
-    raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
-
-
-def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
-    """channels_last_3d for 3D networks when asked, else the default layout."""
-    return torch.channels_last_3d if channels_last and dims == 3 else torch.contiguous_format
-
-
-def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """The full-resolution logits of a network that may also return deep-supervision outputs."""
-    return out[0] if isinstance(out, tuple) else out
 
 
 @dataclass
@@ -93,11 +67,7 @@ class Searcher:
 
     def restore(self, state: dict[str, Any]) -> int:
         """Load a checkpoint; returns the epoch to start from."""
-        free = {"workers", "device"}  # may change between runs without changing results
-        changed = sorted(k for k in state["config"] if k not in free and state["config"][k] != self.cfg.to_json().get(k))
-        if changed:
-            raise SegnasError(f"{self.run / 'checkpoint.pt'}: was made with other settings ({', '.join(changed)}); "
-                              "resume with the same ones or start a new run")
+        check_resumable(state["config"], self.cfg.to_json(), self.run / "checkpoint.pt")
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -168,29 +138,6 @@ def run_folder(work: Path, cfg: SearchConfig) -> Path:
     return Path(work) / "runs" / f"search_{cfg.preset}_{cfg.space}_{cfg.strategy}_fold{cfg.fold}"
 
 
-def _tensorboard(run: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard not installed: optional
-        return None
-    return SummaryWriter(str(run / "tensorboard"))
-
-
-def _read_log(path: Path, before_epoch: int) -> list[dict[str, Any]]:
-    """Log records of epochs before `before_epoch` (a killed run may have logged past its checkpoint)."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-        if rec.get("epoch", 10**9) < before_epoch:
-            out.append(rec)
-    return out
-
-
 def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after: int | None = None,
            show_progress: bool = True) -> Path:
     """Search an architecture on the fold's search split; returns the run folder holding `arch.json`.
@@ -206,31 +153,20 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     start = s.restore(load_checkpoint(ckpt, "search")) if resume else 0
     run.mkdir(parents=True, exist_ok=True)
     write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings})
-    records = _read_log(run / "log.jsonl", start)
-    with atomic_path(run / "log.jsonl") as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tb = _tensorboard(run)
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[stats]}")]
-    with Progress(*columns, disable=not show_progress) as bar:
+    history = RunLog(run / "log.jsonl", start)
+    with epoch_bar(show_progress) as bar:
         task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
             record = run_epoch(s, epoch, lambda st: bar.update(task, advance=1, stats=st))
-            records.append(record)
-            with open(run / "log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if tb is not None:
-                for k, v in record.items():
-                    if isinstance(v, float):
-                        tb.add_scalar(k, v, epoch)
+            history.append(record)
             save_checkpoint(ckpt, s.state(epoch))
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
                 return run
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
     arch.save(run / "arch.json")
     choices = {c.label: list(c.candidates) for c in s.strategy.choices}
-    plot_search(records, choices, run)
+    plot_search(history.records, choices, run)
     log.info("search finished: %s", run / "arch.json")
     return run
 

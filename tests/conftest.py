@@ -56,3 +56,30 @@ def one_real_case(tmp_path: Path, synth3d: Path) -> Path:
         "name": "broken", "modality": modality, "labels": labels, "numTraining": 1,
         "training": [{"image": f"./imagesTr/{name}", "label": f"./labelsTr/{name}"}]}))
     return dst
+
+
+def planned(data: Path, work: Path, folds: int = 3) -> Path:
+    """Plan and preprocess `data` into `work`."""
+    from segnas.plan import plan_dataset
+    from segnas.preprocess import preprocess_dataset
+    plan_dataset(data, work, workers=1, folds=folds)
+    preprocess_dataset(work)
+    return work
+
+
+@pytest.fixture(scope="session")
+def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """synth3d planned and preprocessed, 3 folds (runs go in copies: see `copy_work`)."""
+    return planned(synth3d, tmp_path_factory.mktemp("w3") / "work")
+
+
+@pytest.fixture(scope="session")
+def work2d(synth2d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """synth2d planned and preprocessed, 3 folds."""
+    return planned(synth2d, tmp_path_factory.mktemp("w2") / "work")
+
+
+def copy_work(work: Path, dst: Path) -> Path:
+    """A private copy of a planned work folder, without its runs."""
+    shutil.copytree(work, dst, ignore=shutil.ignore_patterns("runs", "predictions"))
+    return dst

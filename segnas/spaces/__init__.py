@@ -16,6 +16,7 @@ from torch import nn
 from segnas.arch import Architecture, Choice, Value, check_values, sample_values
 from segnas.errors import SegnasError
 from segnas.spaces import nested, unet
+from segnas.spaces.mixed import FixedEdge
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,24 @@ def get_space(name: str) -> Space:
     if name not in SPACES:
         raise SegnasError(f"unknown space {name!r}; known: {', '.join(SPACES)}")
     return SPACES[name]
+
+
+def inherit_weights(net: nn.Module, supernet: nn.Module) -> None:
+    """Load a found network with its supernet's shared weights (RONASMIS: the child is not retrained).
+
+    Every module but the edges has the same name in both; a fixed edge takes the weights of the op it
+    chose among its mixed edge's candidates. The two must have been built with the same settings.
+    """
+    src = supernet.state_dict()
+    edges = {name: m for name, m in net.named_modules() if isinstance(m, FixedEdge)}
+    mapped = {}
+    for key in net.state_dict():
+        prefix, _, rest = key.partition(".op.")
+        name = key
+        if prefix in edges:
+            mixed = supernet.get_submodule(prefix)
+            name = f"{prefix}.ops.{mixed.candidates.index(edges[prefix].name)}.{rest}"
+        if name not in src or src[name].shape != net.state_dict()[key].shape:
+            raise SegnasError(f"the supernet has no weights matching {key!r}: was it built with other settings?")
+        mapped[key] = src[name]
+    net.load_state_dict(mapped)

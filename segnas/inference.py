@@ -1,0 +1,153 @@
+"""Prediction: sliding window or whole volume, optional mirroring, and the way back to the original file's geometry.
+
+The tensor functions are small and pure; `predict_files` streams cases one at a time (read →
+preprocess → predict → invert → write), so memory does not grow with the number of cases.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.inferers import sliding_window_inference
+
+from segnas.errors import SegnasError, file_error
+from segnas.io import read_image, write_nifti
+from segnas.model import Model
+from segnas.parallel import progress_bar
+from segnas.preprocess import invert_probabilities, preprocess_image
+
+Net = Callable[[torch.Tensor], torch.Tensor]
+NIFTI = (".nii.gz", ".nii")
+
+
+def pad_to_multiple(x: torch.Tensor, divisor: int, minimum: Sequence[int] = ()) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """Zero-pad the spatial axes of (B, C, *S) up to multiples of `divisor` (and at least `minimum`)
+    → (padded tensor, slices that crop the result back)."""
+    spatial = x.shape[2:]
+    target = [max(-(-n // divisor) * divisor, m) for n, m in itertools.zip_longest(spatial, minimum, fillvalue=0)]
+    pads: list[int] = []
+    for n, t in reversed(list(zip(spatial, target))):
+        lo = (t - n) // 2
+        pads += [lo, t - n - lo]
+    crop = tuple(slice(pads[-2 - 2 * i], pads[-2 - 2 * i] + n) for i, n in enumerate(spatial))
+    return F.pad(x, pads), (slice(None), slice(None), *crop)
+
+
+def whole_volume(net: Net, x: torch.Tensor, divisor: int) -> torch.Tensor:
+    """Logits of the whole volume in one pass (RONASMIS's one-shot inference): (B, C, *S) → (B, K, *S)."""
+    padded, crop = pad_to_multiple(x, divisor)
+    return net(padded)[crop]
+
+
+def sliding_window(net: Net, x: torch.Tensor, patch: Sequence[int], overlap: float = 0.5, batch: int = 4) -> torch.Tensor:
+    """Logits by Gaussian-weighted sliding windows (MONAI's inferer): (B, C, *S) → (B, K, *S)."""
+    return sliding_window_inference(x, list(patch), batch, net, overlap=overlap, mode="gaussian")  # type: ignore[return-value]
+
+
+def mirror_axes(dims: int, tta: bool) -> list[tuple[int, ...]]:
+    """Spatial axes (of a (B, C, *S) tensor) to flip for each test-time-augmentation pass; () is no flip."""
+    axes = range(2, 2 + dims)
+    return [c for r in range(dims + 1) for c in itertools.combinations(axes, r)] if tta else [()]
+
+
+def probabilities(model: Model, x: torch.Tensor, mode: str | None = None, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities (B, K, *S) of the model for images (B, C, *S), averaged over mirrorings."""
+    mode = mode or model.mode
+    if mode not in ("sliding", "whole"):
+        raise SegnasError(f"--mode must be sliding or whole, not {mode!r}")
+    x = x.to(model.device, memory_format=model.layout) if x.ndim == 5 else x.to(model.device)
+    total = None
+    flips = mirror_axes(x.ndim - 2, tta)
+    with torch.inference_mode():
+        for axes in flips:
+            xi = x.flip(axes) if axes else x
+            if mode == "whole":
+                logits = whole_volume(model.net, xi, model.divisor)
+            else:
+                logits = sliding_window(model.net, xi, model.patch_size)
+            p = torch.softmax(logits.float(), 1)
+            p = p.flip(axes) if axes else p
+            total = p if total is None else total + p
+    return total / len(flips)  # type: ignore[operator]
+
+
+def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta: bool = False, slices: int = 8) -> np.ndarray:
+    """Probabilities (K, X, Y, Z) for a preprocessed image (C, X, Y, Z); 2D plans go slice by slice."""
+    if model.plan["dims"] == 3:
+        return probabilities(model, torch.from_numpy(np.array(image, dtype=np.float32))[None], mode, tta)[0].cpu().numpy()
+    axis = model.plan["slice_axis"]
+    stack = np.moveaxis(image, 1 + axis, 0)  # (N, C, H, W)
+    out = [probabilities(model, torch.from_numpy(np.array(stack[i:i + slices], dtype=np.float32)), mode, tta).cpu().numpy()
+           for i in range(0, len(stack), slices)]
+    return np.moveaxis(np.concatenate(out), 0, 1 + axis)
+
+
+def output_name(path: Path) -> str:
+    """File name of a prediction: the input's name without an nnU-Net `_0000` channel suffix."""
+    name = path.name
+    for ext in NIFTI:
+        if name.endswith(ext):
+            stem = name[: -len(ext)]
+            return (stem[:-5] if stem.endswith("_0000") else stem) + ".nii.gz"
+    return name
+
+
+def input_files(source: str | Path) -> list[Path]:
+    """The NIfTI images to predict: a file, or every NIfTI file in a folder."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise file_error(source, "no such file or folder")
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.name.endswith(NIFTI))
+    if not files:
+        raise file_error(source, "folder holds no NIfTI images (.nii or .nii.gz)")
+    return files
+
+
+def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | None = None, tta: bool = False,
+                 save_probabilities: bool = False) -> Path:
+    """Preprocess → predict → invert → write one case as NIfTI with exactly the input's shape and affine."""
+    image, geom = read_image(image_path)
+    if image.shape[0] != model.plan["in_channels"]:
+        raise file_error(image_path, f"has {image.shape[0]} channel(s); the model expects {model.plan['in_channels']} "
+                         f"({', '.join(model.plan['modalities'])})")
+    if not np.all(np.isfinite(image)):
+        raise file_error(image_path, "image contains NaN or Inf voxels")
+    pre, cg = preprocess_image(image, geom, model.plan)
+    probs = invert_probabilities(predict_volume(model, pre, mode, tta), cg)
+    labels = probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int16)
+    if save_probabilities:
+        from segnas.io import atomic_path
+        with atomic_path(out_path.with_name(out_path.name.replace(".nii.gz", "_probabilities.npz"))) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, probabilities=probs.astype(np.float16))
+    write_nifti(out_path, labels, geom)
+    return out_path
+
+
+def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode: str | None = None, tta: bool = False,
+                  save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True) -> list[Path]:
+    """Predict each image into `out_dir` (one at a time, each file written atomically); returns the outputs."""
+    out_dir = Path(out_dir)
+    for f in files:
+        if out_dir.resolve() == f.parent.resolve():
+            raise SegnasError(f"{out_dir}: is the input folder; write predictions elsewhere (inputs are never overwritten)")
+    names = [output_name(f) for f in files]
+    if len(set(names)) != len(names):
+        raise SegnasError(f"{out_dir}: two inputs would be written to the same output name")
+    written = []
+    with progress_bar() as bar:
+        task = bar.add_task("predict", total=len(files), visible=show_progress)
+        for f, name in zip(files, names):
+            target = out_dir / name
+            if not (skip_existing and target.is_file()):
+                predict_case(model, f, target, mode, tta, save_probabilities)
+            written.append(target)
+            bar.advance(task)
+    return written

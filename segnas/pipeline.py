@@ -1,0 +1,149 @@
+"""`segnas run`: validate → plan → preprocess → per fold (search → train → predict held-out cases → evaluate) → cross-validation.
+
+Resumable stage by stage: a stage whose outputs exist is skipped, a run with a checkpoint is
+resumed, and `force` redoes a stage and every stage after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from segnas.errors import SegnasError
+from segnas.io import read_json
+from segnas.workspace import Workspace
+
+STAGES = ("plan", "preprocess", "search", "train", "predict")
+
+
+def forced(stage: str, force: str | None) -> bool:
+    """Whether `stage` is redone when `force` names the first stage to redo."""
+    if force is None:
+        return False
+    if force not in STAGES:
+        raise SegnasError(f"--force {force!r}: known stages are {', '.join(STAGES)}")
+    return STAGES.index(stage) >= STAGES.index(force)
+
+
+def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> dict[str, Any]:
+    """Validate the data (always: it is cheap), then plan unless a plan of this dataset exists."""
+    from segnas.plan import load_plan, plan_dataset
+    from segnas.report import plan_table, validation_table
+    from segnas.validate import validate_dataset
+
+    con.rule("validate")
+    report = validate_dataset(data)
+    if not report.ok:
+        raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
+    con.print(validation_table(report))
+    con.rule("plan")
+    if ws.plan.is_file() and not forced("plan", force):
+        plan = load_plan(ws)
+        if Path(plan["dataset"]).resolve() != data.resolve():
+            raise SegnasError(f"{ws.plan}: this work folder was planned for {plan['dataset']}, not {data}; use another --work")
+        con.print(f"kept the existing {ws.plan} (use --force plan to redo)")
+    else:
+        plan = plan_dataset(data, ws.root, workers=workers, **plan_options)
+    con.print(plan_table(plan))
+    return plan
+
+
+def _fresh(run: Path, stage: str, force: str | None) -> None:
+    """Remove a run folder that is forced to be redone."""
+    if forced(stage, force) and run.exists():
+        shutil.rmtree(run)
+
+
+def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any], force: str | None, con: Console) -> Path:
+    """The fold's search run folder with `arch.json` (searched, resumed or kept)."""
+    from segnas.config import make_config
+    from segnas.search import run_folder, search
+
+    cfg = make_config(preset, {**overrides, "fold": fold})
+    run = run_folder(ws.root, cfg)
+    _fresh(run, "search", force)
+    if (run / "arch.json").is_file():
+        con.print(f"fold {fold}: kept the found architecture {run / 'arch.json'}")
+        return run
+    resume = (run / "checkpoint.pt").is_file()
+    con.print(f"fold {fold}: {'resuming' if resume else 'starting'} search {run.name}")
+    return search(ws.root, cfg, resume=resume)
+
+
+def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, overrides: dict[str, Any], force: str | None,
+                con: Console) -> Path:
+    """The fold's trained model folder (trained, resumed or kept)."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.train import run_folder, train
+
+    cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
+    run = run_folder(ws.root, cfg)
+    _fresh(run, "train", force)
+    if (run / "summary.json").is_file():
+        con.print(f"fold {fold}: kept the trained model {run}")
+        return run
+    resume = (run / "checkpoint.pt").is_file()
+    con.print(f"fold {fold}: {'resuming' if resume else 'starting'} training {run.name}")
+    return train(ws.root, arch_path, cfg, resume=resume)
+
+
+def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids: Sequence[str], out: Path,
+                  force: str | None, con: Console) -> dict[str, Any]:
+    """Predict the held-out cases from their original files, then evaluate against their labels."""
+    from segnas.evaluate import evaluate_pairs, metrics_table
+    from segnas.inference import predict_files
+    from segnas.model import load_model
+    from segnas.msd import load_dataset
+
+    spec = load_dataset(plan["dataset"])
+    cases = [spec.case(c) for c in case_ids]
+    if forced("predict", force) and out.exists():
+        shutil.rmtree(out)
+    preds = predict_files(load_model(model_run), [c.image for c in cases], out, skip_existing=True)
+    pairs = [(p, c.label) for p, c in zip(preds, cases)]
+    summary = evaluate_pairs(pairs, {str(k): v for k, v in plan["labels"].items()}, out / "metrics.json")
+    con.print(metrics_table(summary, f"{out.parent.name} {out.name}: held-out cases in their original geometry"))
+    return summary
+
+
+def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", folds: Sequence[int] | None = None,
+                 search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
+                 plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
+                 console: Console | None = None) -> dict[str, Any]:
+    """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json)."""
+    from segnas.evaluate import cross_validation, cv_table
+    from segnas.preprocess import preprocess_dataset
+    from segnas.splits import load_splits
+
+    con = console or Console()
+    data, ws = Path(data), Workspace(Path(work))
+    forced("plan", force)  # an unknown stage name fails before any work
+    t0 = time.perf_counter()
+    plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
+    con.rule("preprocess")
+    counts = preprocess_dataset(ws.root, workers, forced("preprocess", force))
+    con.print(f"{counts['done']} case(s) preprocessed, {counts['cached']} cached, in {ws.preprocessed}")
+    all_folds = load_splits(ws)["folds"]
+    chosen = list(range(len(all_folds))) if folds is None else list(folds)
+    for f in chosen:
+        if not 0 <= f < len(all_folds):
+            raise SegnasError(f"{ws.splits}: there is no fold {f} (folds 0..{len(all_folds) - 1})")
+    predictions = ws.root / "predictions" / preset
+    for f in chosen:
+        fold = all_folds[f]
+        con.rule(f"fold {f}: search on {len(fold['search_train'])} + {len(fold['search_val'])} case(s)")
+        search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
+        con.rule(f"fold {f}: train on {len(fold['train'])} case(s), validate on {len(fold['val'])}")
+        model_run = train_stage(ws, preset, f, search_run / "arch.json", train_overrides or {}, force, con)
+        con.rule(f"fold {f}: predict and evaluate {len(fold['val'])} held-out case(s)")
+        predict_stage(ws, plan, model_run, fold["val"], predictions / f"fold{f}", force, con)
+    con.rule("cross-validation")
+    summary = cross_validation(predictions)
+    con.print(cv_table(summary, f"{preset} on {plan['dataset_name']}"))
+    con.print(f"finished in {time.perf_counter() - t0:.0f} s; results in {predictions}")
+    return summary

@@ -1,0 +1,86 @@
+"""What a long run shares: the JSONL log that survives kills, optional TensorBoard, the progress bar,
+a config check on resume, and the weight optimiser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from segnas.errors import SegnasError
+from segnas.io import atomic_path
+
+
+class RunLog:
+    """`log.jsonl` of a run, a record per epoch; on resume, records past the checkpoint are dropped."""
+
+    def __init__(self, path: Path, start_epoch: int) -> None:
+        self.path = path
+        self.records = [r for r in _read(path) if r.get("epoch", 10**9) < start_epoch]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        self.tensorboard = _tensorboard(path.parent)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add an epoch's record (a line flushed at once: a kill loses at most the line being written)."""
+        self.records.append(record)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            for k, v in record.items():
+                if isinstance(v, float):
+                    self.tensorboard.add_scalar(k, v, record["epoch"])
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+    return out
+
+
+def _tensorboard(run: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: optional
+        return None
+    return SummaryWriter(str(run / "tensorboard"))
+
+
+def epoch_bar(show: bool) -> Progress:
+    """Progress bar over steps with a free-text `stats` field."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), disable=not show)
+
+
+FREE_SETTINGS = {"workers", "device"}  # may change between runs without changing results
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a run under other settings than it was started with."""
+    changed = sorted(k for k in saved if k not in FREE_SETTINGS and saved[k] != current.get(k))
+    if changed:
+        raise SegnasError(f"{path}: was made with other settings ({', '.join(changed)}); "
+                          "resume with the same ones or start a new run")
+
+
+def weight_optimizer(params: Any, cfg: Any) -> torch.optim.Optimizer:
+    """Adam or SGD for the network weights, as a search or training config says."""
+    if cfg.weight_optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.weight_lr, betas=tuple(cfg.weight_betas), weight_decay=cfg.weight_decay)
+    if cfg.weight_optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.weight_lr, momentum=cfg.weight_momentum, weight_decay=cfg.weight_decay)
+    raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
+
+
+def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The full-resolution logits of a network that may also return deep-supervision outputs."""
+    return out[0] if isinstance(out, tuple) else out

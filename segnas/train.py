@@ -1,0 +1,254 @@
+"""Training a found architecture on a fold: a plain `train()` loop.
+
+The network is built from `arch.json` for this dataset (its channels and classes: that is also how
+an architecture transfers to another task), optionally wider than it was searched. It starts from
+scratch, or (RONASMIS, `init="search"`) from the supernet's shared weights. Every epoch: patches
+from the fold's training cases, then sliding-window Dice on the fold's validation cases; the best
+epoch's weights go to `best.pt`, everything to `checkpoint.pt` (atomic), and `--resume` continues
+exactly. The learning rate drops on a training-loss plateau; training stops at `epochs` or when the
+learning rate falls below `min_lr`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segnas.arch import Architecture, load_architecture
+from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.config import TrainConfig
+from segnas.data import PatchDataset, patch_loader
+from segnas.errors import SegnasError
+from segnas.inference import predict_volume
+from segnas.io import write_json
+from segnas.losses import segmentation_loss
+from segnas.metrics import dice, dice_per_sample
+from segnas.model import Model, build_network, fit_architecture, memory_format, pick_device
+from segnas.plan import load_plan
+from segnas.plots import plot_training
+from segnas.preprocess import load_case
+from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
+from segnas.spaces import get_space, inherit_weights
+from segnas.splits import load_splits
+from segnas.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def run_folder(work: str | Path, cfg: TrainConfig) -> Path:
+    """WORK/runs/train_<preset>_fold<F>."""
+    return Path(work) / "runs" / f"train_{cfg.preset}_fold{cfg.fold}"
+
+
+def search_weights(arch_path: Path, arch: Architecture) -> torch.nn.Module:
+    """The supernet of the search run that wrote `arch_path`, with its trained shared weights."""
+    ckpt = arch_path.parent / "checkpoint.pt"
+    state = load_checkpoint(ckpt, "search")
+    if state["settings"] != arch.settings:
+        raise SegnasError(f"{ckpt}: the search ran with other settings than the network to train "
+                          "(init=search keeps the searched width and the same dataset; use init=scratch to change them)")
+    space = get_space(arch.space)
+    supernet = space.supernet(**state["settings"])
+    supernet.load_state_dict(state["net"])
+    return supernet
+
+
+class Precision:
+    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); a no-op on CPU."""
+
+    def __init__(self, device: torch.device, enabled: bool) -> None:
+        self.enabled = enabled and device.type == "cuda"
+        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The forward pass's autocast context."""
+        return torch.autocast("cuda", dtype=self.dtype) if self.enabled else contextlib.nullcontext()
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Backward and optimiser step (scaled in fp16)."""
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+@dataclass
+class Trainer:
+    """The objects of one training, built from the work folder, the architecture and the config."""
+
+    cfg: TrainConfig
+    run: Path
+    model: Model
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    precision: Precision
+    data: PatchDataset
+    val_ids: list[str]
+    work: Workspace
+    loss: Callable[..., torch.Tensor]
+    best: dict[str, Any]
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        """Everything to continue after `epoch`."""
+        return {"kind": "train", "epoch": epoch, "config": self.cfg.to_json(), "arch": self.model.arch.to_json(),
+                "net": self.model.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.precision.scaler.state_dict(),
+                "best": self.best, "rng": rng_state()}
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load a checkpoint; returns the epoch to start from."""
+        check_resumable(state["config"], self.cfg.to_json(), self.run / "checkpoint.pt")
+        self.model.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.precision.scaler.load_state_dict(state["scaler"])
+        self.best = state["best"]
+        set_rng_state(state["rng"])
+        return int(state["epoch"]) + 1
+
+
+def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
+    """Everything a training needs: plan, fold, network, optimiser, data."""
+    ws = Workspace(work)
+    plan = load_plan(ws)
+    folds = load_splits(ws)["folds"]
+    if not 0 <= cfg.fold < len(folds):
+        raise SegnasError(f"{ws.splits}: there is no fold {cfg.fold} (folds 0..{len(folds) - 1})")
+    fold = folds[cfg.fold]
+    searched = get_space(load_architecture(arch_path).space).check(load_architecture(arch_path), str(arch_path))
+    arch = fit_architecture(searched, plan, cfg.width)
+    seed_everything(cfg.seed)
+    net = build_network(arch, str(arch_path))
+    if cfg.init == "search":
+        inherit_weights(net, search_weights(arch_path, arch))
+    elif cfg.init != "scratch":
+        raise SegnasError(f"init must be scratch or search, not {cfg.init!r}")
+    device = pick_device(cfg.device)
+    layout = memory_format(arch.settings["dims"], cfg.channels_last)
+    net = net.to(device, memory_format=layout)
+    patch = list(cfg.patch_size or plan["patch_size"])
+    divisor = 2 ** arch.settings["depth"]
+    if len(patch) != plan["dims"] or any(p % divisor for p in patch):
+        raise SegnasError(f"patch {patch} must have {plan['dims']} sizes divisible by {divisor} for a {arch.space} of depth {arch.settings['depth']}")
+    model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
+    optimizer = weight_optimizer(net.parameters(), cfg)
+    scheduler = lr_schedule(optimizer, cfg)
+    data = PatchDataset(work, fold["train"], patch, plan["dims"], plan.get("slice_axis"), cfg.steps_per_epoch * cfg.batch_size,
+                        cfg.fg_fraction, augment=True, seed=cfg.seed)
+    return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, list(fold["val"]), ws,
+                   segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0})
+
+
+def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
+    """`plateau` (the papers: drop on a training-loss plateau) or `poly` (nnU-Net: lr·(1 − epoch/epochs)^0.9)."""
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+    if cfg.schedule == "poly":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: max(1 - e / cfg.epochs, 0.0) ** 0.9)
+    raise SegnasError(f"unknown schedule {cfg.schedule!r}; known: plateau, poly")
+
+
+def validate(model: Model, work: Workspace, case_ids: list[str]) -> dict[str, float]:
+    """Dice per foreground class (named as in the plan) on the preprocessed grids of `case_ids`, averaged over cases."""
+    model.net.eval()
+    scores: dict[str, list[float]] = {}
+    for cid in case_ids:
+        case = load_case(work, cid)
+        pred = predict_volume(model, np.asarray(case.image)).argmax(0)
+        for c in range(1, model.plan["num_classes"]):
+            name = model.plan["labels"].get(str(c), str(c))
+            scores.setdefault(name, []).append(dice(pred == c, np.asarray(case.seg) == c))
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The epoch's patches on the device, images in the network's layout."""
+    t.data.set_epoch(epoch)
+    for b in patch_loader(t.data, t.cfg.batch_size, t.cfg.workers):
+        yield b["image"].to(t.model.device, memory_format=t.model.layout), b["label"].to(t.model.device)
+
+
+def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, Any]:
+    """One epoch of weight steps, then validation → the epoch's log record."""
+    t0 = time.perf_counter()
+    net, k = t.model.net, t.model.plan["num_classes"]
+    net.train()
+    loss_sum = dice_sum = 0.0
+    steps = 0
+    for x, y in batches(t, epoch):
+        t.optimizer.zero_grad(set_to_none=True)
+        with t.precision.autocast():
+            out = net(x)
+            loss = t.loss(out, y)
+        t.precision.step(loss, t.optimizer)
+        loss_sum += float(loss.detach())
+        dice_sum += float(dice_per_sample(main_output(out).detach(), y, k).mean())
+        steps += 1
+        tick(f"epoch {epoch + 1} loss {loss_sum / steps:.3f} dice {dice_sum / steps:.3f}")
+    record: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(steps, 1), "train_dice": dice_sum / max(steps, 1)}
+    if isinstance(t.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        t.scheduler.step(record["train_loss"])
+    else:
+        t.scheduler.step()
+    record["lr"] = t.optimizer.param_groups[0]["lr"]
+    if t.val_ids and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs):
+        per_class = validate(t.model, t.work, t.val_ids)
+        record["val_dice"] = float(np.mean(list(per_class.values())))
+        record["val_dice_per_class"] = per_class
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | Path | None = None, resume: bool = False,
+          stop_after: int | None = None, show_progress: bool = True) -> Path:
+    """Train the architecture in `arch_path` on fold `cfg.fold`; returns the run folder (a model for `predict`).
+
+    `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`).
+    """
+    work, arch_path = Path(work), Path(arch_path)
+    run = Path(run) if run is not None else run_folder(work, cfg)
+    ckpt = run / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
+    t = build(work, arch_path, cfg, run)
+    start = t.restore(load_checkpoint(ckpt, "train")) if resume else 0
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work)})
+    write_json(run / "plan.json", t.model.plan)
+    t.model.arch.save(run / "arch.json")
+    history = RunLog(run / "log.jsonl", start)
+    t_start = time.perf_counter()
+    with epoch_bar(show_progress) as bar:
+        task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
+                            completed=start * cfg.steps_per_epoch, stats="")
+        for epoch in range(start, cfg.epochs):
+            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st))
+            if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids:
+                t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
+                save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})
+            history.append(record)
+            save_checkpoint(ckpt, t.state(epoch))
+            stop = record["lr"] < cfg.min_lr and cfg.schedule == "plateau"
+            if stop:
+                log.info("learning rate %.2g below %.2g: training stops after epoch %d", record["lr"], cfg.min_lr, epoch + 1)
+            if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs and not stop:
+                return run
+            if stop:
+                break
+    plot_training(history.records, run)
+    last = history.records[-1] if history.records else {}
+    write_json(run / "summary.json", {"best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],
+                                      "epochs_run": len(history.records), "last_val_dice": last.get("val_dice"),
+                                      "last_val_dice_per_class": last.get("val_dice_per_class"),
+                                      "seconds_this_session": time.perf_counter() - t_start,
+                                      "seconds_total": float(sum(r.get("seconds", 0.0) for r in history.records))})
+    log.info("training finished: %s (best validation Dice %.3f at epoch %d)", run, t.best["val_dice"], t.best["epoch"] + 1)
+    return run

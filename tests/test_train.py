@@ -1,0 +1,120 @@
+"""Training found architectures: every space in 2D and 3D, wider or transferred, from scratch or from the
+search's shared weights (RONASMIS); artifacts, exact resume and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from segnas.arch import Architecture, load_architecture
+from segnas.config import TrainConfig, make_config
+from segnas.errors import SegnasError
+from segnas.search import search
+from segnas.spaces import SPACES, get_space
+from segnas.train import train
+
+from .conftest import copy_work
+
+TINY = {"epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "workers": 0, "val_every": 1}
+PATCH = {2: [32, 32], 3: [16, 16, 16]}
+
+
+def random_arch(space: str, path: Path, **settings: object) -> Path:
+    """A random architecture of `space` saved as arch.json, for a network far from this dataset's (transfer)."""
+    arch = get_space(space).random(seed=3, **{"channels": 8, "in_channels": 1, "num_classes": 5, **settings})
+    arch.save(path)
+    return path
+
+
+def tiny(**more: object) -> TrainConfig:
+    return make_config("darts", {**TINY, **more}, TrainConfig)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("space", sorted(SPACES))
+def test_every_space_trains_in_2d_and_3d(space: str, dims: int, work3d: Path, work2d: Path, tmp_path: Path) -> None:
+    work = copy_work(work3d if dims == 3 else work2d, tmp_path / "w")
+    arch_path = random_arch(space, tmp_path / "arch.json", dims=5 - dims, depth=3)  # searched in the other dimensionality
+    run = train(work, arch_path, tiny(patch_size=PATCH[dims], width=16), show_progress=False)
+    for name in ("arch.json", "plan.json", "config.json", "best.pt", "checkpoint.pt", "log.jsonl", "learning_curve.png", "summary.json"):
+        assert (run / name).is_file(), name
+    arch = load_architecture(run / "arch.json")
+    plan = json.loads((work / "plan.json").read_text())
+    assert arch.settings["dims"] == dims and arch.settings["in_channels"] == plan["in_channels"] == 2
+    assert arch.settings["num_classes"] == 3 and arch.settings["channels"] == 16  # transferred and widened
+    assert arch.values == load_architecture(arch_path).values
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]
+    assert set(records[-1]["val_dice_per_class"]) == {"organ", "lesion"}
+    assert all(0.0 <= v <= 1.0 for v in records[-1]["val_dice_per_class"].values())
+
+
+def test_killed_and_resumed_equals_uninterrupted(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    cfg = tiny(patch_size=PATCH[3], epochs=3)
+    a = train(copy_work(work3d, tmp_path / "a"), arch_path, cfg, show_progress=False)
+    wb = copy_work(work3d, tmp_path / "b")
+    b = train(wb, arch_path, cfg, stop_after=1, show_progress=False)
+    assert not (b / "summary.json").exists()
+    with pytest.raises(SegnasError, match="--resume"):
+        train(wb, arch_path, cfg, show_progress=False)
+    b = train(wb, arch_path, cfg, resume=True, show_progress=False)
+    sa, sb = (torch.load(r / "checkpoint.pt", weights_only=False) for r in (a, b))
+    assert sa["epoch"] == sb["epoch"] == 2
+    for k, v in sa["net"].items():
+        assert torch.equal(v, sb["net"][k]), k
+    assert [json.loads(x)["epoch"] for x in (b / "log.jsonl").read_text().splitlines()] == [0, 1, 2]
+
+
+def test_resume_refuses_other_settings(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    w = copy_work(work3d, tmp_path / "w")
+    train(w, arch_path, tiny(patch_size=PATCH[3], epochs=3), stop_after=1, show_progress=False)
+    with pytest.raises(SegnasError, match="weight_lr"):
+        train(w, arch_path, tiny(patch_size=PATCH[3], epochs=3, weight_lr=0.1), resume=True, show_progress=False)
+
+
+def test_ronasmis_child_keeps_the_shared_weights(work3d: Path, tmp_path: Path) -> None:
+    """init=search: before any step the trained network computes exactly what the supernet's child computes."""
+    w = copy_work(work3d, tmp_path / "w")
+    from segnas.config import make_config as search_config
+    s_cfg = search_config("ronasmis", {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16],
+                                       "workers": 0, "space_settings.channels": 8, "strategy_options.export_samples": 2})
+    srun = search(w, s_cfg, show_progress=False)
+    cfg = make_config("ronasmis", {**TINY, "epochs": 1, "steps_per_epoch": 1, "patch_size": [16, 16, 16], "weight_lr": 0.0}, TrainConfig)
+    run = train(w, srun / "arch.json", cfg, show_progress=False)
+    state = torch.load(srun / "checkpoint.pt", weights_only=False)
+    trained = torch.load(run / "checkpoint.pt", weights_only=False)["net"]
+    stem = [k for k in trained if k.startswith("stem.")]
+    assert stem and all(torch.equal(trained[k], state["net"][k]) for k in stem if "running" not in k)
+    edge = next(k for k in trained if ".op." in k and k.endswith("weight"))
+    assert any(torch.equal(trained[edge], v) for k, v in state["net"].items() if k.startswith(edge.split(".op.")[0] + ".ops."))
+
+
+def test_init_search_refuses_another_width(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    with pytest.raises(SegnasError, match="checkpoint"):
+        train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(patch_size=PATCH[3], init="search"), show_progress=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"patch_size": [12, 12, 12]}, "divisible"),
+    ({"fold": 7}, "no fold 7"),
+    ({"init": "imagenet"}, "init must be"),
+    ({"schedule": "cosine"}, "unknown schedule"),
+    ({"width": 10}, "multiple of nodes"),
+])
+def test_bad_settings_are_clear_errors(change: dict, message: str, work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    with pytest.raises(SegnasError, match=message):
+        train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(**{"patch_size": PATCH[3], **change}), show_progress=False)
+
+
+def test_arch_of_another_space_is_named(work3d: Path, tmp_path: Path) -> None:
+    path = tmp_path / "arch.json"
+    Architecture("nested", {"channels": 8}, {"dn/node0/edge0": "conv3"}).save(path)
+    with pytest.raises(SegnasError, match=str(path)):
+        train(copy_work(work3d, tmp_path / "w"), path, tiny(patch_size=PATCH[3]), show_progress=False)
