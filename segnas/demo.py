@@ -13,7 +13,7 @@ from segnas.synthetic import make_dataset
 # SCNAS's recipe at toy scale: search narrow (8 stem channels), retrain wider (16), Gumbel two-op sampling.
 DEMO_SEARCH: dict[str, Any] = {"epochs": 3, "steps_per_epoch": 6, "batch_size": 2, "space_settings.channels": 8,
                                "patch_size": [32, 32, 16], "workers": 0}
-DEMO_TRAIN: dict[str, Any] = {"width": 16, "epochs": 12, "steps_per_epoch": 30, "schedule": "poly", "batch_size": 2, "patch_size": [48, 48, 16],
+DEMO_TRAIN: dict[str, Any] = {"width": 16, "epochs": 14, "steps_per_epoch": 30, "batch_size": 4, "patch_size": [32, 32, 16],
                               "loss": "dice_ce", "weight_lr": 3e-3, "fg_fraction": 0.5, "val_every": 2, "workers": 2}
 DEMO_2D: dict[str, dict[str, Any]] = {"search": {"patch_size": [64, 64]}, "train": {"patch_size": [96, 96], "batch_size": 8}}
 

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "segnas"
-DATA_WORLD = {"io", "msd", "validate", "plan", "preprocess", "splits", "data", "synthetic", "workspace", "parallel", "errors"}
+DATA_WORLD = {"io", "msd", "validate", "plan", "preprocess", "splits", "data", "synthetic", "workspace", "parallel", "errors",
+              "metrics", "evaluate", "losses"}
 FORBIDDEN = {
     "data": {"segnas.spaces", "segnas.strategies", "segnas.search", "segnas.arch"},
     "spaces": {"segnas.strategies", "segnas.search"} | {f"segnas.{m}" for m in DATA_WORLD - {"errors"}},
