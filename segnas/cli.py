@@ -254,8 +254,8 @@ def predict(
     """
     from segnas.inference import input_files, predict_files
     from segnas.model import load_model
-    files = input_files(inputs)
-    written = predict_files(load_model(model, checkpoint, device), files, output, mode, tta, save_probabilities)
+    loaded = load_model(model, checkpoint, device)
+    written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities)
     out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]")
 
 
@@ -339,13 +339,14 @@ def demo(
     cases: Annotated[int, typer.Option("--cases", min=4, help="Synthetic cases.")] = 12,
     dims: Annotated[int, typer.Option("--dims", help="2 or 3.")] = 3,
     workers: Workers = 2,
+    quick: Annotated[bool, typer.Option("--quick", help="One short epoch per stage: a smoke test, not a result.")] = False,
 ) -> None:
     """The whole pipeline on fresh synthetic data: synth → validate → plan → preprocess → search → train → predict → evaluate.
 
     Example: [bold]segnas demo --out demo_run[/]
     """
     from segnas.demo import run_demo
-    run_demo(out_dir, cases, dims, workers, out)
+    run_demo(out_dir, cases, dims, workers, out, quick)
 
 
 def main() -> None:

@@ -72,7 +72,23 @@ def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any
         return run
     resume = (run / "checkpoint.pt").is_file()
     con.print(f"fold {fold}: {'resuming' if resume else 'starting'} search {run.name}")
-    return search(ws.root, cfg, resume=resume)
+    run = search(ws.root, cfg, resume=resume)
+    describe(run, con)
+    return run
+
+
+def describe(run: Path, con: Console) -> None:
+    """Draw the found cells beside arch.json and print the network's size."""
+    from segnas.arch import load_architecture
+    from segnas.plan import load_plan
+    from segnas.show import draw_cells, summarize
+
+    arch = load_architecture(run / "arch.json")
+    patch = load_plan(Workspace(run.parent.parent))["patch_size"]
+    draw_cells(arch, run)
+    info = summarize(arch, patch)
+    con.print(f"found {run / 'arch.json'}: {info['parameters']:,} parameters as searched ({info['supernet_parameters']:,} "
+              f"in the supernet), {info['gflops']:.2f} GFLOPs per {'×'.join(map(str, patch))} patch; cells drawn in {run}/cell_*.png")
 
 
 def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, overrides: dict[str, Any], force: str | None,

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from segnas.cli import app
 
 runner = CliRunner()
-COMMANDS = ["synth", "validate", "plan", "preprocess", "show", "demo"]
+COMMANDS = ["synth", "validate", "plan", "preprocess", "search", "show", "train", "predict", "evaluate", "cv", "run",
+            "export", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -55,15 +56,18 @@ def test_synth_refuses_to_overwrite(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_installed_command_runs_the_demo(tmp_path: Path) -> None:
     """The real process: exit code, narration, artifacts."""
-    proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6"],
+    proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6", "--quick"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "5. splits and patches" in proc.stdout and "6. search" in proc.stdout
-    for name in ("plan.json", "fingerprint.json", "splits.json"):
-        assert (tmp_path / "demo" / "work" / name).is_file()
-    run = tmp_path / "demo" / "work" / "runs" / "search_scnas_unet_gumbel2_fold0"
+    for stage in ("validate", "plan", "preprocess", "fold 0: search", "fold 0: train", "fold 0: predict", "cross-validation"):
+        assert stage in proc.stdout, stage
+    work = tmp_path / "demo" / "work"
+    for name in ("plan.json", "fingerprint.json", "splits.json", "predictions/scnas/fold0/metrics.json", "predictions/scnas/cv_summary.json"):
+        assert (work / name).is_file(), name
+    run = work / "runs" / "search_scnas_unet_gumbel2_fold0"
     for name in ("arch.json", "log.jsonl", "losses.png", "cell_enc.png", "config.json"):
         assert (run / name).is_file(), name
+    assert (work / "runs" / "train_scnas_fold0" / "learning_curve.png").is_file()
 
 
 def test_bad_input_exit_code_from_a_real_process(tmp_path: Path) -> None:
