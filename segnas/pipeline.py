@@ -53,10 +53,17 @@ def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_
     return plan
 
 
-def _fresh(run: Path, stage: str, force: str | None) -> None:
-    """Remove a run folder that is forced to be redone."""
+def _prepare(run: Path, done: str, stage: str, force: str | None, kept: str, con: Console) -> bool | None:
+    """None when the run finished before (its `done` file exists): keep it; else whether to resume it.
+    A forced stage's run folder is removed first."""
     if forced(stage, force) and run.exists():
         shutil.rmtree(run)
+    if (run / done).is_file():
+        con.print(kept)
+        return None
+    resume = (run / "checkpoint.pt").is_file()
+    con.print(f"{'resuming' if resume else 'starting'} {stage} {run.name}")
+    return resume
 
 
 def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any], force: str | None, con: Console) -> Path:
@@ -66,12 +73,9 @@ def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any
 
     cfg = make_config(preset, {**overrides, "fold": fold})
     run = run_folder(ws.root, cfg)
-    _fresh(run, "search", force)
-    if (run / "arch.json").is_file():
-        con.print(f"fold {fold}: kept the found architecture {run / 'arch.json'}")
+    resume = _prepare(run, "arch.json", "search", force, f"fold {fold}: kept the found architecture {run / 'arch.json'}", con)
+    if resume is None:
         return run
-    resume = (run / "checkpoint.pt").is_file()
-    con.print(f"fold {fold}: {'resuming' if resume else 'starting'} search {run.name}")
     run = search(ws.root, cfg, resume=resume)
     describe(run, con)
     return run
@@ -99,13 +103,8 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
 
     cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     run = run_folder(ws.root, cfg)
-    _fresh(run, "train", force)
-    if (run / "summary.json").is_file():
-        con.print(f"fold {fold}: kept the trained model {run}")
-        return run
-    resume = (run / "checkpoint.pt").is_file()
-    con.print(f"fold {fold}: {'resuming' if resume else 'starting'} training {run.name}")
-    return train(ws.root, arch_path, cfg, resume=resume)
+    resume = _prepare(run, "summary.json", "train", force, f"fold {fold}: kept the trained model {run}", con)
+    return run if resume is None else train(ws.root, arch_path, cfg, resume=resume)
 
 
 def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids: Sequence[str], out: Path,

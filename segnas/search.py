@@ -30,7 +30,7 @@ from segnas.plan import load_plan
 from segnas.plots import plot_search
 from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
 from segnas.spaces import get_space
-from segnas.splits import load_splits
+from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
 from segnas.workspace import Workspace
 
@@ -103,10 +103,7 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     """Everything a search needs: plan, split, space, strategy, supernet, optimisers, data."""
     ws = Workspace(work)
     plan = load_plan(ws)
-    folds = load_splits(ws)["folds"]
-    if not 0 <= cfg.fold < len(folds):
-        raise SegnasError(f"{ws.splits}: there is no fold {cfg.fold} (folds 0..{len(folds) - 1})")
-    fold = folds[cfg.fold]
+    fold = load_fold(ws, cfg.fold)
     if not fold["search_val"]:
         raise SegnasError(f"{ws.splits}: fold {cfg.fold} has no architecture-validation cases (search_val)")
     seed_everything(cfg.seed)

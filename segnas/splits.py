@@ -69,3 +69,11 @@ def load_splits(work: Workspace, case_ids: list[str] | None = None) -> dict[str,
                 if unknown:
                     raise SegnasError(f"{path}: fold {f.get('fold')} '{key}' names unknown case(s) {unknown[:5]}")
     return splits
+
+
+def load_fold(work: Workspace, fold: int) -> dict[str, Any]:
+    """One fold of `splits.json`; a fold that does not exist is an error naming the file."""
+    folds = load_splits(work)["folds"]
+    if not 0 <= fold < len(folds):
+        raise SegnasError(f"{work.splits}: there is no fold {fold} (folds 0..{len(folds) - 1})")
+    return folds[fold]

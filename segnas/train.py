@@ -37,7 +37,7 @@ from segnas.plots import plot_training
 from segnas.preprocess import load_case
 from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
 from segnas.spaces import get_space, inherit_weights
-from segnas.splits import load_splits
+from segnas.splits import load_fold
 from segnas.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     """Everything a training needs: plan, fold, network, optimiser, data."""
     ws = Workspace(work)
     plan = load_plan(ws)
-    folds = load_splits(ws)["folds"]
-    if not 0 <= cfg.fold < len(folds):
-        raise SegnasError(f"{ws.splits}: there is no fold {cfg.fold} (folds 0..{len(folds) - 1})")
-    fold = folds[cfg.fold]
+    fold = load_fold(ws, cfg.fold)
     searched = get_space(load_architecture(arch_path).space).check(load_architecture(arch_path), str(arch_path))
     arch = fit_architecture(searched, plan, cfg.width)
     seed_everything(cfg.seed)
