@@ -18,6 +18,7 @@ from torch import nn
 
 from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint
+from segnas.distributed import Group, device_for
 from segnas.errors import SegnasError
 from segnas.io import read_json
 from segnas.plan import check_plan
@@ -38,13 +39,6 @@ def build_network(arch: Architecture, where: str = "arch.json") -> nn.Module:
         return get_space(arch.space).network(arch, where)
     except ValueError as e:  # e.g. a width the cells cannot split
         raise SegnasError(f"{where}: {e}") from None
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` → CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
@@ -88,7 +82,7 @@ def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Mo
         net.load_state_dict(state["net"])
     except RuntimeError as e:
         raise SegnasError(f"{path}: weights do not fit {run / 'arch.json'} ({str(e).splitlines()[0]})") from None
-    dev = pick_device(device)
+    dev = device_for(Group(), device)
     layout = memory_format(arch.settings["dims"], bool(cfg.get("channels_last", True)))
     net = net.to(dev, memory_format=layout).eval()
     return Model(net, arch, plan, list(cfg.get("patch_size") or plan["patch_size"]), cfg.get("val_mode", "sliding"), dev, layout, run)

@@ -17,16 +17,19 @@ from segnas.io import atomic_path
 class RunLog:
     """`log.jsonl` of a run, a record per epoch; on resume, records past the checkpoint are dropped."""
 
-    def __init__(self, path: Path, start_epoch: int) -> None:
-        self.path = path
+    def __init__(self, path: Path, start_epoch: int, write: bool = True) -> None:
+        self.path, self.write = path, write
         self.records = [r for r in _read(path) if r.get("epoch", 10**9) < start_epoch]
-        with atomic_path(path) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-        self.tensorboard = _tensorboard(path.parent)
+        if write:
+            with atomic_path(path) as tmp:
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        self.tensorboard = _tensorboard(path.parent) if write else None
 
     def append(self, record: dict[str, Any]) -> None:
         """Add an epoch's record (a line flushed at once: a kill loses at most the line being written)."""
         self.records.append(record)
+        if not self.write:  # another rank writes the log
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.tensorboard is not None:

@@ -23,7 +23,9 @@ from segnas.config import SearchConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
 from segnas.io import write_json
-from segnas.model import memory_format, pick_device
+from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
+                                mean, rank_seed, setup, shard)
+from segnas.model import memory_format
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
@@ -54,6 +56,7 @@ class Searcher:
     device: torch.device
     num_classes: int
     layout: torch.memory_format = torch.contiguous_format
+    group: Group = Group()
 
     def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of a loader batch on the device, images in the network's layout."""
@@ -112,10 +115,13 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
                                  "num_classes": plan["num_classes"], **cfg.space_settings})
     strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),  # type: ignore[call-arg]
                                           weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
-    device = pick_device(cfg.device)
+    group = setup(cfg.device)
+    device = device_for(group, cfg.device)
     layout = memory_format(settings["dims"], cfg.channels_last)
     net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device, memory_format=layout)
     strategy.to(device)
+    strategy.connect(lambda obj: broadcast(obj, group), lambda v: mean(v, group, device),
+                     lambda: average_gradients(strategy.parameters(), group))
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     patch = cfg.patch_size or plan["patch_size"]
@@ -124,10 +130,11 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
         raise SegnasError(f"patch {patch} must be divisible by {divisor} for a {cfg.space} of depth {settings['depth']}")
     n = cfg.steps_per_epoch * cfg.batch_size
     common = dict(patch_size=patch, dims=plan["dims"], slice_axis=plan.get("slice_axis"), samples_per_epoch=n)
-    train_data = PatchDataset(work, fold["search_train"], seed=cfg.seed, augment=True, **common)  # type: ignore[arg-type]
-    val_data = PatchDataset(work, fold["search_val"], seed=cfg.seed + 1, augment=False, **common)  # type: ignore[arg-type]
+    seed = rank_seed(cfg.seed, group)
+    train_data = PatchDataset(work, shard(fold["search_train"], group), seed=seed, augment=True, **common)  # type: ignore[arg-type]
+    val_data = PatchDataset(work, shard(fold["search_val"], group), seed=seed + 1, augment=False, **common)  # type: ignore[arg-type]
     return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
-                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout)
+                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout, group)
 
 
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
@@ -147,24 +154,30 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     s = build(work, cfg, run)
+    main = s.group.main  # only rank 0 writes
     start = s.restore(load_checkpoint(ckpt, "search")) if resume else 0
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings})
-    history = RunLog(run / "log.jsonl", start)
-    with epoch_bar(show_progress) as bar:
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings, "ranks": s.group.world})
+    history = RunLog(run / "log.jsonl", start, write=main)
+    with epoch_bar(show_progress and main) as bar:
         task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
             record = run_epoch(s, epoch, lambda st: bar.update(task, advance=1, stats=st))
             history.append(record)
-            save_checkpoint(ckpt, s.state(epoch))
+            if main:
+                save_checkpoint(ckpt, s.state(epoch))
+            barrier(s.group)
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
                 return run
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
-    arch.save(run / "arch.json")
-    choices = {c.label: list(c.candidates) for c in s.strategy.choices}
-    plot_search(history.records, choices, run)
-    log.info("search finished: %s", run / "arch.json")
+    if main:
+        arch.save(run / "arch.json")
+        choices = {c.label: list(c.candidates) for c in s.strategy.choices}
+        plot_search(history.records, choices, run)
+        log.info("search finished: %s", run / "arch.json")
+    barrier(s.group)
     return run
 
 
@@ -187,7 +200,9 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         out = s.net(x, s.strategy.selection(for_weights=True))
         loss = s.loss(out, y)
         loss.backward()
+        average_gradients(s.net.parameters(), s.group)
         s.optimizer.step()
+        check_identical(s.strategy.parameters(), s.group, "architecture parameters")
         sums["train_loss"] = sums.get("train_loss", 0.0) + float(loss.detach())
         sums["train_dice"] = sums.get("train_dice", 0.0) + float(dice_per_sample(main_output(out).detach(), y, s.num_classes).mean())
         steps += 1
@@ -200,6 +215,10 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
     record["lr"] = s.optimizer.param_groups[0]["lr"]
     record["seconds"] = time.perf_counter() - t0
     record["probabilities"] = s.strategy.probabilities()
+    if s.group.active:  # the check that data parallelism kept the ranks in step
+        record["ranks"] = s.group.world
+        record["arch_params_rank_difference"] = max_difference(s.strategy.parameters(), s.group)
+        record["weights_rank_difference"] = max_difference(s.net.parameters(), s.group)
     return record
 
 

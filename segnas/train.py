@@ -26,12 +26,13 @@ from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import TrainConfig
 from segnas.data import PatchDataset, patch_loader
+from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.errors import SegnasError
 from segnas.inference import predict_volume
 from segnas.io import write_json
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice, dice_per_sample
-from segnas.model import Model, build_network, fit_architecture, memory_format, pick_device
+from segnas.model import Model, build_network, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
@@ -73,9 +74,10 @@ class Precision:
         """The forward pass's autocast context."""
         return torch.autocast("cuda", dtype=self.dtype) if self.enabled else contextlib.nullcontext()
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Backward and optimiser step (scaled in fp16)."""
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, group: Group) -> None:
+        """Backward, gradients averaged over ranks, optimiser step (scaled in fp16)."""
         self.scaler.scale(loss).backward()
+        average_gradients((p for g in optimizer.param_groups for p in g["params"]), group)
         self.scaler.step(optimizer)
         self.scaler.update()
 
@@ -95,6 +97,7 @@ class Trainer:
     work: Workspace
     loss: Callable[..., torch.Tensor]
     best: dict[str, Any]
+    group: Group = Group()
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -128,7 +131,8 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
         inherit_weights(net, search_weights(arch_path, arch))
     elif cfg.init != "scratch":
         raise SegnasError(f"init must be scratch or search, not {cfg.init!r}")
-    device = pick_device(cfg.device)
+    group = setup(cfg.device)
+    device = device_for(group, cfg.device)
     layout = memory_format(arch.settings["dims"], cfg.channels_last)
     net = net.to(device, memory_format=layout)
     patch = list(cfg.patch_size or plan["patch_size"])
@@ -138,10 +142,10 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = lr_schedule(optimizer, cfg)
-    data = PatchDataset(work, fold["train"], patch, plan["dims"], plan.get("slice_axis"), cfg.steps_per_epoch * cfg.batch_size,
-                        cfg.fg_fraction, augment=True, seed=cfg.seed)
-    return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, list(fold["val"]), ws,
-                   segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0})
+    data = PatchDataset(work, shard(fold["train"], group), patch, plan["dims"], plan.get("slice_axis"),
+                        cfg.steps_per_epoch * cfg.batch_size, cfg.fg_fraction, augment=True, seed=rank_seed(cfg.seed, group))
+    return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, shard(fold["val"], group), ws,
+                   segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0}, group)
 
 
 def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
@@ -153,8 +157,9 @@ def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
     raise SegnasError(f"unknown schedule {cfg.schedule!r}; known: plateau, poly")
 
 
-def validate(model: Model, work: Workspace, case_ids: list[str]) -> dict[str, float]:
-    """Dice per foreground class (named as in the plan) on the preprocessed grids of `case_ids`, averaged over cases."""
+def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = Group()) -> dict[str, float]:
+    """Dice per foreground class (named as in the plan) on the preprocessed grids of `case_ids` (this rank's
+    share), averaged over the cases of every rank."""
     model.net.eval()
     scores: dict[str, list[float]] = {}
     for cid in case_ids:
@@ -163,7 +168,11 @@ def validate(model: Model, work: Workspace, case_ids: list[str]) -> dict[str, fl
         for c in range(1, model.plan["num_classes"]):
             name = model.plan["labels"].get(str(c), str(c))
             scores.setdefault(name, []).append(dice(pred == c, np.asarray(case.seg) == c))
-    return {k: float(np.mean(v)) for k, v in scores.items()}
+    merged: dict[str, list[float]] = {}
+    for part in gather(scores, group):
+        for k, v in part.items():
+            merged.setdefault(k, []).extend(v)
+    return {k: float(np.mean(v)) for k, v in merged.items()}
 
 
 def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -185,7 +194,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
         with t.precision.autocast():
             out = net(x)
             loss = t.loss(out, y)
-        t.precision.step(loss, t.optimizer)
+        t.precision.step(loss, t.optimizer, t.group)
         loss_sum += float(loss.detach())
         dice_sum += float(dice_per_sample(main_output(out).detach(), y, k).mean())
         steps += 1
@@ -197,9 +206,12 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
         t.scheduler.step()
     record["lr"] = t.optimizer.param_groups[0]["lr"]
     if t.val_ids and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs):
-        per_class = validate(t.model, t.work, t.val_ids)
+        per_class = validate(t.model, t.work, t.val_ids, t.group)
         record["val_dice"] = float(np.mean(list(per_class.values())))
         record["val_dice_per_class"] = per_class
+    if t.group.active:
+        record["ranks"] = t.group.world
+        record["weights_rank_difference"] = max_difference(net.parameters(), t.group)
     record["seconds"] = time.perf_counter() - t0
     return record
 
@@ -216,23 +228,28 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
     t = build(work, arch_path, cfg, run)
+    main = t.group.main  # only rank 0 writes
     start = t.restore(load_checkpoint(ckpt, "train")) if resume else 0
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work)})
-    write_json(run / "plan.json", t.model.plan)
-    t.model.arch.save(run / "arch.json")
-    history = RunLog(run / "log.jsonl", start)
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
+        write_json(run / "plan.json", t.model.plan)
+        t.model.arch.save(run / "arch.json")
+    history = RunLog(run / "log.jsonl", start, write=main)
     t_start = time.perf_counter()
-    with epoch_bar(show_progress) as bar:
+    with epoch_bar(show_progress and main) as bar:
         task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
             record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st))
             if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids:
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
-                save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})
+                if main:
+                    save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})
             history.append(record)
-            save_checkpoint(ckpt, t.state(epoch))
+            if main:
+                save_checkpoint(ckpt, t.state(epoch))
+            barrier(t.group)
             stop = record["lr"] < cfg.min_lr and cfg.schedule == "plateau"
             if stop:
                 log.info("learning rate %.2g below %.2g: training stops after epoch %d", record["lr"], cfg.min_lr, epoch + 1)
@@ -240,6 +257,8 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
                 return run
             if stop:
                 break
+    if not main:
+        return run
     plot_training(history.records, run)
     last = history.records[-1] if history.records else {}
     write_json(run / "summary.json", {"best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],

@@ -43,6 +43,13 @@ class Strategy(nn.Module):
         self.inputs = [c for c in self.choices if isinstance(c, InputChoice)]
         self.hparams = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}
         self._optimizer: torch.optim.Optimizer | None = None
+        self.connect()
+
+    def connect(self, broadcast: Callable[[Any], Any] = lambda obj: obj, mean: Callable[[float], float] = lambda v: v,
+                sync_gradients: Callable[[], None] = lambda: None) -> None:
+        """Hooks for data parallelism (identity in one process): rank 0's sample to every rank, the mean of
+        a number over ranks, and averaging this strategy's gradients before its optimiser steps."""
+        self.broadcast, self.mean, self.sync_gradients = broadcast, mean, sync_gradients
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -64,6 +71,7 @@ class Strategy(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         ev = evaluate(self.selection(for_weights=False), True)
         ev.loss.backward()
+        self.sync_gradients()
         self.optimizer.step()
         return {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}
 

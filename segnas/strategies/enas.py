@@ -41,8 +41,9 @@ class Enas(Strategy):
     def _logits(self, h: torch.Tensor, n: int) -> torch.Tensor:
         return self.tanh_constant * torch.tanh(self.heads[str(n)](h)[0] / self.temperature)
 
-    def sample(self, greedy: bool = False) -> tuple[dict[str, list[int]], torch.Tensor, torch.Tensor]:
-        """Walk the decisions → ({label: chosen indices}, Σ log-prob, Σ entropy)."""
+    def sample(self, greedy: bool = False, given: dict[str, list[int]] | None = None) -> tuple[dict[str, list[int]], torch.Tensor, torch.Tensor]:
+        """Walk the decisions → ({label: chosen indices in the order drawn}, Σ log-prob, Σ entropy);
+        with `given`, score those choices instead of drawing."""
         h = c = torch.zeros_like(self.start)
         x = self.start
         chosen: dict[str, list[int]] = {}
@@ -56,41 +57,49 @@ class Enas(Strategy):
                 if picks:  # inputs are chosen without replacement
                     logits = logits.masked_fill(torch.tensor([i in picks for i in range(n)]), float("-inf"))
                 dist = torch.distributions.Categorical(logits=logits)
-                i = int(torch.argmax(logits)) if greedy else int(dist.sample())
+                if given is not None:
+                    i = given[choice.label][len(picks)]
+                else:
+                    i = int(torch.argmax(logits)) if greedy else int(dist.sample())
                 log_prob = log_prob + dist.log_prob(torch.tensor(i))
                 entropy = entropy + dist.entropy()
                 picks.append(i)
                 x = self.embed(torch.tensor([i]))
-            chosen[choice.label] = sorted(picks)
+            chosen[choice.label] = picks
         return chosen, log_prob, entropy
+
+    def draw(self) -> dict[str, list[int]]:
+        """A child drawn on rank 0 and broadcast to every rank."""
+        with torch.no_grad():
+            return self.broadcast(self.sample()[0])
 
     @staticmethod
     def to_selection(chosen: dict[str, list[int]]) -> Selection:
         """Sampled indices → a selection with weight 1 for each."""
-        return {label: Pick(idx) for label, idx in chosen.items()}
+        return {label: Pick(sorted(idx)) for label, idx in chosen.items()}
 
     def to_values(self, chosen: dict[str, list[int]]) -> dict[str, Value]:
         """Sampled indices → architecture values."""
         out: dict[str, Value] = {}
         for choice in self.choices:
-            idx = chosen[choice.label]
+            idx = sorted(chosen[choice.label])
             out[choice.label] = [choice.candidates[i] for i in idx] if isinstance(choice, InputChoice) else choice.candidates[idx[0]]
         return out
 
     def selection(self, for_weights: bool) -> Selection:
-        with torch.no_grad():
-            return self.to_selection(self.sample()[0])
+        return self.to_selection(self.draw())
 
     def arch_step(self, evaluate: Evaluate) -> dict[str, float]:
         """REINFORCE: reward = mean per-case Dice of one sampled child on a validation batch."""
-        chosen, log_prob, entropy = self.sample()
+        chosen, log_prob, entropy = self.sample(given=self.draw())
         with torch.no_grad():
             ev = evaluate(self.to_selection(chosen), False)
-        reward = float(ev.dice.mean())
+        reward = self.mean(float(ev.dice.mean()))  # every rank's validation batch counts
         self.baseline = reward if self.baseline is None else self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
         loss = -(reward - self.baseline) * log_prob - self.entropy_weight * entropy
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.sync_gradients()
         self.optimizer.step()
         return {"arch_loss": float(ev.loss), "arch_dice": reward, "reward_baseline": self.baseline, "entropy": float(entropy.detach())}
 
