@@ -41,6 +41,7 @@ class SearchConfig:
     workers: int = 2
     device: str = "auto"
     channels_last: bool = True  # 3D: channels-last memory lets oneDNN/cuDNN take their fast paths (1.4× here)
+    amp: bool = True  # bf16 autocast on CUDA GPUs that support it; ignored elsewhere
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -77,6 +78,7 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = True
     amp: bool = True  # mixed precision on CUDA (bf16 where supported); ignored on CPU
+    compile: bool = False  # torch.compile the network for the training steps (first steps slower while it compiles)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form."""

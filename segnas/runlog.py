@@ -3,8 +3,10 @@ a config check on resume, and the weight optimiser."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -82,6 +84,33 @@ def weight_optimizer(params: Any, cfg: Any) -> torch.optim.Optimizer:
     if cfg.weight_optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.weight_lr, momentum=cfg.weight_momentum, weight_decay=cfg.weight_decay)
     raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
+
+
+class Precision:
+    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); a no-op on CPU."""
+
+    def __init__(self, device: torch.device, enabled: bool, allow_fp16: bool = True) -> None:
+        cuda = device.type == "cuda"
+        self.enabled = enabled and cuda and (allow_fp16 or torch.cuda.is_bf16_supported())
+        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The forward pass's autocast context."""
+        return torch.autocast("cuda", dtype=self.dtype) if self.enabled else contextlib.nullcontext()
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, sync: Callable[[], None] = lambda: None) -> None:
+        """Backward, `sync` (average gradients over ranks), optimiser step (scaled in fp16)."""
+        self.scaler.scale(loss).backward()
+        sync()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def speed_up(device: torch.device) -> None:
+    """Let cuDNN pick the fastest convolution algorithms for the fixed patch size (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
 
 
 def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -8,6 +8,7 @@ steer the search. Every epoch ends with an atomic checkpoint; `resume=True` cont
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
 from segnas.plots import plot_search
-from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
+from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, speed_up, weight_optimizer
 from segnas.spaces import get_space
 from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
@@ -57,6 +58,7 @@ class Searcher:
     num_classes: int
     layout: torch.memory_format = torch.contiguous_format
     group: Group = Group()
+    precision: Precision | None = None  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
 
     def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of a loader batch on the device, images in the network's layout."""
@@ -78,12 +80,16 @@ class Searcher:
         set_rng_state(state["rng"])
         return int(state["epoch"]) + 1
 
+    def autocast(self) -> Any:
+        """Mixed-precision context of the forward passes."""
+        return self.precision.autocast() if self.precision is not None else contextlib.nullcontext()
+
     def evaluate(self, batch: dict[str, torch.Tensor]) -> Callable[[Selection, bool], Evaluation]:
         """The strategy's view of an architecture-validation batch."""
         x, y = self.batch(batch)
 
         def run(selection: Selection, with_grad: bool) -> Evaluation:
-            with torch.set_grad_enabled(with_grad):
+            with torch.set_grad_enabled(with_grad), self.autocast():
                 out = self.net(x, selection)
                 loss = self.loss(out, y)
             return Evaluation(loss, dice_per_sample(main_output(out).detach(), y, self.num_classes))
@@ -120,6 +126,7 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     layout = memory_format(settings["dims"], cfg.channels_last)
     net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device, memory_format=layout)
     strategy.to(device)
+    speed_up(device)
     strategy.connect(lambda obj: broadcast(obj, group), lambda v: mean(v, group, device),
                      lambda: average_gradients(strategy.parameters(), group))
     optimizer = weight_optimizer(net.parameters(), cfg)
@@ -134,7 +141,8 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     train_data = PatchDataset(work, shard(fold["search_train"], group), seed=seed, augment=True, **common)  # type: ignore[arg-type]
     val_data = PatchDataset(work, shard(fold["search_val"], group), seed=seed + 1, augment=False, **common)  # type: ignore[arg-type]
     return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
-                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout, group)
+                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout, group,
+                    Precision(device, cfg.amp, allow_fp16=False))
 
 
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
@@ -197,8 +205,9 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
                 sums[k] = sums.get(k, 0.0) + v
         x, y = s.batch(tb)
         s.optimizer.zero_grad(set_to_none=True)
-        out = s.net(x, s.strategy.selection(for_weights=True))
-        loss = s.loss(out, y)
+        with s.autocast():
+            out = s.net(x, s.strategy.selection(for_weights=True))
+            loss = s.loss(out, y)
         loss.backward()
         average_gradients(s.net.parameters(), s.group)
         s.optimizer.step()

@@ -11,7 +11,6 @@ learning rate falls below `min_lr`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from segnas.model import Model, build_network, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
-from segnas.runlog import RunLog, check_resumable, epoch_bar, main_output, weight_optimizer
+from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, speed_up, weight_optimizer
 from segnas.spaces import get_space, inherit_weights
 from segnas.splits import load_fold
 from segnas.workspace import Workspace
@@ -62,26 +61,6 @@ def search_weights(arch_path: Path, arch: Architecture) -> torch.nn.Module:
     return supernet
 
 
-class Precision:
-    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); a no-op on CPU."""
-
-    def __init__(self, device: torch.device, enabled: bool) -> None:
-        self.enabled = enabled and device.type == "cuda"
-        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """The forward pass's autocast context."""
-        return torch.autocast("cuda", dtype=self.dtype) if self.enabled else contextlib.nullcontext()
-
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, group: Group) -> None:
-        """Backward, gradients averaged over ranks, optimiser step (scaled in fp16)."""
-        self.scaler.scale(loss).backward()
-        average_gradients((p for g in optimizer.param_groups for p in g["params"]), group)
-        self.scaler.step(optimizer)
-        self.scaler.update()
-
-
 @dataclass
 class Trainer:
     """The objects of one training, built from the work folder, the architecture and the config."""
@@ -98,6 +77,7 @@ class Trainer:
     loss: Callable[..., torch.Tensor]
     best: dict[str, Any]
     group: Group = Group()
+    forward: Callable[[torch.Tensor], Any] | None = None  # torch.compile'd network when asked
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -135,6 +115,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     device = device_for(group, cfg.device)
     layout = memory_format(arch.settings["dims"], cfg.channels_last)
     net = net.to(device, memory_format=layout)
+    speed_up(device)
     patch = list(cfg.patch_size or plan["patch_size"])
     divisor = 2 ** arch.settings["depth"]
     if len(patch) != plan["dims"] or any(p % divisor for p in patch):
@@ -145,7 +126,8 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     data = PatchDataset(work, shard(fold["train"], group), patch, plan["dims"], plan.get("slice_axis"),
                         cfg.steps_per_epoch * cfg.batch_size, cfg.fg_fraction, augment=True, seed=rank_seed(cfg.seed, group))
     return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, shard(fold["val"], group), ws,
-                   segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0}, group)
+                   segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0}, group,
+                   torch.compile(net) if cfg.compile else None)
 
 
 def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
@@ -192,9 +174,9 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
     for x, y in batches(t, epoch):
         t.optimizer.zero_grad(set_to_none=True)
         with t.precision.autocast():
-            out = net(x)
+            out = (t.forward or net)(x)
             loss = t.loss(out, y)
-        t.precision.step(loss, t.optimizer, t.group)
+        t.precision.step(loss, t.optimizer, lambda: average_gradients(net.parameters(), t.group))
         loss_sum += float(loss.detach())
         dice_sum += float(dice_per_sample(main_output(out).detach(), y, k).mean())
         steps += 1
