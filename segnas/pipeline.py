@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from segnas.errors import SegnasError
-from segnas.io import read_json
+from segnas.lock import work_lock
 from segnas.workspace import Workspace
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
@@ -131,15 +131,23 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
                  console: Console | None = None) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json)."""
-    from segnas.evaluate import cross_validation, cv_table
-    from segnas.preprocess import preprocess_dataset
-    from segnas.splits import load_splits
-
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
     forced("plan", force)  # an unknown stage name fails before any work
     t0 = time.perf_counter()
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
+    with work_lock(ws.root):
+        return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0)
+
+
+def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, folds: Sequence[int] | None,
+                search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
+                workers: int, con: Console, t0: float) -> dict[str, Any]:
+    """The stages after planning, under the work folder's lock."""
+    from segnas.evaluate import cross_validation, cv_table
+    from segnas.preprocess import preprocess_dataset
+    from segnas.splits import load_splits
+
     con.rule("preprocess")
     counts = preprocess_dataset(ws.root, workers, forced("preprocess", force))
     con.print(f"{counts['done']} case(s) preprocessed, {counts['cached']} cached, in {ws.preprocessed}")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from segnas.errors import SegnasError
+from segnas.lock import work_lock
 from segnas.io import read_image, read_json, read_label, write_json
 from segnas.msd import Case, DatasetSpec, load_dataset
 from segnas.parallel import pmap
@@ -224,7 +225,8 @@ def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, bu
     splits = make_splits([c.id for c in spec.cases], folds, seed, search_ratio, group_pattern)
     ws = Workspace(Path(work))
     ws.make()  # only now: a failed plan leaves no work folder behind
-    write_json(ws.fingerprint, fp)
-    write_json(ws.plan, plan)
-    write_json(ws.splits, splits)
+    with work_lock(ws.root):
+        write_json(ws.fingerprint, fp)
+        write_json(ws.plan, plan)
+        write_json(ws.splits, splits)
     return plan

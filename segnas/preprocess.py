@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from segnas.errors import SegnasError
+from segnas.lock import locks_work
 from segnas.io import Geometry, atomic_path, read_image, read_json, read_label, save_npy, write_json
 from segnas.msd import Case, load_dataset
 from segnas.parallel import pmap
@@ -178,6 +179,7 @@ def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
     return "done"
 
 
+@locks_work
 def preprocess_dataset(work: str | Path, workers: int = 1, force: bool = False) -> dict[str, int]:
     """Preprocess every case of the planned dataset into WORK/preprocessed; returns counts done/cached."""
     ws = Workspace(Path(work))

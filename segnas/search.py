@@ -23,6 +23,7 @@ from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_
 from segnas.config import SearchConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
+from segnas.lock import locks_work
 from segnas.io import write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
                                 mean, rank_seed, setup, shard)
@@ -150,6 +151,7 @@ def run_folder(work: Path, cfg: SearchConfig) -> Path:
     return Path(work) / "runs" / f"search_{cfg.preset}_{cfg.space}_{cfg.strategy}_fold{cfg.fold}"
 
 
+@locks_work
 def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after: int | None = None,
            show_progress: bool = True) -> Path:
     """Search an architecture on the fold's search split; returns the run folder holding `arch.json`.

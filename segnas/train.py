@@ -27,6 +27,7 @@ from segnas.config import TrainConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.errors import SegnasError
+from segnas.lock import locks_work
 from segnas.inference import predict_volume
 from segnas.io import write_json
 from segnas.losses import segmentation_loss
@@ -198,6 +199,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
     return record
 
 
+@locks_work
 def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | Path | None = None, resume: bool = False,
           stop_after: int | None = None, show_progress: bool = True) -> Path:
     """Train the architecture in `arch_path` on fold `cfg.fold`; returns the run folder (a model for `predict`).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "segnas"
 DATA_WORLD = {"io", "msd", "validate", "plan", "preprocess", "splits", "data", "synthetic", "workspace", "parallel", "errors",
-              "metrics", "evaluate", "losses"}
+              "metrics", "evaluate", "losses", "lock"}
 FORBIDDEN = {
     "data": {"segnas.spaces", "segnas.strategies", "segnas.search", "segnas.arch"},
     "spaces": {"segnas.strategies", "segnas.search"} | {f"segnas.{m}" for m in DATA_WORLD - {"errors"}},

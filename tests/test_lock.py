@@ -1,0 +1,40 @@
+"""Two commands on one work folder: the second is refused with a clear message; a killed holder frees it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from segnas.cli import app
+from segnas.lock import work_lock
+
+from .conftest import copy_work
+
+HOLD = "import sys, time; from segnas.lock import work_lock\nwith work_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
+
+
+def test_second_command_is_refused_and_a_killed_holder_frees_the_folder(work3d: Path, tmp_path: Path) -> None:
+    work = copy_work(work3d, tmp_path / "w")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(work)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(app, ["preprocess", "--work", str(work), "-j", "1", "--force"])
+        assert result.exit_code == 1
+        assert "in use by pid" in result.output and str(holder.pid) in result.output
+        assert len(list((work / "preprocessed").glob("*.json"))) == 6  # --force did not get to delete anything
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    result = CliRunner().invoke(app, ["preprocess", "--work", str(work), "-j", "1"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_same_process_may_nest(tmp_path: Path) -> None:
+    with work_lock(tmp_path), work_lock(tmp_path):
+        pass
+    with work_lock(tmp_path):  # released after nesting
+        pass
