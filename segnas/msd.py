@@ -119,7 +119,11 @@ def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
     n = meta.get("numTraining")
     if isinstance(n, int) and isinstance(meta.get("training"), list) and n != len(training):
         problems.append(Problem(where, f"numTraining is {n} but 'training' lists {len(training)} cases"))
-    tests = [root / t for t in meta.get("test", []) if isinstance(t, str)]
+    listed = meta.get("test", [])
+    if not isinstance(listed, list):
+        problems.append(Problem(where, "'test' must be a list of image paths"))
+        listed = []
+    tests = [root / t for t in listed if isinstance(t, str)]
     if not modality or not labels:
         return None, problems
     spec = DatasetSpec(root, str(meta.get("name", root.name)), [modality[i] for i in sorted(modality)], labels, cases, tests)
