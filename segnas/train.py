@@ -25,7 +25,7 @@ from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import TrainConfig
 from segnas.data import PatchDataset, patch_loader
-from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
+from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, mean, rank_seed, setup, shard
 from segnas.errors import SegnasError
 from segnas.lock import locks_work
 from segnas.inference import predict_volume
@@ -79,6 +79,7 @@ class Trainer:
     best: dict[str, Any]
     group: Group = Group()
     forward: Callable[[torch.Tensor], Any] | None = None  # torch.compile'd network when asked
+    bad_epochs: int = 0  # epochs in a row whose losses were mostly not finite
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -171,18 +172,25 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
     net, k = t.model.net, t.model.plan["num_classes"]
     net.train()
     loss_sum = dice_sum = 0.0
-    steps = 0
+    steps = skipped = 0
     for x, y in batches(t, epoch):
         t.optimizer.zero_grad(set_to_none=True)
         with t.precision.autocast():
             out = (t.forward or net)(x)
             loss = t.loss(out, y)
+        if mean(float(torch.isfinite(loss.detach()).all()), t.group, loss.device) < 1.0:  # every rank skips together
+            skipped += 1
+            log.warning("epoch %d: non-finite loss, step skipped", epoch + 1)
+            continue
         t.precision.step(loss, t.optimizer, lambda: average_gradients(net.parameters(), t.group))
         loss_sum += float(loss.detach())
         dice_sum += float(dice_per_sample(main_output(out).detach(), y, k).mean())
         steps += 1
         tick(f"epoch {epoch + 1} loss {loss_sum / steps:.3f} dice {dice_sum / steps:.3f}")
-    record: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(steps, 1), "train_dice": dice_sum / max(steps, 1)}
+    record: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / steps if steps else float("nan"),
+                              "train_dice": dice_sum / steps if steps else float("nan")}
+    if skipped or not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        record.update(recover(t, skipped, steps))
     if isinstance(t.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         t.scheduler.step(record["train_loss"])
     else:
@@ -197,6 +205,34 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
         record["weights_rank_difference"] = max_difference(net.parameters(), t.group)
     record["seconds"] = time.perf_counter() - t0
     return record
+
+
+MAX_BAD_EPOCHS = 3  # epochs in a row with mostly non-finite losses before training gives up
+
+
+def recover(t: Trainer, skipped: int, steps: int) -> dict[str, Any]:
+    """After non-finite losses: halve the learning rate, go back to the last good checkpoint if the weights are
+    no longer finite, and stop with a clear error when it keeps happening (the last good checkpoint intact)."""
+    ckpt = t.run / "checkpoint.pt"
+    t.bad_epochs = t.bad_epochs + 1 if skipped > steps else 0
+    if t.bad_epochs >= MAX_BAD_EPOCHS:
+        raise SegnasError(f"{t.run}: the loss was NaN or Inf in most steps of {MAX_BAD_EPOCHS} epochs in a row even at a "
+                          f"lower learning rate; training stopped. The last good checkpoint is intact"
+                          + (f": {ckpt}" if ckpt.is_file() else " (none was written yet)"))
+    event: dict[str, Any] = {"nonfinite_steps": skipped}
+    if not all(bool(torch.isfinite(p).all()) for p in t.model.net.parameters()):
+        if not ckpt.is_file():
+            raise SegnasError(f"{t.run}: the weights became NaN or Inf before any good checkpoint was written; "
+                              "lower the learning rate (--set weight_lr=…) and start again")
+        state = load_checkpoint(ckpt, "train")
+        t.model.net.load_state_dict(state["net"])
+        t.optimizer.load_state_dict(state["optimizer"])
+        event["restored_epoch"] = int(state["epoch"])
+    for g in t.optimizer.param_groups:
+        g["lr"] *= 0.5
+    log.warning("%d non-finite step(s): learning rate halved to %.3g%s", skipped, t.optimizer.param_groups[0]["lr"],
+                f", weights restored from epoch {event['restored_epoch'] + 1}" if "restored_epoch" in event else "")
+    return event
 
 
 @locks_work

@@ -118,3 +118,40 @@ def test_arch_of_another_space_is_named(work3d: Path, tmp_path: Path) -> None:
     Architecture("nested", {"channels": 8}, {"dn/node0/edge0": "conv3"}).save(path)
     with pytest.raises(SegnasError, match=str(path)):
         train(copy_work(work3d, tmp_path / "w"), path, tiny(patch_size=PATCH[3]), show_progress=False)
+
+
+def nan_every(n: int):
+    """A loss factory whose loss is NaN on every n-th call."""
+    from segnas.losses import segmentation_loss
+    calls = {"n": 0}
+
+    def make(name: str):
+        fn = segmentation_loss(name)
+
+        def loss(out, y):
+            calls["n"] += 1
+            value = fn(out, y)
+            return value * float("nan") if calls["n"] % n == 0 else value
+        return loss
+    return make
+
+
+def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(2))
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    run = train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(patch_size=PATCH[3], steps_per_epoch=4), show_progress=False)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["nonfinite_steps"] for r in records] == [2, 2]
+    assert [r["lr"] for r in records] == pytest.approx([1.5e-4, 7.5e-5])  # halved after each epoch with skipped steps
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["net"].values() if v.is_floating_point())
+
+
+def test_losses_that_stay_nonfinite_stop_with_the_last_good_checkpoint(work3d: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(1))
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    w = copy_work(work3d, tmp_path / "w")
+    with pytest.raises(SegnasError, match="checkpoint is intact"):
+        train(w, arch_path, tiny(patch_size=PATCH[3], epochs=5), show_progress=False)
+    state = torch.load(w / "runs" / "train_darts_fold0" / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1  # epochs 0 and 1 were saved; the third bad epoch stopped before writing
