@@ -14,7 +14,6 @@ Dice + CE, fp32 vs autocast (bf16 where supported; CUDA only). Inference: MONAI'
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
@@ -30,6 +29,7 @@ from search_step import dints_step, segnas_step  # noqa: E402
 from segnas.inference import sliding_window  # noqa: E402
 from segnas.losses import segmentation_loss  # noqa: E402
 from segnas.model import build_network  # noqa: E402
+from segnas.runlog import Precision  # noqa: E402
 from segnas.spaces import get_space  # noqa: E402
 
 STRATEGIES = ["gumbel2", "darts", "pcdarts", "dints"]
@@ -48,13 +48,6 @@ def search_row(row: str, patch: int, channels: int, device: str) -> dict:
         if "memory" in str(e).lower():
             return {"oom": True}
         raise
-
-
-def _autocast(device: str, amp: bool) -> contextlib.AbstractContextManager:
-    if amp and device == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def _network(width: int, device: str) -> torch.nn.Module:
@@ -84,15 +77,13 @@ def train_row(width: int, patch: int, device: str, amp: bool, repeats: int) -> d
     loss_fn = segmentation_loss("dice_ce")
     x = torch.randn(2, 4, patch, patch, patch, device=device).to(memory_format=LAYOUT)
     y = torch.randint(0, 4, (2, 1, patch, patch, patch), device=device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and device == "cuda" and not torch.cuda.is_bf16_supported())
+    precision = Precision(torch.device(device), amp)  # as `segnas train` runs it
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        with _autocast(device, amp):
+        with precision.autocast():
             loss = loss_fn(net(x), y)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        precision.step(loss, opt)
 
     s = _timed(step, device, repeats)
     return {"seconds": s, "voxels_per_second": 2 * patch**3 / s}
@@ -104,7 +95,7 @@ def infer_row(width: int, patch: int, volume: int, device: str, amp: bool) -> di
     x = torch.randn(1, 4, volume, volume, volume, device=device).to(memory_format=LAYOUT)
 
     def run() -> None:
-        with torch.inference_mode(), _autocast(device, amp):
+        with torch.inference_mode(), Precision(torch.device(device), amp).autocast():
             sliding_window(net, x, [patch] * 3)
 
     return {"seconds": _timed(run, device, 1)}

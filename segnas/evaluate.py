@@ -14,21 +14,11 @@ import numpy as np
 from rich.table import Table
 
 from segnas.errors import Problem, SegnasError, as_problem
-from segnas.io import read_json, read_label, write_json
+from segnas.io import NIFTI, read_json, read_label, write_json
 from segnas.metrics import __doc__ as CONVENTIONS
 from segnas.metrics import case_metrics
-from segnas.msd import load_dataset
+from segnas.msd import case_id_of, load_dataset
 from segnas.parallel import pmap
-
-NIFTI = (".nii.gz", ".nii")
-
-
-def _strip(name: str) -> str:
-    for ext in NIFTI:
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return name
-
 
 def pair_folders(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[Path, Path]]:
     """(prediction, reference) pairs matched by case name (extension ignored); a missing prediction is an error."""
@@ -39,11 +29,11 @@ def pair_folders(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[Path, 
     refs = sorted(p for p in ref_dir.iterdir() if p.name.endswith(NIFTI))
     if not refs:
         raise SegnasError(f"{ref_dir}: holds no NIfTI reference label maps")
-    preds = {_strip(p.name): p for p in pred_dir.iterdir() if p.name.endswith(NIFTI)}
-    missing = [Problem(str(pred_dir / r.name), f"no prediction for reference {r}") for r in refs if _strip(r.name) not in preds]
+    preds = {case_id_of(p): p for p in pred_dir.iterdir() if p.name.endswith(NIFTI)}
+    missing = [Problem(str(pred_dir / r.name), f"no prediction for reference {r}") for r in refs if case_id_of(r) not in preds]
     if missing:
         raise SegnasError(f"{pred_dir}: {len(missing)} prediction(s) missing", missing)
-    return [(preds[_strip(r.name)], r) for r in refs]
+    return [(preds[case_id_of(r)], r) for r in refs]
 
 
 def _load_pair(pair: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray, Any] | Problem:
@@ -66,7 +56,7 @@ def _evaluate_pair(job: tuple[tuple[Path, Path], list[int]]) -> dict[str, Any] |
     if isinstance(loaded, Problem):
         return loaded
     pred, ref, geom = loaded
-    return {"case": _strip(pair[1].name), "prediction": str(pair[0]), "reference": str(pair[1]),
+    return {"case": case_id_of(pair[1]), "prediction": str(pair[0]), "reference": str(pair[1]),
             "classes": {str(c): m for c, m in case_metrics(pred, ref, classes, geom.spacing).items()}}
 
 

@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from segnas.errors import SegnasError, file_error
-from segnas.io import read_image, write_nifti
+from segnas.io import NIFTI, atomic_path, read_image, write_nifti
 from segnas.model import Model
+from segnas.msd import case_id_of
 from segnas.parallel import progress_bar
 from segnas.preprocess import invert_probabilities, preprocess_image
 
 Net = Callable[[torch.Tensor], torch.Tensor]
-NIFTI = (".nii.gz", ".nii")
 
 
 def pad_to_multiple(x: torch.Tensor, divisor: int, minimum: Sequence[int] = ()) -> tuple[torch.Tensor, tuple[slice, ...]]:
@@ -89,12 +89,9 @@ def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta
 
 def output_name(path: Path) -> str:
     """File name of a prediction: the input's name without an nnU-Net `_0000` channel suffix."""
-    name = path.name
-    for ext in NIFTI:
-        if name.endswith(ext):
-            stem = name[: -len(ext)]
-            return (stem[:-5] if stem.endswith("_0000") else stem) + ".nii.gz"
-    return name
+    if not path.name.endswith(NIFTI):
+        return path.name
+    return case_id_of(path).removesuffix("_0000") + ".nii.gz"
 
 
 def input_files(source: str | Path) -> list[Path]:
@@ -123,7 +120,6 @@ def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | Non
     probs = invert_probabilities(predict_volume(model, pre, mode, tta), cg)
     labels = probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int16)
     if save_probabilities:
-        from segnas.io import atomic_path
         with atomic_path(out_path.with_name(out_path.name.replace(".nii.gz", "_probabilities.npz"))) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, probabilities=probs.astype(np.float16))

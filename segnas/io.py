@@ -17,6 +17,9 @@ import numpy as np
 from segnas.errors import SegnasError, file_error
 
 
+NIFTI = (".nii.gz", ".nii")  # file name endings read as NIfTI
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Where a voxel grid sits in the world: spatial shape (3 axes) and the 4×4 affine."""

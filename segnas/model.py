@@ -41,6 +41,13 @@ def build_network(arch: Architecture, where: str = "arch.json") -> nn.Module:
         raise SegnasError(f"{where}: {e}") from None
 
 
+def check_patch(patch: list[int], dims: int, space: str, depth: int) -> None:
+    """A patch must have `dims` sizes, each divisible by 2^depth (the network halves it `depth` times)."""
+    divisor = 2**depth
+    if len(patch) != dims or any(p % divisor for p in patch):
+        raise SegnasError(f"patch {patch} must have {dims} sizes divisible by {divisor} for a {space} of depth {depth}")
+
+
 def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
     """channels_last_3d for 3D networks when asked, else the default layout."""
     return torch.channels_last_3d if channels_last and dims == 3 else torch.contiguous_format

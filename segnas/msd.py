@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from segnas.errors import Problem, SegnasError
-from segnas.io import read_json
+from segnas.io import NIFTI, read_json
 
 REQUIRED_KEYS = ("modality", "labels", "training")
 
@@ -51,9 +51,9 @@ class DatasetSpec:
 
 
 def case_id_of(path: str | Path) -> str:
-    """Case id from a file name: the name without `.nii.gz` / `.nii` (and an nnU-Net `_0000` suffix)."""
+    """Case id from a file name: the name without `.nii.gz` / `.nii`."""
     name = Path(path).name
-    for ext in (".nii.gz", ".nii"):
+    for ext in NIFTI:
         if name.endswith(ext):
             name = name[: -len(ext)]
             break

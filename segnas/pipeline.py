@@ -77,18 +77,18 @@ def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any
     if resume is None:
         return run
     run = search(ws.root, cfg, resume=resume)
-    describe(run, con)
+    describe(run, ws, con)
     return run
 
 
-def describe(run: Path, con: Console) -> None:
+def describe(run: Path, ws: Workspace, con: Console) -> None:
     """Draw the found cells beside arch.json and print the network's size."""
     from segnas.arch import load_architecture
     from segnas.plan import load_plan
     from segnas.show import draw_cells, summarize
 
     arch = load_architecture(run / "arch.json")
-    patch = load_plan(Workspace(run.parent.parent))["patch_size"]
+    patch = load_plan(ws)["patch_size"]
     draw_cells(arch, run)
     info = summarize(arch, patch)
     con.print(f"found {run / 'arch.json'}: {info['parameters']:,} parameters as searched ({info['supernet_parameters']:,} "

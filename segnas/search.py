@@ -27,7 +27,7 @@ from segnas.lock import locks_work
 from segnas.io import write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
                                 mean, rank_seed, setup, shard)
-from segnas.model import memory_format
+from segnas.model import check_patch, memory_format
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
@@ -133,9 +133,7 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     patch = cfg.patch_size or plan["patch_size"]
-    divisor = 2 ** settings["depth"]
-    if any(p % divisor for p in patch):
-        raise SegnasError(f"patch {patch} must be divisible by {divisor} for a {cfg.space} of depth {settings['depth']}")
+    check_patch(patch, plan["dims"], cfg.space, settings["depth"])
     n = cfg.steps_per_epoch * cfg.batch_size
     common = dict(patch_size=patch, dims=plan["dims"], slice_axis=plan.get("slice_axis"), samples_per_epoch=n)
     seed = rank_seed(cfg.seed, group)

@@ -32,7 +32,7 @@ from segnas.inference import predict_volume
 from segnas.io import write_json
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice, dice_per_sample
-from segnas.model import Model, build_network, fit_architecture, memory_format
+from segnas.model import Model, build_network, check_patch, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
@@ -119,9 +119,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     net = net.to(device, memory_format=layout)
     speed_up(device)
     patch = list(cfg.patch_size or plan["patch_size"])
-    divisor = 2 ** arch.settings["depth"]
-    if len(patch) != plan["dims"] or any(p % divisor for p in patch):
-        raise SegnasError(f"patch {patch} must have {plan['dims']} sizes divisible by {divisor} for a {arch.space} of depth {arch.settings['depth']}")
+    check_patch(patch, plan["dims"], arch.space, arch.settings["depth"])
     model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = lr_schedule(optimizer, cfg)
