@@ -9,10 +9,12 @@ steer the search. Every epoch ends with an atomic checkpoint; `resume=True` cont
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_
 from segnas.config import SearchConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
+from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
 from segnas.io import write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
@@ -60,6 +63,10 @@ class Searcher:
     layout: torch.memory_format = torch.contiguous_format
     group: Group = Group()
     precision: Precision | None = None  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
+    guard: Guard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = Guard(self.run, "search")
 
     def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of a loader batch on the device, images in the network's layout."""
@@ -199,15 +206,23 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
     val = patch_loader(s.val_data, s.cfg.batch_size, s.cfg.workers)
     sums: dict[str, float] = {}
     steps = 0
+    arch_steps = arch_skipped = skipped = 0
     for tb, vb in zip(train, val):
         if epoch >= s.cfg.warmup_epochs:
-            for k, v in s.strategy.arch_step(s.evaluate(vb)).items():
+            stats = guarded_arch_step(s, vb)
+            arch_steps += 1
+            arch_skipped += stats is None
+            for k, v in (stats or {}).items():
                 sums[k] = sums.get(k, 0.0) + v
         x, y = s.batch(tb)
         s.optimizer.zero_grad(set_to_none=True)
         with s.autocast():
             out = s.net(x, s.strategy.selection(for_weights=True))
             loss = s.loss(out, y)
+        if not finite_on_every_rank(loss, s.group):  # every rank skips together
+            skipped += 1
+            log.warning("search epoch %d: non-finite loss, weight step skipped", epoch + 1)
+            continue
         loss.backward()
         average_gradients(s.net.parameters(), s.group)
         s.optimizer.step()
@@ -218,8 +233,14 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         tau = getattr(s.strategy, "tau", None)
         tick(f"epoch {epoch + 1} loss {sums['train_loss'] / steps:.3f} dice {sums['train_dice'] / steps:.3f}"
              + (f" τ {tau:.2f}" if tau is not None else ""))
-    record: dict[str, Any] = {"epoch": epoch, **{k: v / max(steps, 1) for k, v in sums.items()}}
-    s.scheduler.step(record["train_loss"])
+    record: dict[str, Any] = {"epoch": epoch, "train_loss": float("nan"), "train_dice": float("nan"),
+                              **{k: v / max(steps, 1) for k, v in sums.items()}}
+    if arch_skipped:
+        record["arch_nonfinite_steps"] = arch_skipped
+    if skipped or arch_skipped or not all_finite(s.net.parameters()):
+        record.update(recover(s, skipped + arch_skipped, steps + arch_steps - arch_skipped))
+    if steps:
+        s.scheduler.step(record["train_loss"])
     record.update(s.strategy.end_epoch(epoch, s.cfg.epochs))
     record["lr"] = s.optimizer.param_groups[0]["lr"]
     record["seconds"] = time.perf_counter() - t0
@@ -229,6 +250,32 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         record["arch_params_rank_difference"] = max_difference(s.strategy.parameters(), s.group)
         record["weights_rank_difference"] = max_difference(s.net.parameters(), s.group)
     return record
+
+
+def guarded_arch_step(s: Searcher, batch: dict[str, torch.Tensor]) -> dict[str, float] | None:
+    """The strategy's step, undone when its loss or the architecture parameters it leaves are not finite → None."""
+    before = copy.deepcopy(s.strategy.checkpoint())  # small: architecture parameters and their optimiser state
+    stats = s.strategy.arch_step(s.evaluate(batch))
+    bad = not (math.isfinite(stats["arch_loss"]) and all_finite(s.strategy.parameters()))
+    if s.group.active:  # every rank undoes together
+        bad = mean(float(bad), s.group, s.device) > 0.0
+    if not bad:
+        return stats
+    s.strategy.restore(before)
+    log.warning("non-finite architecture loss or parameters: architecture step undone")
+    return None
+
+
+def recover(s: Searcher, skipped: int, steps: int) -> dict[str, Any]:
+    """After non-finite steps: both learning rates halved; weights and architecture parameters restored if needed."""
+    def restore(state: dict[str, Any]) -> None:
+        s.net.load_state_dict(state["net"])
+        s.optimizer.load_state_dict(state["optimizer"])
+        s.strategy.restore({**state["strategy"], "extra": s.strategy.extra_state()})  # keep schedules where they are
+
+    params = [*s.net.parameters(), *s.strategy.parameters()]
+    return s.guard.recover(skipped, steps, params, [s.optimizer, s.strategy.optimizer], restore,
+                           lambda p: load_checkpoint(p, "search"))
 
 
 def found_architecture(run: Path) -> Architecture:

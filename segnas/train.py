@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import TrainConfig
 from segnas.data import PatchDataset, patch_loader
-from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, mean, rank_seed, setup, shard
+from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.errors import SegnasError
+from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
 from segnas.inference import predict_volume
 from segnas.io import write_json
@@ -79,7 +80,10 @@ class Trainer:
     best: dict[str, Any]
     group: Group = Group()
     forward: Callable[[torch.Tensor], Any] | None = None  # torch.compile'd network when asked
-    bad_epochs: int = 0  # epochs in a row whose losses were mostly not finite
+    guard: Guard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = Guard(self.run, "training")
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -176,7 +180,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
         with t.precision.autocast():
             out = (t.forward or net)(x)
             loss = t.loss(out, y)
-        if mean(float(torch.isfinite(loss.detach()).all()), t.group, loss.device) < 1.0:  # every rank skips together
+        if not finite_on_every_rank(loss, t.group):  # every rank skips together
             skipped += 1
             log.warning("epoch %d: non-finite loss, step skipped", epoch + 1)
             continue
@@ -187,7 +191,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
         tick(f"epoch {epoch + 1} loss {loss_sum / steps:.3f} dice {dice_sum / steps:.3f}")
     record: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / steps if steps else float("nan"),
                               "train_dice": dice_sum / steps if steps else float("nan")}
-    if skipped or not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+    if skipped or not all_finite(net.parameters()):
         record.update(recover(t, skipped, steps))
     if isinstance(t.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         t.scheduler.step(record["train_loss"])
@@ -205,32 +209,15 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
     return record
 
 
-MAX_BAD_EPOCHS = 3  # epochs in a row with mostly non-finite losses before training gives up
-
-
 def recover(t: Trainer, skipped: int, steps: int) -> dict[str, Any]:
-    """After non-finite losses: halve the learning rate, go back to the last good checkpoint if the weights are
-    no longer finite, and stop with a clear error when it keeps happening (the last good checkpoint intact)."""
-    ckpt = t.run / "checkpoint.pt"
-    t.bad_epochs = t.bad_epochs + 1 if skipped > steps else 0
-    if t.bad_epochs >= MAX_BAD_EPOCHS:
-        raise SegnasError(f"{t.run}: the loss was NaN or Inf in most steps of {MAX_BAD_EPOCHS} epochs in a row even at a "
-                          f"lower learning rate; training stopped. The last good checkpoint is intact"
-                          + (f": {ckpt}" if ckpt.is_file() else " (none was written yet)"))
-    event: dict[str, Any] = {"nonfinite_steps": skipped}
-    if not all(bool(torch.isfinite(p).all()) for p in t.model.net.parameters()):
-        if not ckpt.is_file():
-            raise SegnasError(f"{t.run}: the weights became NaN or Inf before any good checkpoint was written; "
-                              "lower the learning rate (--set weight_lr=…) and start again")
-        state = load_checkpoint(ckpt, "train")
-        t.model.net.load_state_dict(state["net"])
+    """After non-finite losses: the guard halves the rate and restores the last good checkpoint if needed."""
+    net = t.model.net
+
+    def restore(state: dict[str, Any]) -> None:
+        net.load_state_dict(state["net"])
         t.optimizer.load_state_dict(state["optimizer"])
-        event["restored_epoch"] = int(state["epoch"])
-    for g in t.optimizer.param_groups:
-        g["lr"] *= 0.5
-    log.warning("%d non-finite step(s): learning rate halved to %.3g%s", skipped, t.optimizer.param_groups[0]["lr"],
-                f", weights restored from epoch {event['restored_epoch'] + 1}" if "restored_epoch" in event else "")
-    return event
+
+    return t.guard.recover(skipped, steps, list(net.parameters()), [t.optimizer], restore, lambda p: load_checkpoint(p, "train"))
 
 
 @locks_work

@@ -83,3 +83,19 @@ def copy_work(work: Path, dst: Path) -> Path:
     """A private copy of a planned work folder, without its runs."""
     shutil.copytree(work, dst, ignore=shutil.ignore_patterns("runs", "predictions"))
     return dst
+
+
+def nan_every(n: int):
+    """A `segmentation_loss` stand-in whose loss is NaN on every n-th call (to monkeypatch into a loop)."""
+    from segnas.losses import segmentation_loss
+    calls = {"n": 0}
+
+    def make(name: str):
+        fn = segmentation_loss(name)
+
+        def loss(out, y):
+            calls["n"] += 1
+            value = fn(out, y)
+            return value * float("nan") if calls["n"] % n == 0 else value
+        return loss
+    return make

@@ -4,7 +4,6 @@ like an uninterrupted one; misuse gets clear errors."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,11 @@ from segnas.arch import load_architecture
 from segnas.cli import app
 from segnas.config import PRESETS, make_config
 from segnas.errors import SegnasError
-from segnas.plan import plan_dataset
-from segnas.preprocess import preprocess_dataset
 from segnas.search import search
 from segnas.spaces import get_space
+from segnas.strategies import get_strategy
+
+from .conftest import copy_work, nan_every
 
 TINY = {"epochs": 3, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16], "workers": 0,
         "space_settings.channels": 8, "warmup_epochs": 0}
@@ -33,17 +33,9 @@ def tiny(preset: str, **more: object):
     return make_config(preset, over)
 
 
-@pytest.fixture(scope="module")
-def work(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    w = tmp_path_factory.mktemp("search") / "work"
-    plan_dataset(synth3d, w, workers=1, folds=3)
-    preprocess_dataset(w)
-    return w
-
-
-def copy_work(work: Path, dst: Path) -> Path:
-    shutil.copytree(work, dst, ignore=shutil.ignore_patterns("runs"))
-    return dst
+@pytest.fixture
+def work(work3d: Path) -> Path:
+    return work3d
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -107,3 +99,54 @@ def test_cli_search_with_overrides(work: Path, tmp_path: Path) -> None:
     assert (w / "runs" / "search_thrifty_nested_pcdarts_fold0" / "arch.json").is_file()
     bad = CliRunner().invoke(app, ["search", "--work", str(w), "--set", "colour=blue"])
     assert bad.exit_code == 1 and "unknown setting 'colour'" in bad.output
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_nonfinite_losses_skip_steps_halve_rates_and_the_search_finishes(work: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(3))
+    cfg = tiny("scnas", steps_per_epoch=3)
+    run = search(copy_work(work, tmp_path / "w"), cfg, show_progress=False)
+    records = _records(run)
+    assert all(r["nonfinite_steps"] > 0 and r["lr_halved"] for r in records)
+    assert records[-1]["lr"] == pytest.approx(cfg.weight_lr / 2 ** 3)
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["net"].values() if v.is_floating_point())
+    assert all(torch.isfinite(v).all() for v in state["strategy"]["params"].values())
+    assert (run / "arch.json").is_file()
+
+
+@pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
+def test_nonfinite_architecture_parameters_are_undone(preset: str, work: Path, tmp_path: Path, monkeypatch) -> None:
+    strategy_cls = get_strategy(PRESETS[preset]["strategy"])
+    original = strategy_cls.arch_step
+    calls = {"n": 0}
+
+    def poisoned(self, evaluate):
+        stats = original(self, evaluate)
+        calls["n"] += 1
+        if calls["n"] == 2:  # one step leaves NaN behind
+            with torch.no_grad():
+                next(iter(self.parameters())).fill_(float("nan"))
+        return stats
+
+    monkeypatch.setattr(strategy_cls, "arch_step", poisoned)
+    run = search(copy_work(work, tmp_path / "w"), tiny(preset), show_progress=False)
+    records = _records(run)
+    assert [r.get("arch_nonfinite_steps", 0) for r in records] == [1, 0, 0]
+    assert "nonfinite_steps" in records[0] and "nonfinite_steps" not in records[1]
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["strategy"]["params"].values())
+    assert load_architecture(run / "arch.json").values
+
+
+def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(1))
+    w = copy_work(work, tmp_path / "w")
+    with pytest.raises(SegnasError, match="checkpoint is intact"):
+        search(w, tiny("thrifty", epochs=5), show_progress=False)
+    run = next((w / "runs").iterdir())
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert not (run / "arch.json").exists()

@@ -16,7 +16,7 @@ from segnas.search import search
 from segnas.spaces import SPACES, get_space
 from segnas.train import train
 
-from .conftest import copy_work
+from .conftest import copy_work, nan_every
 
 TINY = {"epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "workers": 0, "val_every": 1}
 PATCH = {2: [32, 32], 3: [16, 16, 16]}
@@ -118,22 +118,6 @@ def test_arch_of_another_space_is_named(work3d: Path, tmp_path: Path) -> None:
     Architecture("nested", {"channels": 8}, {"dn/node0/edge0": "conv3"}).save(path)
     with pytest.raises(SegnasError, match=str(path)):
         train(copy_work(work3d, tmp_path / "w"), path, tiny(patch_size=PATCH[3]), show_progress=False)
-
-
-def nan_every(n: int):
-    """A loss factory whose loss is NaN on every n-th call."""
-    from segnas.losses import segmentation_loss
-    calls = {"n": 0}
-
-    def make(name: str):
-        fn = segmentation_loss(name)
-
-        def loss(out, y):
-            calls["n"] += 1
-            value = fn(out, y)
-            return value * float("nan") if calls["n"] % n == 0 else value
-        return loss
-    return make
 
 
 def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp_path: Path, monkeypatch) -> None:
