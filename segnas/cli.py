@@ -134,7 +134,7 @@ def search(
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
     epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint (from the start if it has none yet).")] = False,
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
 
@@ -216,7 +216,7 @@ def train(
     epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
     settings: Settings = None,
     name: Annotated[str | None, typer.Option("--name", help="Run folder name under WORK/runs (default train_<preset>_fold<F>).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint (from the start if it has none yet).")] = False,
 ) -> None:
     """Train a found architecture on a fold: wider if asked, for this dataset's channels and classes (transfer).
 
@@ -247,6 +247,7 @@ def predict(
     checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (best validation Dice) or last.")] = "best",
     save_probabilities: Annotated[bool, typer.Option("--save-probabilities", help="Also write class probabilities (.npz, float16).")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
+    keep: Annotated[bool, typer.Option("--continue", help="Keep predictions already in OUTPUT (an interrupted run's) and predict the rest.")] = False,
 ) -> None:
     """Predict label maps, written as NIfTI with exactly each input's shape and affine.
 
@@ -255,7 +256,7 @@ def predict(
     from segnas.inference import input_files, predict_files
     from segnas.model import load_model
     loaded = load_model(model, checkpoint, device)
-    written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities)
+    written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities, skip_existing=keep)
     out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]")
 
 

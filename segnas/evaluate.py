@@ -26,10 +26,10 @@ def pair_folders(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[Path, 
     for d in (pred_dir, ref_dir):
         if not d.is_dir():
             raise SegnasError(f"{d}: no such folder")
-    refs = sorted(p for p in ref_dir.iterdir() if p.name.endswith(NIFTI))
+    refs = sorted(p for p in ref_dir.iterdir() if p.name.endswith(NIFTI) and not p.name.startswith("."))
     if not refs:
         raise SegnasError(f"{ref_dir}: holds no NIfTI reference label maps")
-    preds = {case_id_of(p): p for p in pred_dir.iterdir() if p.name.endswith(NIFTI)}
+    preds = {case_id_of(p): p for p in pred_dir.iterdir() if p.name.endswith(NIFTI) and not p.name.startswith(".")}
     missing = [Problem(str(pred_dir / r.name), f"no prediction for reference {r}") for r in refs if case_id_of(r) not in preds]
     if missing:
         raise SegnasError(f"{pred_dir}: {len(missing)} prediction(s) missing", missing)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from segnas.errors import SegnasError, file_error
-from segnas.io import NIFTI, atomic_path, read_image, write_nifti
+from segnas.io import NIFTI, atomic_path, read_image, remove_partials, write_nifti
 from segnas.model import Model
 from segnas.msd import case_id_of
 from segnas.parallel import progress_bar
@@ -137,6 +137,7 @@ def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode
     names = [output_name(f) for f in files]
     if len(set(names)) != len(names):
         raise SegnasError(f"{out_dir}: two inputs would be written to the same output name")
+    remove_partials(out_dir)  # a killed earlier run's unfinished files
     written = []
     with progress_bar() as bar:
         task = bar.add_task("predict", total=len(files), visible=show_progress)

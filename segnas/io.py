@@ -144,6 +144,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_partials(folder: str | Path) -> int:
+    """Delete temporary files that a killed writer left in `folder` (never finished files); returns how many."""
+    folder = Path(folder)
+    stale = [p for p in folder.glob(".*.part*") if p.is_file()] if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically, indented for people to read."""
     with atomic_path(path) as tmp:

@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from segnas.errors import SegnasError
 from segnas.lock import locks_work
-from segnas.io import Geometry, atomic_path, read_image, read_json, read_label, save_npy, write_json
+from segnas.io import Geometry, atomic_path, read_image, read_json, read_label, remove_partials, save_npy, write_json
 from segnas.msd import Case, load_dataset
 from segnas.parallel import pmap
 from segnas.plan import load_plan, nonzero_box
@@ -186,6 +186,7 @@ def preprocess_dataset(work: str | Path, workers: int = 1, force: bool = False) 
     plan = load_plan(ws)
     spec = load_dataset(plan["dataset"])
     ws.preprocessed.mkdir(parents=True, exist_ok=True)
+    remove_partials(ws.preprocessed)  # left by a killed run (we hold the work folder's lock)
     if force:
         for f in ws.preprocessed.glob("*.json"):
             f.unlink()

@@ -27,7 +27,7 @@ from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
-from segnas.io import write_json
+from segnas.io import remove_partials, write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
                                 mean, rank_seed, setup, shard)
 from segnas.model import check_patch, memory_format
@@ -170,9 +170,12 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     s = build(work, cfg, run)
     main = s.group.main  # only rank 0 writes
-    start = s.restore(load_checkpoint(ckpt, "search")) if resume else 0
+    if resume and not ckpt.is_file():
+        log.info("%s: no checkpoint yet; starting from the beginning", run)
+    start = s.restore(load_checkpoint(ckpt, "search")) if resume and ckpt.is_file() else 0
     if main:
         run.mkdir(parents=True, exist_ok=True)
+        remove_partials(run)  # a killed earlier run's unfinished files
         write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings, "ranks": s.group.world})
     history = RunLog(run / "log.jsonl", start, write=main)
     with epoch_bar(show_progress and main) as bar:

@@ -30,7 +30,7 @@ from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
 from segnas.inference import predict_volume
-from segnas.io import write_json
+from segnas.io import remove_partials, write_json
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice, dice_per_sample
 from segnas.model import Model, build_network, check_patch, fit_architecture, memory_format
@@ -234,9 +234,12 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
     t = build(work, arch_path, cfg, run)
     main = t.group.main  # only rank 0 writes
-    start = t.restore(load_checkpoint(ckpt, "train")) if resume else 0
+    if resume and not ckpt.is_file():
+        log.info("%s: no checkpoint yet; starting from the beginning", run)
+    start = t.restore(load_checkpoint(ckpt, "train")) if resume and ckpt.is_file() else 0
     if main:
         run.mkdir(parents=True, exist_ok=True)
+        remove_partials(run)  # a killed earlier run's unfinished files
         write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
         write_json(run / "plan.json", t.model.plan)
         t.model.arch.save(run / "arch.json")

@@ -150,3 +150,15 @@ def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: P
     run = next((w / "runs").iterdir())
     assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 1
     assert not (run / "arch.json").exists()
+
+
+@pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
+def test_same_seed_same_search_other_seed_other_search(preset: str, work: Path, tmp_path: Path) -> None:
+    runs = [search(copy_work(work, tmp_path / f"w{i}"), tiny(preset, seed=seed), show_progress=False)
+            for i, seed in enumerate((7, 7, 8))]
+    states = [torch.load(r / "checkpoint.pt", weights_only=False) for r in runs]
+    nets = [s["net"] for s in states]
+    assert [all(torch.equal(nets[0][k], n[k]) for k in nets[0]) for n in nets[1:]] == [True, False]
+    a0, a1, a2 = (states[i]["strategy"]["params"] for i in range(3))
+    assert all(torch.equal(a0[k], a1[k]) for k in a0) and not all(torch.equal(a0[k], a2[k]) for k in a0)
+    assert (runs[0] / "arch.json").read_text() == (runs[1] / "arch.json").read_text()

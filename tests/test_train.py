@@ -139,3 +139,13 @@ def test_losses_that_stay_nonfinite_stop_with_the_last_good_checkpoint(work3d: P
         train(w, arch_path, tiny(patch_size=PATCH[3], epochs=5), show_progress=False)
     state = torch.load(w / "runs" / "train_darts_fold0" / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1  # epochs 0 and 1 were saved; the third bad epoch stopped before writing
+
+
+def test_same_seed_same_training_other_seed_other_training(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    runs = [train(copy_work(work3d, tmp_path / f"w{i}"), arch_path, tiny(patch_size=PATCH[3], seed=seed), show_progress=False)
+            for i, seed in enumerate((7, 7, 8))]
+    nets = [torch.load(r / "checkpoint.pt", weights_only=False)["net"] for r in runs]
+    assert [all(torch.equal(nets[0][k], n[k]) for k in nets[0]) for n in nets[1:]] == [True, False]
+    summaries = [json.loads((r / "summary.json").read_text())["best_val_dice"] for r in runs[:2]]
+    assert summaries[0] == summaries[1]
