@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
-from segnas.errors import SegnasError, file_error
-from segnas.io import NIFTI, atomic_path, read_image, remove_partials, write_nifti
+from segnas.errors import Problem, SegnasError, as_problem, file_error
+from segnas.io import NIFTI, atomic_path, check_writable, read_image, read_shape, remove_partials, write_nifti
 from segnas.model import Model
 from segnas.msd import case_id_of
 from segnas.parallel import progress_bar
@@ -127,6 +127,22 @@ def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | Non
     return out_path
 
 
+def check_inputs(model: Model, files: Sequence[Path]) -> None:
+    """Every input readable with the model's channel count, from headers, before anything is written."""
+    problems = []
+    for f in files:
+        try:
+            channels = read_shape(f)[0]
+        except SegnasError as e:
+            problems.append(as_problem(e, f))
+            continue
+        if channels != model.plan["in_channels"]:
+            problems.append(Problem(str(f), f"has {channels} channel(s); the model expects {model.plan['in_channels']} "
+                                    f"({', '.join(model.plan['modalities'])})"))
+    if problems:
+        raise SegnasError(f"{len(problems)} of {len(files)} input(s) cannot be predicted; nothing was written", problems)
+
+
 def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode: str | None = None, tta: bool = False,
                   save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True) -> list[Path]:
     """Predict each image into `out_dir` (one at a time, each file written atomically); returns the outputs."""
@@ -134,9 +150,11 @@ def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode
     for f in files:
         if out_dir.resolve() == f.parent.resolve():
             raise SegnasError(f"{out_dir}: is the input folder; write predictions elsewhere (inputs are never overwritten)")
+    check_inputs(model, files)
     names = [output_name(f) for f in files]
     if len(set(names)) != len(names):
         raise SegnasError(f"{out_dir}: two inputs would be written to the same output name")
+    check_writable(out_dir, "output folder")
     remove_partials(out_dir)  # a killed earlier run's unfinished files
     written = []
     with progress_bar() as bar:

@@ -34,6 +34,11 @@ class Geometry:
         return tuple(float(s) for s in np.linalg.norm(a, axis=0))  # type: ignore[return-value]
 
     @property
+    def orientation(self) -> str:
+        """Axis codes of the voxel axes in world space, e.g. 'RAS' (nibabel's convention)."""
+        return "".join(nib.aff2axcodes(self.affine_array))
+
+    @property
     def affine_array(self) -> np.ndarray:
         """The affine as a float64 (4, 4) array."""
         return np.asarray(self.affine, dtype=np.float64)
@@ -91,6 +96,20 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
     return data, Geometry.of(data.shape[1:], affine)
 
 
+def read_shape(path: str | Path) -> tuple[int, ...]:
+    """Shape (C, X, Y, Z) of a NIfTI image from its header alone, without reading voxels; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise file_error(path, "file does not exist")
+    try:
+        shape = nib.load(str(path)).shape
+    except Exception as e:
+        raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
+    if 0 in shape:
+        raise file_error(path, f"image has a zero-size dimension: shape {shape}")
+    return _to_3d(np.broadcast_to(np.float32(0), shape), path, True).shape  # a view: no voxel memory
+
+
 def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
     """Read an image → (float32 (C, X, Y, Z), Geometry)."""
     data, geom = read_nifti(path)
@@ -142,6 +161,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_writable(folder: str | Path, what: str = "folder") -> None:
+    """Create `folder` if needed and prove a file can be written there; a clear error when not."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise SegnasError(f"{folder}: {what} is not writable ({e.strerror})") from None
 
 
 def remove_partials(folder: str | Path) -> int:

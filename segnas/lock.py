@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from segnas.errors import SegnasError
+from segnas.io import check_writable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +39,9 @@ def work_lock(work: str | Path) -> Iterator[None]:
         finally:
             _held[path] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # never create it here: a refused command must leave nothing behind
+        raise SegnasError(f"{work}: work folder does not exist; create it with `segnas plan DATA --work {work}`")
+    check_writable(path.parent, "work folder")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

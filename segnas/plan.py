@@ -198,6 +198,10 @@ def check_plan(plan: Any, where: str | Path) -> dict[str, Any]:
             raise SegnasError(f"{where}: 'normalization[{i}].scheme' must be zscore, ct or none, found {scheme!r}")
         if scheme == "ct" and not all(k in n for k in ("clip", "mean", "std")):
             raise SegnasError(f"{where}: 'normalization[{i}]' (ct) needs 'clip', 'mean' and 'std'")
+    keys = list(plan["labels"])
+    if not all(k.isdigit() for k in keys) or "0" not in keys or max(map(int, keys)) != plan["num_classes"] - 1:
+        raise SegnasError(f"{where}: 'labels' must be numbered from 0 (background) up to 'num_classes' - 1 = "
+                          f"{plan['num_classes'] - 1}, found {', '.join(keys)}")
     if plan["image_interpolation_order"] not in range(6):
         raise SegnasError(f"{where}: 'image_interpolation_order' must be 0..5")
     return plan

@@ -185,6 +185,9 @@ def preprocess_dataset(work: str | Path, workers: int = 1, force: bool = False) 
     ws = Workspace(Path(work))
     plan = load_plan(ws)
     spec = load_dataset(plan["dataset"])
+    if {str(k): v for k, v in spec.labels.items()} != plan["labels"]:
+        raise SegnasError(f"{ws.plan}: 'labels' {plan['labels']} differ from the dataset's {spec.labels} "
+                          f"({plan['dataset']}/dataset.json); plan again or correct the edit")
     ws.preprocessed.mkdir(parents=True, exist_ok=True)
     remove_partials(ws.preprocessed)  # left by a killed run (we hold the work folder's lock)
     if force:

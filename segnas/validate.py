@@ -53,7 +53,12 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
         problems.append(Problem(str(case.label), str(e).split(": ", 1)[-1]))
     if image is not None:
         if image.shape[0] != spec.in_channels:
-            problems.append(Problem(str(case.image), f"has {image.shape[0]} channel(s) but dataset.json 'modality' declares {spec.in_channels}"))
+            hint = ""
+            if image.ndim == 4 and spec.in_channels > 1 and image.shape[1] == spec.in_channels:
+                hint = (f"; its first axis has {spec.in_channels}: the channels look stored first, but a 4D NIfTI keeps "
+                        "them in its last axis (x, y, z, channel)")
+            problems.append(Problem(str(case.image), f"has {image.shape[0]} channel(s) in its last axis but dataset.json "
+                                    f"'modality' declares {spec.in_channels}{hint}"))
         bad = int(np.count_nonzero(~np.isfinite(image)))
         if bad:
             problems.append(Problem(str(case.image), f"{bad} voxel(s) are NaN or Inf"))
@@ -68,6 +73,9 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
         return None, problems
     if igeom.shape != lgeom.shape:
         problems.append(Problem(str(case.label), f"shape {lgeom.shape} differs from its image's {igeom.shape} ({case.image.name})"))
+    elif lgeom.orientation != igeom.orientation:
+        problems.append(Problem(str(case.label), f"orientation {lgeom.orientation} differs from its image's {igeom.orientation} ({case.image.name}): "
+                                "the label is flipped or its axes permuted"))
     elif not np.allclose(igeom.affine_array, lgeom.affine_array, rtol=1e-4, atol=1e-3):
         problems.append(Problem(str(case.label), f"affine differs from its image's ({case.image.name}): the label is not on the same grid"))
     return CaseSummary(case.id, igeom.shape, igeom.spacing, image.shape[0], present), problems

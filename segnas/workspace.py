@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segnas.errors import SegnasError
+from segnas.io import check_writable
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,4 @@ class Workspace:
 
     def make(self) -> None:
         """Create the folder, with a clear error when it cannot be written."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as e:
-            raise SegnasError(f"{self.root}: work folder is not writable ({e.strerror})") from None
+        check_writable(self.root, "work folder")
