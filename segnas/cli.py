@@ -177,7 +177,7 @@ def show(
     from segnas.show import draw_cells, summarize
     from segnas.spaces import get_space
     loaded = load_architecture(arch_file)
-    arch = get_space(loaded.space).check(loaded, str(arch_file))
+    arch = get_space(loaded.space, arch_file).check(loaded, str(arch_file))
     size = parse_patch(patch) if patch else [128] * 3 if arch.settings["dims"] == 3 else [256] * 2
     if len(size) != arch.settings["dims"]:
         raise SegnasError(f"--patch {patch}: {len(size)} sizes for a {arch.settings['dims']}D architecture")

@@ -154,15 +154,20 @@ def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode
     names = [output_name(f) for f in files]
     if len(set(names)) != len(names):
         raise SegnasError(f"{out_dir}: two inputs would be written to the same output name")
+    created = not out_dir.exists()
     check_writable(out_dir, "output folder")
     remove_partials(out_dir)  # a killed earlier run's unfinished files
     written = []
-    with progress_bar() as bar:
-        task = bar.add_task("predict", total=len(files), visible=show_progress)
-        for f, name in zip(files, names):
-            target = out_dir / name
-            if not (skip_existing and target.is_file()):
-                predict_case(model, f, target, mode, tta, save_probabilities)
-            written.append(target)
-            bar.advance(task)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("predict", total=len(files), visible=show_progress)
+            for f, name in zip(files, names):
+                target = out_dir / name
+                if not (skip_existing and target.is_file()):
+                    predict_case(model, f, target, mode, tta, save_probabilities)
+                written.append(target)
+                bar.advance(task)
+    finally:
+        if created and not written and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a run that wrote nothing leaves no empty folder behind
     return written

@@ -36,7 +36,7 @@ def fit_architecture(arch: Architecture, plan: dict[str, Any], width: int | None
 def build_network(arch: Architecture, where: str = "arch.json") -> nn.Module:
     """The network of an architecture; impossible settings are an error naming `where`."""
     try:
-        return get_space(arch.space).network(arch, where)
+        return get_space(arch.space, where).network(arch, where)
     except ValueError as e:  # e.g. a width the cells cannot split
         raise SegnasError(f"{where}: {e}") from None
 

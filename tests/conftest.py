@@ -99,3 +99,16 @@ def nan_every(n: int):
             return value * float("nan") if calls["n"] % n == 0 else value
         return loss
     return make
+
+
+@pytest.fixture(scope="session")
+def trained_model(work3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small trained 3D model run folder (quality does not matter; read-only: copy before breaking)."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.spaces import get_space
+    from segnas.train import train
+    tmp = tmp_path_factory.mktemp("trained")
+    get_space("unet").random(seed=5, channels=8, depth=3).save(tmp / "arch.json")
+    cfg = make_config("darts", {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16],
+                                "workers": 0, "width": 8}, TrainConfig)
+    return train(copy_work(work3d, tmp / "w"), tmp / "arch.json", cfg, show_progress=False)

@@ -18,13 +18,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pytest
 import torch
 
 from segnas.checkpoint import load_checkpoint
-from segnas.config import TrainConfig, make_config
 from segnas.spaces import get_space
-from segnas.train import train
 
 from .conftest import copy_work
 
@@ -140,19 +137,10 @@ def test_training_killed_at_random_points_resumes_to_the_uninterrupted_result(wo
     assert not no_partials(run), delays
 
 
-@pytest.fixture(scope="module")
-def model(work3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small trained model (quality does not matter here)."""
-    tmp = tmp_path_factory.mktemp("faults_model")
-    cfg = make_config("darts", {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16],
-                                "workers": 0, "width": 8}, TrainConfig)
-    return train(copy_work(work3d, tmp / "w"), _arch(tmp / "arch.json"), cfg, show_progress=False)
-
-
-def test_prediction_killed_at_random_points_leaves_only_complete_files(model: Path, synth3d: Path, tmp_path: Path) -> None:
+def test_prediction_killed_at_random_points_leaves_only_complete_files(trained_model: Path, synth3d: Path, tmp_path: Path) -> None:
     images = synth3d / "imagesTr"
     ref, out = tmp_path / "ref", tmp_path / "out"
-    args = ["predict", "-m", str(model), "-i", str(images), "--mode", "sliding", "--device", "cpu"]
+    args = ["predict", "-m", str(trained_model), "-i", str(images), "--mode", "sliding", "--device", "cpu"]
     seconds = timed([*args, "-o", str(ref)])
     expected = sorted(p.name for p in ref.glob("*.nii.gz"))
     assert len(expected) == len(list(images.glob("*.nii.gz")))

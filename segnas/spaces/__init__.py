@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -78,10 +79,10 @@ SPACES: dict[str, Space] = {
 }
 
 
-def get_space(name: str) -> Space:
-    """The registered space called `name`."""
+def get_space(name: str, where: str | Path | None = None) -> Space:
+    """The registered space called `name` (`where`: the file that named it, for the error)."""
     if name not in SPACES:
-        raise SegnasError(f"unknown space {name!r}; known: {', '.join(SPACES)}")
+        raise SegnasError(f"{where}: " * (where is not None) + f"unknown space {name!r}; known: {', '.join(SPACES)}")
     return SPACES[name]
 
 
