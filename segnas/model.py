@@ -9,6 +9,7 @@ RUN/checkpoint.pt  everything of the last epoch (weights, optimiser, schedules, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from segnas.arch import Architecture, load_architecture
+from segnas.baselines import BASELINES, build_baseline, check_baseline
 from segnas.checkpoint import load_checkpoint
 from segnas.distributed import Group, device_for
 from segnas.errors import SegnasError
@@ -33,19 +35,36 @@ def fit_architecture(arch: Architecture, plan: dict[str, Any], width: int | None
     return arch.with_settings(**changes)
 
 
+def check_architecture(arch: Architecture, where: str | Path) -> Architecture:
+    """A loaded architecture checked against its space (a baseline: against its settings)."""
+    if arch.space in BASELINES:
+        return check_baseline(arch, str(where))
+    return get_space(arch.space, where).check(arch, str(where))
+
+
 def build_network(arch: Architecture, where: str = "arch.json") -> nn.Module:
-    """The network of an architecture; impossible settings are an error naming `where`."""
+    """The network of an architecture (found or baseline); impossible settings are an error naming `where`."""
     try:
+        if arch.space in BASELINES:
+            return build_baseline(arch, where)
         return get_space(arch.space, where).network(arch, where)
     except ValueError as e:  # e.g. a width the cells cannot split
         raise SegnasError(f"{where}: {e}") from None
 
 
-def check_patch(patch: list[int], dims: int, space: str, depth: int) -> None:
-    """A patch must have `dims` sizes, each divisible by 2^depth (the network halves it `depth` times)."""
-    divisor = 2**depth
-    if len(patch) != dims or any(p % divisor for p in patch):
-        raise SegnasError(f"patch {patch} must have {dims} sizes divisible by {divisor} for a {space} of depth {depth}")
+def patch_multiples(settings: dict[str, Any]) -> list[int]:
+    """Per axis, what a patch size must be a multiple of: 2^depth, or the product of a baseline's strides."""
+    if "strides" in settings:
+        return [math.prod(s[i] for s in settings["strides"]) for i in range(settings["dims"])]
+    return [2 ** settings["depth"]] * settings["dims"]
+
+
+def check_patch(patch: list[int], settings: dict[str, Any], space: str) -> None:
+    """A patch must have `dims` sizes, each a multiple of what the network halves it by."""
+    multiples = patch_multiples(settings)
+    if len(patch) != settings["dims"] or any(p % m for p, m in zip(patch, multiples)):
+        raise SegnasError(f"patch {patch} must have {settings['dims']} sizes, multiples of {multiples}, for this "
+                          f"{space} (depth {settings['depth']})")
 
 
 def memory_format(dims: int, channels_last: bool) -> torch.memory_format:

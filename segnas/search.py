@@ -140,7 +140,7 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     patch = cfg.patch_size or plan["patch_size"]
-    check_patch(patch, plan["dims"], cfg.space, settings["depth"])
+    check_patch(patch, settings, cfg.space)
     n = cfg.steps_per_epoch * cfg.batch_size
     common = dict(patch_size=patch, dims=plan["dims"], slice_axis=plan.get("slice_axis"), samples_per_epoch=n)
     seed = rank_seed(cfg.seed, group)

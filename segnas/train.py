@@ -33,7 +33,7 @@ from segnas.inference import predict_volume
 from segnas.io import remove_partials, write_json
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice, dice_per_sample
-from segnas.model import Model, build_network, check_patch, fit_architecture, memory_format
+from segnas.model import Model, build_network, check_architecture, check_patch, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
@@ -110,7 +110,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     plan = load_plan(ws)
     fold = load_fold(ws, cfg.fold)
     loaded = load_architecture(arch_path)
-    searched = get_space(loaded.space, arch_path).check(loaded, str(arch_path))
+    searched = check_architecture(loaded, arch_path)
     arch = fit_architecture(searched, plan, cfg.width)
     seed_everything(cfg.seed)
     net = build_network(arch, str(arch_path))
@@ -124,7 +124,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     net = net.to(device, memory_format=layout)
     speed_up(device)
     patch = list(cfg.patch_size or plan["patch_size"])
-    check_patch(patch, plan["dims"], arch.space, arch.settings["depth"])
+    check_patch(patch, arch.settings, arch.space)
     model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = lr_schedule(optimizer, cfg)

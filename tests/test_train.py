@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from segnas.arch import Architecture, load_architecture
+from segnas.baselines import BASELINES, baseline_architecture
 from segnas.config import TrainConfig, make_config
 from segnas.errors import SegnasError
 from segnas.search import search
 from segnas.spaces import SPACES, get_space
+from segnas.model import load_model
 from segnas.train import train
 
 from .conftest import copy_work, nan_every
@@ -31,6 +33,21 @@ def random_arch(space: str, path: Path, **settings: object) -> Path:
 
 def tiny(**more: object) -> TrainConfig:
     return make_config("darts", {**TINY, **more}, TrainConfig)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_every_baseline_trains_and_predicts_in_2d_and_3d(name: str, dims: int, work3d: Path, work2d: Path, tmp_path: Path) -> None:
+    work = copy_work(work3d if dims == 3 else work2d, tmp_path / "w")
+    plan = json.loads((work / "plan.json").read_text())
+    patch = [32] * dims  # MONAI's UNet halves 4 times and needs more than one voxel at the bottom
+    baseline_architecture(name, plan, patch).save(tmp_path / "arch.json")
+    run = train(work, tmp_path / "arch.json", tiny(patch_size=patch), show_progress=False)
+    assert load_architecture(run / "arch.json").space == name
+    model = load_model(run, device="cpu")
+    x = torch.zeros(1, 2, *patch)
+    assert model.net(x).shape == (1, 3, *patch)
+    assert 0.0 <= json.loads((run / "summary.json").read_text())["best_val_dice"] <= 1.0
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -101,7 +118,7 @@ def test_init_search_refuses_another_width(work3d: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"patch_size": [12, 12, 12]}, "divisible"),
+    ({"patch_size": [12, 12, 12]}, "multiples of"),
     ({"fold": 7}, "no fold 7"),
     ({"init": "imagenet"}, "init must be"),
     ({"schedule": "cosine"}, "unknown schedule"),
