@@ -169,8 +169,8 @@ def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor
         yield b["image"].to(t.model.device, memory_format=t.model.layout), b["label"].to(t.model.device)
 
 
-def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, Any]:
-    """One epoch of weight steps, then validation → the epoch's log record."""
+def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = False) -> dict[str, Any]:
+    """One epoch of weight steps, then validation (every `val_every` epochs and when `last`) → its log record."""
     t0 = time.perf_counter()
     net, k = t.model.net, t.model.plan["num_classes"]
     net.train()
@@ -199,7 +199,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None]) -> dict[str, 
     else:
         t.scheduler.step()
     record["lr"] = t.optimizer.param_groups[0]["lr"]
-    if t.val_ids and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs):
+    if t.val_ids and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs or last):
         per_class = validate(t.model, t.work, t.val_ids, t.group)
         record["val_dice"] = float(np.mean(list(per_class.values())))
         record["val_dice_per_class"] = per_class
@@ -219,6 +219,14 @@ def recover(t: Trainer, skipped: int, steps: int) -> dict[str, Any]:
         t.optimizer.load_state_dict(state["optimizer"])
 
     return t.guard.recover(skipped, steps, list(net.parameters()), [t.optimizer], restore, lambda p: load_checkpoint(p, "train"))
+
+
+def over_budget(records: list[dict[str, Any]], max_minutes: float | None) -> bool:
+    """Whether the next epoch (assumed as long as the last) reaches the time budget: it is the last one."""
+    if max_minutes is None or not records:
+        return False
+    spent = sum(r.get("seconds", 0.0) for r in records)
+    return spent + records[-1].get("seconds", 0.0) >= max_minutes * 60
 
 
 @locks_work
@@ -250,7 +258,8 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
-            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st))
+            out_of_time = over_budget(history.records, cfg.max_minutes)
+            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time)
             if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids:
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:
@@ -262,6 +271,9 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
             stop = record["lr"] < cfg.min_lr and cfg.schedule == "plateau"
             if stop:
                 log.info("learning rate %.2g below %.2g: training stops after epoch %d", record["lr"], cfg.min_lr, epoch + 1)
+            if out_of_time:
+                log.info("time budget of %g min reached: training stops after epoch %d", cfg.max_minutes, epoch + 1)
+                stop = True
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs and not stop:
                 return run
             if stop:

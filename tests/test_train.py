@@ -166,3 +166,13 @@ def test_same_seed_same_training_other_seed_other_training(work3d: Path, tmp_pat
     assert [all(torch.equal(nets[0][k], n[k]) for k in nets[0]) for n in nets[1:]] == [True, False]
     summaries = [json.loads((r / "summary.json").read_text())["best_val_dice"] for r in runs[:2]]
     assert summaries[0] == summaries[1]
+
+
+def test_time_budget_stops_after_a_validated_epoch(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    run = train(copy_work(work3d, tmp_path / "w"), arch_path,
+                tiny(patch_size=PATCH[3], epochs=50, val_every=10, max_minutes=1e-6), show_progress=False)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]  # the 2nd epoch is predicted to reach the budget: it is the last
+    assert "val_dice" not in records[0] and "val_dice" in records[1]
+    assert json.loads((run / "summary.json").read_text())["best_epoch"] == 1
