@@ -1,0 +1,223 @@
+"""Searched networks against hand-designed baselines and random architectures on real, labelled data.
+
+Every network gets the same training: loop, augmentation, loss (Dice + CE), optimiser, patch, batch and
+time budget; then its validation cases are predicted from their original files and scored there (Dice,
+HD95). Searches use only the fold's training cases (their own 80/20 search split). Finished searches,
+trainings and predictions are reused, so an interrupted run continues where it stopped.
+
+    python benchmarks/real_data.py --dataset la --train-minutes 30 --random-archs 3
+    python benchmarks/real_data.py --dataset all --train-minutes 2 --search-epochs 1 --random-archs 1   # smoke
+
+Writes OUT/<dataset>/cases.csv (per case and class), OUT/<dataset>/summary.json and prints a Markdown table
+with a paired Wilcoxon signed-rank test of each searched network against the best baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import SHARED_DATA, header
+from rich.console import Console
+from scipy.stats import wilcoxon
+
+from segnas.arch import Architecture, load_architecture
+from segnas.baselines import BASELINES, baseline_architecture
+from segnas.config import PRESETS, TrainConfig, make_config
+from segnas.io import read_json, write_json
+from segnas.pipeline import predict_stage
+from segnas.plan import plan_dataset
+from segnas.preprocess import preprocess_dataset
+from segnas.search import run_folder as search_folder
+from segnas.search import search
+from segnas.show import count_parameters, gflops
+from segnas.model import build_network
+from segnas.spaces import get_space
+from segnas.splits import load_fold
+from segnas.train import train
+from segnas.workspace import Workspace
+
+# One fold of 5 by (patient) group: LA 64/16 cases, ACDC 80/20 % by patient, ISBI 19/5 slices.
+DATASETS: dict[str, dict[str, Any]] = {
+    "la": {"folder": "LA2018_down2", "presets": ["scnas", "ronasmis", "thrifty"], "patch": [80, 64, 32], "group": None},
+    "acdc": {"folder": "ACDC_subset", "presets": ["scnas", "ronasmis", "thrifty"], "patch": [128, 128, 16], "group": r"(patient\d+)"},
+    "isbi": {"folder": "ISBI2012_membrane_2D", "presets": ["thrifty"], "patch": [256, 256], "group": None},
+}
+
+
+def prepare(name: str, out: Path) -> Workspace:
+    """Plan and preprocess the dataset once (5 folds, seed 0; fold 0 is used)."""
+    spec = DATASETS[name]
+    ws = Workspace(out / name / "work")
+    if not ws.plan.is_file():
+        plan_dataset(SHARED_DATA / spec["folder"], ws.root, workers=2, folds=5, seed=0, group_pattern=spec["group"])
+    preprocess_dataset(ws.root, workers=2)
+    return ws
+
+
+def searched(ws: Workspace, preset: str, args: argparse.Namespace, patch: list[int]) -> tuple[Path, float]:
+    """The preset's search on fold 0 (resumed or reused) → (arch.json, search seconds)."""
+    over: dict[str, Any] = {"epochs": args.search_epochs, "steps_per_epoch": args.search_steps, "fold": 0,
+                            "workers": args.workers, "patch_size": patch, "batch_size": 2}
+    if preset == "thrifty":
+        over["warmup_epochs"] = min(PRESETS["thrifty"].get("warmup_epochs", 0), args.search_epochs // 3)
+    cfg = make_config(preset, over)
+    run = search_folder(ws.root, cfg)
+    if not (run / "arch.json").is_file():
+        search(ws.root, cfg, resume=(run / "checkpoint.pt").is_file())
+    seconds = sum(json.loads(line).get("seconds", 0.0) for line in (run / "log.jsonl").read_text().splitlines())
+    return run / "arch.json", seconds
+
+
+def random_arch(ws: Workspace, found: Path, i: int) -> Path:
+    """The i-th random architecture of the space that `found` came from, with its settings."""
+    arch = load_architecture(found)
+    out = ws.root / "random" / f"{arch.space}_{arch.settings['channels']}_{i}.json"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        get_space(arch.space).random(seed=1000 + i, **arch.settings).save(out)
+    return out
+
+
+def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace, patch: list[int], init: str = "scratch") -> Path:
+    """Train with the shared recipe and budget (resumed or reused) → the run folder."""
+    cfg = make_config("darts", {"loss": "dice_ce", "weight_lr": args.lr, "epochs": 10**5, "steps_per_epoch": args.steps,
+                                "batch_size": 2, "patch_size": patch, "fg_fraction": 1 / 3, "schedule": "plateau",
+                                "plateau_patience": 10**5, "val_every": 10**5, "max_minutes": args.train_minutes,
+                                "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
+    run = ws.root / "runs" / f"net_{name}"
+    if not (run / "summary.json").is_file():
+        train(ws.root, arch_path, cfg, run, resume=(run / "checkpoint.pt").is_file())
+    return run
+
+
+def scored(ws: Workspace, name: str, run: Path) -> dict[str, Any]:
+    """Predict the fold's validation cases from their original files and score them there."""
+    out = ws.root / "predictions" / name
+    if (out / "metrics.json").is_file() and (run / "summary.json").stat().st_mtime < (out / "metrics.json").stat().st_mtime:
+        return read_json(out / "metrics.json")
+    plan = read_json(ws.plan)
+    return predict_stage(ws, plan, run, load_fold(ws, 0)["val"], out, "predict", Console(stderr=True))
+
+
+def size(arch: Architecture, patch: list[int]) -> tuple[int, float]:
+    """Parameters and forward GFLOPs at the patch."""
+    import torch
+    with torch.device("meta"):
+        net = build_network(arch)
+    return count_parameters(net), gflops(net, arch.settings["in_channels"], patch)
+
+
+def case_dice(metrics: dict[str, Any]) -> dict[str, float]:
+    """Mean foreground Dice per case."""
+    return {c["case"]: float(np.mean([m["dice"] for m in c["classes"].values()])) for c in metrics["cases"]}
+
+
+def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every network on one dataset → the summary (also written to OUT/<name>/summary.json)."""
+    ws = prepare(name, args.out)
+    patch = DATASETS[name]["patch"]
+    networks: dict[str, dict[str, Any]] = {}  # name → {arch, kind, search_seconds}
+    presets = [p for p in DATASETS[name]["presets"] if not args.presets or p in args.presets]
+    for preset in presets:
+        arch_path, secs = searched(ws, preset, args, patch)
+        networks[preset] = {"arch": arch_path, "kind": "searched", "search_seconds": secs,
+                            "init": "search" if preset == "ronasmis" else "scratch"}
+        for i in range(args.random_archs):
+            networks[f"{preset}_random{i}"] = {"arch": random_arch(ws, arch_path, i), "kind": f"random:{preset}",
+                                               "search_seconds": 0.0, "init": "scratch"}
+    plan = read_json(ws.plan)
+    for b in BASELINES:
+        path = ws.root / "baselines" / f"{b}.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            baseline_architecture(b, plan, patch).save(path)
+        networks[b] = {"arch": path, "kind": "baseline", "search_seconds": 0.0, "init": "scratch"}
+    rows, results = [], {}
+    for net_name, info in networks.items():
+        run = trained(ws, net_name, info["arch"], args, patch, info["init"])
+        metrics = scored(ws, net_name, run)
+        arch = load_architecture(run / "arch.json")
+        params, flops = size(arch, patch)
+        summary = read_json(run / "summary.json")
+        results[net_name] = {"kind": info["kind"], "parameters": params, "gflops": flops,
+                             "search_seconds": info["search_seconds"], "train_seconds": summary["seconds_total"],
+                             "epochs": summary["epochs_run"], "per_class": metrics["mean"],
+                             "mean_dice": metrics["mean_foreground_dice"],
+                             "mean_hd95": float(np.mean([m["hd95"] for m in metrics["mean"].values()])),
+                             "case_dice": case_dice(metrics)}
+        for c in metrics["cases"]:
+            for cls, m in c["classes"].items():
+                rows.append({"network": net_name, "case": c["case"], "class": metrics["labels"][cls], "dice": m["dice"], "hd95": m["hd95"]})
+        print(f"{name} {net_name}: mean Dice {results[net_name]['mean_dice']:.4f}", flush=True)
+    best = max((n for n, r in results.items() if r["kind"] == "baseline"), key=lambda n: results[n]["mean_dice"])
+    for net_name, r in results.items():
+        if r["kind"] != "baseline":
+            a, b = r["case_dice"], results[best]["case_dice"]
+            diff = [a[c] - b[c] for c in a]
+            r["wilcoxon_vs_best_baseline"] = {"baseline": best, "p": float(wilcoxon(diff).pvalue) if any(diff) else 1.0,
+                                              "mean_difference": float(np.mean(diff))}
+        randoms = [x["mean_dice"] for x in results.values() if x["kind"] == f"random:{net_name}"]
+        if randoms:
+            r["random_mean_dice"] = float(np.mean(randoms))
+    with open(args.out / name / "cases.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["network", "case", "class", "dice", "hd95"])
+        w.writeheader()
+        w.writerows(rows)
+    summary = {"dataset": DATASETS[name]["folder"], "patch": patch, "train_minutes": args.train_minutes,
+               "search_epochs": args.search_epochs, "search_steps": args.search_steps, "best_baseline": best,
+               "networks": results}
+    write_json(args.out / name / "summary.json", summary)
+    return summary
+
+
+def table(s: dict[str, Any]) -> str:
+    """Markdown table of one dataset's summary."""
+    classes = list(next(iter(s["networks"].values()))["per_class"])
+    head = ["network", "kind", "params (M)", "GFLOPs", "search min", "train min"] + classes + ["mean Dice", "mean HD95 mm", "vs best baseline (p)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n, r in s["networks"].items():
+        w = r.get("wilcoxon_vs_best_baseline")
+        cells = [n, r["kind"], f"{r['parameters'] / 1e6:.2f}", f"{r['gflops']:.1f}", f"{r['search_seconds'] / 60:.1f}",
+                 f"{r['train_seconds'] / 60:.1f}"] + [f"{r['per_class'][c]['dice']:.3f}" for c in classes]
+        cells += [f"**{r['mean_dice']:.3f}**", f"{r['mean_hd95']:.2f}",
+                  f"{w['mean_difference']:+.3f} ({w['p']:.3g})" if w else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", choices=[*DATASETS, "all"], default="la")
+    ap.add_argument("--out", type=Path, default=Path("results/real_data"))
+    ap.add_argument("--train-minutes", type=float, default=30.0, help="training budget per network (wall clock)")
+    ap.add_argument("--steps", type=int, default=50, help="steps per training epoch")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of every training")
+    ap.add_argument("--search-epochs", type=int, default=20)
+    ap.add_argument("--search-steps", type=int, default=20)
+    ap.add_argument("--random-archs", type=int, default=3)
+    ap.add_argument("--presets", nargs="*", help="only these presets (default: all of the dataset's)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    names = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    missing = [n for n in names if not (SHARED_DATA / DATASETS[n]["folder"] / "dataset.json").is_file()]
+    if missing:
+        sys.exit(f"{', '.join(missing)}: not found under {SHARED_DATA} (this benchmark needs the real datasets)")
+    print(header("real data"))
+    t0 = time.perf_counter()
+    for n in names:
+        s = run_dataset(n, args)
+        print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {args.train_minutes:g} min training per network, "
+              f"search {args.search_epochs}×{args.search_steps} steps\n")
+        print(table(s))
+    print(f"\ntotal {(time.perf_counter() - t0) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
