@@ -221,12 +221,12 @@ def recover(t: Trainer, skipped: int, steps: int) -> dict[str, Any]:
     return t.guard.recover(skipped, steps, list(net.parameters()), [t.optimizer], restore, lambda p: load_checkpoint(p, "train"))
 
 
-def over_budget(records: list[dict[str, Any]], max_minutes: float | None) -> bool:
-    """Whether the next epoch (assumed as long as the last) reaches the time budget: it is the last one."""
+def over_budget(records: list[dict[str, Any]], max_minutes: float | None, ahead: bool = True) -> bool:
+    """Whether the time budget is used up; `ahead`: by the end of one more epoch as long as the last."""
     if max_minutes is None or not records:
         return False
     spent = sum(r.get("seconds", 0.0) for r in records)
-    return spent + records[-1].get("seconds", 0.0) >= max_minutes * 60
+    return spent + (records[-1].get("seconds", 0.0) if ahead else 0.0) >= max_minutes * 60
 
 
 @locks_work
@@ -258,8 +258,9 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
+            first = cfg.max_minutes is not None and epoch == start  # validated: it may use up the budget alone
             out_of_time = over_budget(history.records, cfg.max_minutes)
-            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time)
+            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first)
             if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids:
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:
@@ -271,7 +272,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
             stop = record["lr"] < cfg.min_lr and cfg.schedule == "plateau"
             if stop:
                 log.info("learning rate %.2g below %.2g: training stops after epoch %d", record["lr"], cfg.min_lr, epoch + 1)
-            if out_of_time:
+            if out_of_time or (first and over_budget(history.records, cfg.max_minutes, ahead=False)):
                 log.info("time budget of %g min reached: training stops after epoch %d", cfg.max_minutes, epoch + 1)
                 stop = True
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs and not stop:
