@@ -85,9 +85,10 @@ def random_arch(ws: Workspace, found: Path, i: int) -> Path:
     return out
 
 
-def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace, patch: list[int], init: str = "scratch") -> Path:
+def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace, patch: list[int], init: str = "scratch",
+            width: int | None = None) -> Path:
     """Train with the shared recipe and budget (resumed or reused) → the run folder."""
-    cfg = make_config("darts", {"loss": "dice_ce", "weight_lr": args.lr, "epochs": 10**5, "steps_per_epoch": args.steps,
+    cfg = make_config("darts", {"width": width, "loss": "dice_ce", "weight_lr": args.lr, "epochs": 10**5, "steps_per_epoch": args.steps,
                                 "batch_size": 2, "patch_size": patch, "fg_fraction": 1 / 3, "schedule": "plateau",
                                 "plateau_patience": 10**5, "val_every": 10**5, "max_minutes": args.train_minutes,
                                 "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
@@ -141,7 +142,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         networks[b] = {"arch": path, "kind": "baseline", "search_seconds": 0.0, "init": "scratch"}
     rows, results = [], {}
     for net_name, info in networks.items():
-        run = trained(ws, net_name, info["arch"], args, patch, info["init"])
+        width = args.width if info["kind"] != "baseline" and info["init"] == "scratch" else None
+        run = trained(ws, net_name, info["arch"], args, patch, info["init"], width)
         metrics = scored(ws, net_name, run)
         arch = load_architecture(run / "arch.json")
         params, flops = size(arch, patch)
@@ -203,6 +205,8 @@ def main() -> None:
     ap.add_argument("--search-steps", type=int, default=20)
     ap.add_argument("--random-archs", type=int, default=3)
     ap.add_argument("--presets", nargs="*", help="only these presets (default: all of the dataset's)")
+    ap.add_argument("--width", type=int, help="stem channels of searched and random networks trained from scratch "
+                    "(default: as searched; SCNAS's paper retrains at 68)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
