@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from segnas.checkpoint import load_checkpoint
 from segnas.distributed import Group, mean
 from segnas.errors import SegnasError
 
@@ -39,13 +40,14 @@ class Guard:
 
     run: Path
     what: str  # "training" or "search", for messages
+    kind: str  # of the run's checkpoint: "train" or "search"
     bad_epochs: int = 0
 
     def recover(self, skipped: int, steps: int, params: Sequence[torch.Tensor], optimizers: Sequence[torch.optim.Optimizer],
-                restore: Callable[[dict[str, Any]], None], load: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+                restore: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """After an epoch with `skipped` non-finite steps (and `steps` good ones) → the event to log.
 
-        `load(path)` reads the run's checkpoint and `restore(state)` puts its weights and optimiser states back.
+        `restore(state)` puts the weights and optimiser states of the run's last checkpoint back.
         """
         ckpt = self.run / "checkpoint.pt"
         self.bad_epochs = self.bad_epochs + 1 if skipped > steps else 0
@@ -58,7 +60,7 @@ class Guard:
             if not ckpt.is_file():
                 raise SegnasError(f"{self.run}: parameters became NaN or Inf before any good checkpoint was written; "
                                   "lower the learning rate (--set …_lr=…) and start again")
-            state = load(ckpt)
+            state = load_checkpoint(ckpt, self.kind)
             restore(state)
             event["restored_epoch"] = int(state["epoch"])
         for opt in optimizers:

@@ -110,10 +110,7 @@ def input_files(source: str | Path) -> list[Path]:
 def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | None = None, tta: bool = False,
                  save_probabilities: bool = False) -> Path:
     """Preprocess → predict → invert → write one case as NIfTI with exactly the input's shape and affine."""
-    image, geom = read_image(image_path)
-    if image.shape[0] != model.plan["in_channels"]:
-        raise file_error(image_path, f"has {image.shape[0]} channel(s); the model expects {model.plan['in_channels']} "
-                         f"({', '.join(model.plan['modalities'])})")
+    image, geom = read_image(image_path)  # channels checked from the header by `check_inputs`
     if not np.all(np.isfinite(image)):
         raise file_error(image_path, "image contains NaN or Inf voxels")
     pre, cg = preprocess_image(image, geom, model.plan)

@@ -73,20 +73,27 @@ def _to_3d(data: np.ndarray, path: Path, channels_allowed: bool) -> np.ndarray:
     raise file_error(path, f"expected a 2D, 3D or 4D (channels last) image, found shape {data.shape}")
 
 
-def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.ndarray, Geometry]:
-    """Read a NIfTI file fully → (array (C, X, Y, Z) in the file's dtype, Geometry); errors name the file."""
-    path = Path(path)
+def _open(path: Path) -> Any:
+    """A NIfTI file opened (header read, voxels not); missing, unreadable or zero-size is an error naming it."""
     if not path.is_file():
         raise file_error(path, "file does not exist")
     try:
         img = nib.load(str(path))
-        if 0 in img.shape:
-            raise file_error(path, f"image has a zero-size dimension: shape {img.shape}")
+    except Exception as e:  # nibabel, gzip and zlib raise many types for a damaged file
+        raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
+    if 0 in img.shape:
+        raise file_error(path, f"image has a zero-size dimension: shape {img.shape}")
+    return img
+
+
+def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.ndarray, Geometry]:
+    """Read a NIfTI file fully → (array (C, X, Y, Z) in the file's dtype, Geometry); errors name the file."""
+    path = Path(path)
+    img = _open(path)
+    try:
         data = np.asanyarray(img.dataobj)
         affine = np.asarray(img.affine, dtype=np.float64)
-    except SegnasError:
-        raise
-    except Exception as e:  # nibabel, gzip and zlib raise many types for a damaged file
+    except Exception as e:
         raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
     data = _to_3d(np.asarray(data), path, channels_allowed)
     if 0 in data.shape:
@@ -99,15 +106,7 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
 def read_shape(path: str | Path) -> tuple[int, ...]:
     """Shape (C, X, Y, Z) of a NIfTI image from its header alone, without reading voxels; errors name the file."""
     path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "file does not exist")
-    try:
-        shape = nib.load(str(path)).shape
-    except Exception as e:
-        raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
-    if 0 in shape:
-        raise file_error(path, f"image has a zero-size dimension: shape {shape}")
-    return _to_3d(np.broadcast_to(np.float32(0), shape), path, True).shape  # a view: no voxel memory
+    return _to_3d(np.broadcast_to(np.float32(0), _open(path).shape), path, True).shape  # a view: no voxel memory
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:

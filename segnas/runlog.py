@@ -1,10 +1,11 @@
 """What a long run shares: the JSONL log that survives kills, optional TensorBoard, the progress bar,
-a config check on resume, and the weight optimiser."""
+a config check on resume, opening a run folder, and the weight optimiser."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,11 @@ from typing import Any
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from segnas.checkpoint import load_checkpoint
 from segnas.errors import SegnasError
-from segnas.io import atomic_path
+from segnas.io import atomic_path, remove_partials
+
+log = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -75,6 +79,19 @@ def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) 
     if changed:
         raise SegnasError(f"{path}: was made with other settings ({', '.join(changed)}); "
                           "resume with the same ones or start a new run")
+
+
+def open_run(run: Path, kind: str, resume: bool, restore: Callable[[dict[str, Any]], int], main: bool) -> int:
+    """The epoch a run starts at: after its checkpoint when resuming (0 if none was written yet); the main
+    rank gets the folder, cleared of a killed writer's temporary files."""
+    ckpt = run / "checkpoint.pt"
+    if resume and not ckpt.is_file():
+        log.info("%s: no checkpoint yet; starting from the beginning", run)
+    start = restore(load_checkpoint(ckpt, kind)) if resume and ckpt.is_file() else 0
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        remove_partials(run)
+    return start
 
 
 def weight_optimizer(params: Any, cfg: Any) -> torch.optim.Optimizer:

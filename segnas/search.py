@@ -21,13 +21,13 @@ from typing import Any
 import torch
 
 from segnas.arch import Architecture, Selection
-from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.checkpoint import rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import SearchConfig
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
-from segnas.io import remove_partials, write_json
+from segnas.io import write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
                                 mean, rank_seed, setup, shard)
 from segnas.model import check_patch, memory_format
@@ -35,7 +35,7 @@ from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
 from segnas.plots import plot_search
-from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, speed_up, weight_optimizer
+from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space
 from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
@@ -66,7 +66,7 @@ class Searcher:
     guard: Guard = field(init=False)
 
     def __post_init__(self) -> None:
-        self.guard = Guard(self.run, "search")
+        self.guard = Guard(self.run, "search", "search")
 
     def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of a loader batch on the device, images in the network's layout."""
@@ -170,12 +170,8 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     s = build(work, cfg, run)
     main = s.group.main  # only rank 0 writes
-    if resume and not ckpt.is_file():
-        log.info("%s: no checkpoint yet; starting from the beginning", run)
-    start = s.restore(load_checkpoint(ckpt, "search")) if resume and ckpt.is_file() else 0
+    start = open_run(run, "search", resume, s.restore, main)
     if main:
-        run.mkdir(parents=True, exist_ok=True)
-        remove_partials(run)  # a killed earlier run's unfinished files
         write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings, "ranks": s.group.world})
     history = RunLog(run / "log.jsonl", start, write=main)
     with epoch_bar(show_progress and main) as bar:
@@ -277,8 +273,7 @@ def recover(s: Searcher, skipped: int, steps: int) -> dict[str, Any]:
         s.strategy.restore({**state["strategy"], "extra": s.strategy.extra_state()})  # keep schedules where they are
 
     params = [*s.net.parameters(), *s.strategy.parameters()]
-    return s.guard.recover(skipped, steps, params, [s.optimizer, s.strategy.optimizer], restore,
-                           lambda p: load_checkpoint(p, "search"))
+    return s.guard.recover(skipped, steps, params, [s.optimizer, s.strategy.optimizer], restore)
 
 
 def found_architecture(run: Path) -> Architecture:

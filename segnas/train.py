@@ -30,14 +30,14 @@ from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
 from segnas.inference import predict_volume
-from segnas.io import remove_partials, write_json
+from segnas.io import write_json
 from segnas.losses import segmentation_loss
 from segnas.metrics import dice, dice_per_sample
 from segnas.model import Model, build_network, check_architecture, check_patch, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
-from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, speed_up, weight_optimizer
+from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space, inherit_weights
 from segnas.splits import load_fold
 from segnas.workspace import Workspace
@@ -83,7 +83,7 @@ class Trainer:
     guard: Guard = field(init=False)
 
     def __post_init__(self) -> None:
-        self.guard = Guard(self.run, "training")
+        self.guard = Guard(self.run, "training", "train")
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -218,7 +218,7 @@ def recover(t: Trainer, skipped: int, steps: int) -> dict[str, Any]:
         net.load_state_dict(state["net"])
         t.optimizer.load_state_dict(state["optimizer"])
 
-    return t.guard.recover(skipped, steps, list(net.parameters()), [t.optimizer], restore, lambda p: load_checkpoint(p, "train"))
+    return t.guard.recover(skipped, steps, list(net.parameters()), [t.optimizer], restore)
 
 
 def over_budget(records: list[dict[str, Any]], max_minutes: float | None, ahead: bool = True) -> bool:
@@ -243,12 +243,8 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
     t = build(work, arch_path, cfg, run)
     main = t.group.main  # only rank 0 writes
-    if resume and not ckpt.is_file():
-        log.info("%s: no checkpoint yet; starting from the beginning", run)
-    start = t.restore(load_checkpoint(ckpt, "train")) if resume and ckpt.is_file() else 0
+    start = open_run(run, "train", resume, t.restore, main)
     if main:
-        run.mkdir(parents=True, exist_ok=True)
-        remove_partials(run)  # a killed earlier run's unfinished files
         write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
         write_json(run / "plan.json", t.model.plan)
         t.model.arch.save(run / "arch.json")
