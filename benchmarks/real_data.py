@@ -65,6 +65,8 @@ def searched(ws: Workspace, preset: str, args: argparse.Namespace, patch: list[i
     """The preset's search on fold 0 (resumed or reused) → (arch.json, search seconds)."""
     over: dict[str, Any] = {"epochs": args.search_epochs, "steps_per_epoch": args.search_steps, "fold": 0,
                             "workers": args.workers, "patch_size": patch, "batch_size": 2}
+    if args.search_width:
+        over["space_settings.channels"] = args.search_width
     if preset == "thrifty":
         over["warmup_epochs"] = min(PRESETS["thrifty"].get("warmup_epochs", 0), args.search_epochs // 3)
     cfg = make_config(preset, over)
@@ -174,6 +176,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         w.writerows(rows)
     summary = {"dataset": DATASETS[name]["folder"], "patch": patch, "train_minutes": args.train_minutes,
                "search_epochs": args.search_epochs, "search_steps": args.search_steps, "best_baseline": best,
+               "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "networks": results}
     write_json(args.out / name / "summary.json", summary)
     return summary
@@ -182,16 +185,24 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
 def table(s: dict[str, Any]) -> str:
     """Markdown table of one dataset's summary."""
     classes = list(next(iter(s["networks"].values()))["per_class"])
-    head = ["network", "kind", "params (M)", "GFLOPs", "search min", "train min"] + classes + ["mean Dice", "mean HD95 mm", "vs best baseline (p)"]
+    head = ["network", "kind", "params (M)", "GFLOPs", "search min", "train min", "steps"] + classes + ["mean Dice", "mean HD95 mm", "vs best baseline (p)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, r in s["networks"].items():
         w = r.get("wilcoxon_vs_best_baseline")
         cells = [n, r["kind"], f"{r['parameters'] / 1e6:.2f}", f"{r['gflops']:.1f}", f"{r['search_seconds'] / 60:.1f}",
-                 f"{r['train_seconds'] / 60:.1f}"] + [f"{r['per_class'][c]['dice']:.3f}" for c in classes]
+                 f"{r['train_seconds'] / 60:.1f}", str(r["epochs"] * s["arguments"]["steps"])] + [f"{r['per_class'][c]['dice']:.3f}" for c in classes]
         cells += [f"**{r['mean_dice']:.3f}**", f"{r['mean_hd95']:.2f}",
                   f"{w['mean_difference']:+.3f} ({w['p']:.3g})" if w else "—"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """A dataset's heading and table."""
+    a = s["arguments"]
+    print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {a['train_minutes']:g} min training per network "
+          f"({a['threads']} torch threads), search {a['search_epochs']}×{a['search_steps']} steps\n")
+    print(table(s))
 
 
 def main() -> None:
@@ -207,19 +218,27 @@ def main() -> None:
     ap.add_argument("--presets", nargs="*", help="only these presets (default: all of the dataset's)")
     ap.add_argument("--width", type=int, help="stem channels of searched and random networks trained from scratch "
                     "(default: as searched; SCNAS's paper retrains at 68)")
+    ap.add_argument("--search-width", type=int, help="stem channels while searching (default: the preset's; SCNAS searches at 48)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--report", action="store_true", help="only print the tables of finished datasets")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (two runs side by side on 2 cores: 1 each)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    if args.report:
+        for n in names:
+            if (args.out / n / "summary.json").is_file():
+                print_summary(read_json(args.out / n / "summary.json"))
+        return
     missing = [n for n in names if not (SHARED_DATA / DATASETS[n]["folder"] / "dataset.json").is_file()]
     if missing:
         sys.exit(f"{', '.join(missing)}: not found under {SHARED_DATA} (this benchmark needs the real datasets)")
     print(header("real data"))
     t0 = time.perf_counter()
     for n in names:
-        s = run_dataset(n, args)
-        print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {args.train_minutes:g} min training per network, "
-              f"search {args.search_epochs}×{args.search_steps} steps\n")
-        print(table(s))
+        print_summary(run_dataset(n, args))
     print(f"\ntotal {(time.perf_counter() - t0) / 60:.1f} min")
 
 
