@@ -30,7 +30,7 @@ from scipy.stats import wilcoxon
 from segnas.arch import Architecture, load_architecture
 from segnas.baselines import BASELINES, baseline_architecture
 from segnas.config import PRESETS, TrainConfig, make_config
-from segnas.io import read_json, write_json
+from segnas.io import atomic_path, read_json, write_json
 from segnas.pipeline import predict_stage
 from segnas.plan import plan_dataset
 from segnas.preprocess import preprocess_dataset
@@ -170,12 +170,11 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         randoms = [x["mean_dice"] for x in results.values() if x["kind"] == f"random:{net_name}"]
         if randoms:
             r["random_mean_dice"] = float(np.mean(randoms))
-    with open(args.out / name / "cases.csv", "w", newline="") as f:
+    with atomic_path(args.out / name / "cases.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["network", "case", "class", "dice", "hd95"])
         w.writeheader()
         w.writerows(rows)
-    summary = {"dataset": DATASETS[name]["folder"], "patch": patch, "train_minutes": args.train_minutes,
-               "search_epochs": args.search_epochs, "search_steps": args.search_steps, "best_baseline": best,
+    summary = {"dataset": DATASETS[name]["folder"], "patch": patch, "best_baseline": best,
                "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "networks": results}
     write_json(args.out / name / "summary.json", summary)
