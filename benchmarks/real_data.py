@@ -1,14 +1,18 @@
 """Searched networks against hand-designed baselines and random architectures on real, labelled data.
 
 Every network gets the same training: loop, augmentation, loss (Dice + CE), optimiser, patch, batch and
-time budget; then its validation cases are predicted from their original files and scored there (Dice,
+budget (wall-clock minutes, or
+training steps with `--train-steps`, which compares architectures apart from how fast their ops run on
+this machine); then its validation cases are predicted from their original files and scored there (Dice,
 HD95). Searches use only the fold's training cases (their own 80/20 search split). Finished searches,
 trainings and predictions are reused, so an interrupted run continues where it stopped.
 
     python benchmarks/real_data.py --dataset la --train-minutes 30 --random-archs 3
+    python benchmarks/real_data.py --dataset la --train-steps 300 --networks monai_unet monai_dynunet
     python benchmarks/real_data.py --dataset all --train-minutes 2 --search-epochs 1 --random-archs 1   # smoke
 
-Writes OUT/<dataset>/cases.csv (per case and class), OUT/<dataset>/summary.json and prints a Markdown table
+Writes OUT/<dataset>/<budget>/cases.csv (per case and class), OUT/<dataset>/<budget>/summary.json (budget:
+e.g. `30min` or `300steps`; runs and predictions are kept per budget under OUT/<dataset>/work) and prints a Markdown table
 with a paired Wilcoxon signed-rank test of each searched network against the best baseline.
 """
 
@@ -87,22 +91,29 @@ def random_arch(ws: Workspace, found: Path, i: int) -> Path:
     return out
 
 
+def budget(args: argparse.Namespace) -> str:
+    """The training budget as a folder name: `300steps` or `30min`."""
+    return f"{args.train_steps}steps" if args.train_steps else f"{args.train_minutes:g}min"
+
+
 def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace, patch: list[int], init: str = "scratch",
             width: int | None = None) -> Path:
     """Train with the shared recipe and budget (resumed or reused) → the run folder."""
-    cfg = make_config("darts", {"width": width, "loss": "dice_ce", "weight_lr": args.lr, "epochs": 10**5, "steps_per_epoch": args.steps,
+    epochs = -(-args.train_steps // args.steps) if args.train_steps else 10**5
+    cfg = make_config("darts", {"width": width, "loss": "dice_ce", "weight_lr": args.lr, "epochs": epochs, "steps_per_epoch": args.steps,
                                 "batch_size": 2, "patch_size": patch, "fg_fraction": 1 / 3, "schedule": "plateau",
-                                "plateau_patience": 10**5, "val_every": 10**5, "max_minutes": args.train_minutes,
+                                "plateau_patience": 10**5, "val_every": 10**5,
+                                "max_minutes": None if args.train_steps else args.train_minutes,
                                 "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
-    run = ws.root / "runs" / f"net_{name}"
+    run = ws.root / "runs" / budget(args) / f"net_{name}"
     if not (run / "summary.json").is_file():
         train(ws.root, arch_path, cfg, run, resume=(run / "checkpoint.pt").is_file())
     return run
 
 
-def scored(ws: Workspace, name: str, run: Path) -> dict[str, Any]:
+def scored(ws: Workspace, name: str, run: Path, tag: str) -> dict[str, Any]:
     """Predict the fold's validation cases from their original files and score them there."""
-    out = ws.root / "predictions" / name
+    out = ws.root / "predictions" / tag / name
     if (out / "metrics.json").is_file() and (run / "summary.json").stat().st_mtime < (out / "metrics.json").stat().st_mtime:
         return read_json(out / "metrics.json")
     plan = read_json(ws.plan)
@@ -128,6 +139,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     patch = DATASETS[name]["patch"]
     networks: dict[str, dict[str, Any]] = {}  # name → {arch, kind, search_seconds}
     presets = [p for p in DATASETS[name]["presets"] if not args.presets or p in args.presets]
+    if args.networks:  # searches only where a searched or random network of theirs is asked for
+        presets = [p for p in presets if any(n == p or n.startswith(f"{p}_random") for n in args.networks)]
     for preset in presets:
         arch_path, secs = searched(ws, preset, args, patch)
         networks[preset] = {"arch": arch_path, "kind": "searched", "search_seconds": secs,
@@ -142,11 +155,13 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             path.parent.mkdir(parents=True, exist_ok=True)
             baseline_architecture(b, plan, patch).save(path)
         networks[b] = {"arch": path, "kind": "baseline", "search_seconds": 0.0, "init": "scratch"}
-    rows, results = [], {}
+    if args.networks:
+        networks = {n: info for n, info in networks.items() if n in args.networks}
+    tag, rows, results = budget(args), [], {}
     for net_name, info in networks.items():
         width = args.width if info["kind"] != "baseline" and info["init"] == "scratch" else None
         run = trained(ws, net_name, info["arch"], args, patch, info["init"], width)
-        metrics = scored(ws, net_name, run)
+        metrics = scored(ws, net_name, run, tag)
         arch = load_architecture(run / "arch.json")
         params, flops = size(arch, patch)
         summary = read_json(run / "summary.json")
@@ -160,9 +175,9 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             for cls, m in c["classes"].items():
                 rows.append({"network": net_name, "case": c["case"], "class": metrics["labels"][cls], "dice": m["dice"], "hd95": m["hd95"]})
         print(f"{name} {net_name}: mean Dice {results[net_name]['mean_dice']:.4f}", flush=True)
-    best = max((n for n, r in results.items() if r["kind"] == "baseline"), key=lambda n: results[n]["mean_dice"])
+    best = max((n for n, r in results.items() if r["kind"] == "baseline"), key=lambda n: results[n]["mean_dice"], default=None)
     for net_name, r in results.items():
-        if r["kind"] != "baseline":
+        if r["kind"] != "baseline" and best is not None:
             a, b = r["case_dice"], results[best]["case_dice"]
             diff = [a[c] - b[c] for c in a]
             r["wilcoxon_vs_best_baseline"] = {"baseline": best, "p": float(wilcoxon(diff).pvalue) if any(diff) else 1.0,
@@ -170,14 +185,14 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         randoms = [x["mean_dice"] for x in results.values() if x["kind"] == f"random:{net_name}"]
         if randoms:
             r["random_mean_dice"] = float(np.mean(randoms))
-    with atomic_path(args.out / name / "cases.csv") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(args.out / name / tag / "cases.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["network", "case", "class", "dice", "hd95"])
         w.writeheader()
         w.writerows(rows)
     summary = {"dataset": DATASETS[name]["folder"], "patch": patch, "best_baseline": best,
                "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "networks": results}
-    write_json(args.out / name / "summary.json", summary)
+    write_json(args.out / name / tag / "summary.json", summary)
     return summary
 
 
@@ -199,7 +214,8 @@ def table(s: dict[str, Any]) -> str:
 def print_summary(s: dict[str, Any]) -> None:
     """A dataset's heading and table."""
     a = s["arguments"]
-    print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {a['train_minutes']:g} min training per network "
+    per_net = f"{a['train_steps']} training steps" if a.get("train_steps") else f"{a['train_minutes']:g} min training"
+    print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {per_net} per network "
           f"({a['threads']} torch threads), search {a['search_epochs']}×{a['search_steps']} steps\n")
     print(table(s))
 
@@ -209,12 +225,15 @@ def main() -> None:
     ap.add_argument("--dataset", choices=[*DATASETS, "all"], default="la")
     ap.add_argument("--out", type=Path, default=Path("results/real_data"))
     ap.add_argument("--train-minutes", type=float, default=30.0, help="training budget per network (wall clock)")
+    ap.add_argument("--train-steps", type=int, help="training budget per network in steps instead of minutes "
+                    "(equal work for every network, however fast its ops run here)")
     ap.add_argument("--steps", type=int, default=50, help="steps per training epoch")
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of every training")
     ap.add_argument("--search-epochs", type=int, default=20)
     ap.add_argument("--search-steps", type=int, default=20)
     ap.add_argument("--random-archs", type=int, default=3)
     ap.add_argument("--presets", nargs="*", help="only these presets (default: all of the dataset's)")
+    ap.add_argument("--networks", nargs="*", help="only these networks, e.g. monai_unet scnas scnas_random0 (default: all)")
     ap.add_argument("--width", type=int, help="stem channels of searched and random networks trained from scratch "
                     "(default: as searched; SCNAS's paper retrains at 68)")
     ap.add_argument("--search-width", type=int, help="stem channels while searching (default: the preset's; SCNAS searches at 48)")
@@ -228,8 +247,8 @@ def main() -> None:
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     if args.report:
         for n in names:
-            if (args.out / n / "summary.json").is_file():
-                print_summary(read_json(args.out / n / "summary.json"))
+            for found in sorted((args.out / n).glob("*/summary.json")):
+                print_summary(read_json(found))
         return
     missing = [n for n in names if not (SHARED_DATA / DATASETS[n]["folder"] / "dataset.json").is_file()]
     if missing:
