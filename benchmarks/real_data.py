@@ -102,7 +102,7 @@ def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace,
     epochs = -(-args.train_steps // args.steps) if args.train_steps else 10**5
     cfg = make_config("darts", {"width": width, "loss": "dice_ce", "weight_lr": args.lr, "epochs": epochs, "steps_per_epoch": args.steps,
                                 "batch_size": 2, "patch_size": patch, "fg_fraction": 1 / 3, "schedule": "plateau",
-                                "plateau_patience": 10**5, "val_every": 10**5,
+                                "plateau_patience": 10**5, "val_every": 0,  # scored by `scored`; the budget is training alone
                                 "max_minutes": None if args.train_steps else args.train_minutes,
                                 "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
     run = ws.root / "runs" / budget(args) / f"net_{name}"

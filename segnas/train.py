@@ -118,6 +118,8 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
         inherit_weights(net, search_weights(arch_path, arch))
     elif cfg.init != "scratch":
         raise SegnasError(f"init must be scratch or search, not {cfg.init!r}")
+    if cfg.val_every < 0:
+        raise SegnasError(f"val_every must be 0 (no validation while training) or more, not {cfg.val_every}")
     group = setup(cfg.device)
     device = device_for(group, cfg.device)
     layout = memory_format(arch.settings["dims"], cfg.channels_last)
@@ -170,7 +172,7 @@ def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor
 
 
 def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = False) -> dict[str, Any]:
-    """One epoch of weight steps, then validation (every `val_every` epochs and when `last`) → its log record."""
+    """One epoch of weight steps, then validation (every `val_every` epochs and when `last`; never if it is 0) → its log record."""
     t0 = time.perf_counter()
     net, k = t.model.net, t.model.plan["num_classes"]
     net.train()
@@ -199,7 +201,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = 
     else:
         t.scheduler.step()
     record["lr"] = t.optimizer.param_groups[0]["lr"]
-    if t.val_ids and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs or last):
+    if t.val_ids and t.cfg.val_every > 0 and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs or last):
         per_class = validate(t.model, t.work, t.val_ids, t.group)
         record["val_dice"] = float(np.mean(list(per_class.values())))
         record["val_dice_per_class"] = per_class
@@ -257,7 +259,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
             first = cfg.max_minutes is not None and epoch == start  # validated: it may use up the budget alone
             out_of_time = over_budget(history.records, cfg.max_minutes)
             record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first)
-            if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids:
+            if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids or t.cfg.val_every == 0:
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:
                     save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})

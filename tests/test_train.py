@@ -174,9 +174,21 @@ def test_time_budget_stops_after_a_validated_epoch(work3d: Path, tmp_path: Path)
     run = train(w, arch_path, tiny(patch_size=PATCH[3], epochs=50, val_every=10, max_minutes=1e-6), show_progress=False)
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0] and "val_dice" in records[0]  # the first epoch used it all up
-    budget = 1.5 * records[0]["seconds"] / 60  # room for one more epoch, predicted to be the last
-    run = train(w, arch_path, tiny(patch_size=PATCH[3], epochs=50, val_every=10, max_minutes=budget), run=tmp_path / "r2",
+    budget = 1.5 * records[0]["seconds"] / 60  # room for more epochs; the budget, not the epoch count, ends the run
+    run = train(w, arch_path, tiny(patch_size=PATCH[3], epochs=10**4, val_every=10**4, max_minutes=budget), run=tmp_path / "r2",
                 show_progress=False)
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    assert 2 <= len(records) <= 4 and "val_dice" in records[-1]
+    assert 2 <= len(records) < 10**4 and "val_dice" in records[-1]
     assert json.loads((run / "summary.json").read_text())["best_epoch"] in (0, len(records) - 1)
+
+
+def test_no_validation_keeps_the_last_epoch(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")
+    run = train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(patch_size=PATCH[3], epochs=2, val_every=0, max_minutes=1e-6),
+                show_progress=False)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and "val_dice" not in records[0]  # no validation, even in the epoch that used the budget up
+    assert json.loads((run / "summary.json").read_text())["best_epoch"] == 0
+    with pytest.raises(SegnasError, match="val_every"):
+        train(copy_work(work3d, tmp_path / "w2"), arch_path, tiny(patch_size=PATCH[3], val_every=-1), run=tmp_path / "r2",
+              show_progress=False)
