@@ -41,7 +41,7 @@ from segnas.preprocess import preprocess_dataset
 from segnas.search import run_folder as search_folder
 from segnas.search import search
 from segnas.show import count_parameters, gflops
-from segnas.model import build_network
+from segnas.model import build_network, fit_architecture
 from segnas.spaces import get_space
 from segnas.splits import load_fold
 from segnas.train import train
@@ -81,10 +81,11 @@ def searched(ws: Workspace, preset: str, args: argparse.Namespace, patch: list[i
     return run / "arch.json", seconds
 
 
-def random_arch(ws: Workspace, found: Path, i: int) -> Path:
-    """The i-th random architecture of the space that `found` came from, with its settings."""
+def random_arch(ws: Workspace, found: Path, preset: str, i: int) -> Path:
+    """The i-th random architecture of the space that `found` came from, with its settings (per preset: RONASMIS's
+    U-Net has 1×1 skips and deep supervision, SCNAS's does not)."""
     arch = load_architecture(found)
-    out = ws.root / "random" / f"{arch.space}_{arch.settings['channels']}_{i}.json"
+    out = ws.root / "random" / f"{preset}_{i}.json"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         get_space(arch.space).random(seed=1000 + i, **arch.settings).save(out)
@@ -106,6 +107,10 @@ def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace,
                                 "max_minutes": None if args.train_steps else args.train_minutes,
                                 "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
     run = ws.root / "runs" / budget(args) / f"net_{name}"
+    if (run / "arch.json").is_file():  # a run is reused only for the very network asked for
+        wanted = fit_architecture(load_architecture(arch_path), read_json(ws.plan), width)
+        if load_architecture(run / "arch.json") != wanted:
+            sys.exit(f"{run}: trained another architecture than {arch_path} (at width {width}); remove the run folder")
     if not (run / "summary.json").is_file():
         train(ws.root, arch_path, cfg, run, resume=(run / "checkpoint.pt").is_file())
     return run
@@ -146,7 +151,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         networks[preset] = {"arch": arch_path, "kind": "searched", "search_seconds": secs,
                             "init": "search" if preset == "ronasmis" else "scratch"}
         for i in range(args.random_archs):
-            networks[f"{preset}_random{i}"] = {"arch": random_arch(ws, arch_path, i), "kind": f"random:{preset}",
+            networks[f"{preset}_random{i}"] = {"arch": random_arch(ws, arch_path, preset, i), "kind": f"random:{preset}",
                                                "search_seconds": 0.0, "init": "scratch"}
     plan = read_json(ws.plan)
     for b in BASELINES:

@@ -1,7 +1,9 @@
 """Training patches: random crops from preprocessed cases, a third centred on foreground, augmented.
 
 Item `i` of epoch `e` depends only on (seed, e, i), never on the worker that builds it, so a run is
-reproducible whatever the number of loader workers.
+reproducible whatever the number of loader workers. One loader serves a whole run: its sampler hands the
+workers (epoch, i) pairs, so they are forked once, at the start, and never again from a process whose heap
+has grown to gigabytes (a fork per epoch doubles that memory as the parent writes to its pages).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 from monai import transforms as T
 from monai.data import set_track_meta
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from segnas.errors import SegnasError
 from segnas.preprocess import PreprocessedCase, load_case
@@ -95,9 +97,9 @@ class PatchDataset(Dataset):
             size.insert(self.slice_axis, 1)  # type: ignore[arg-type]
         return size
 
-    def sample(self, index: int) -> dict[str, Any]:
-        """Patch `index` of the current epoch, as numpy arrays before augmentation."""
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def sample(self, index: int, epoch: int | None = None) -> dict[str, Any]:
+        """Patch `index` of `epoch` (default: the current one), as numpy arrays before augmentation."""
+        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, index])
         case = self._case(self.case_ids[int(rng.integers(len(self.case_ids)))])
         shape = case.seg.shape
         if case.fg and rng.random() < self.fg_fraction:
@@ -112,8 +114,8 @@ class PatchDataset(Dataset):
             image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
         return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31))}
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        s = self.sample(index)
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        s = self.sample(index) if isinstance(index, int) else self.sample(index[1], index[0])
         item = {"image": torch.from_numpy(s["image"]), "label": torch.from_numpy(s["label"].astype(np.float32))}
         if self.transform is not None:
             set_track_meta(False)
@@ -122,12 +124,27 @@ class PatchDataset(Dataset):
         return {"image": item["image"].float().contiguous(), "label": item["label"].round().to(torch.uint8).contiguous()}
 
 
+class EpochSampler(Sampler[tuple[int, int]]):
+    """(epoch, i) for every item of the dataset's epoch as it is when iteration starts."""
+
+    def __init__(self, dataset: PatchDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Any:
+        epoch = self.dataset.epoch
+        return iter([(epoch, i) for i in range(len(self.dataset))])
+
+
 def _worker_init(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
 def patch_loader(dataset: PatchDataset, batch_size: int = 2, workers: int = 2) -> DataLoader:
-    """Batches of patches; workers keep one thread each so they do not fight the training loop."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+    """Batches of the dataset's current epoch, every time it is iterated (make one per run: its workers persist);
+    workers keep one thread each so they do not fight the training loop."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(dataset), num_workers=workers,
                       worker_init_fn=_worker_init, persistent_workers=workers > 0,
                       pin_memory=torch.cuda.is_available(), drop_last=False)

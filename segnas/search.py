@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from segnas.arch import Architecture, Selection
 from segnas.checkpoint import rng_state, save_checkpoint, seed_everything, set_rng_state
@@ -64,9 +65,12 @@ class Searcher:
     group: Group = Group()
     precision: Precision | None = None  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
     guard: Guard = field(init=False)
+    loaders: tuple[DataLoader, DataLoader] = field(init=False)
 
     def __post_init__(self) -> None:
         self.guard = Guard(self.run, "search", "search")
+        self.loaders = (patch_loader(self.train_data, self.cfg.batch_size, self.cfg.workers),
+                        patch_loader(self.val_data, self.cfg.batch_size, self.cfg.workers))
 
     def batch(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of a loader batch on the device, images in the network's layout."""
@@ -201,8 +205,7 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
     s.net.train()
     s.train_data.set_epoch(epoch)
     s.val_data.set_epoch(epoch)
-    train = patch_loader(s.train_data, s.cfg.batch_size, s.cfg.workers)
-    val = patch_loader(s.val_data, s.cfg.batch_size, s.cfg.workers)
+    train, val = s.loaders
     sums: dict[str, float] = {}
     steps = 0
     arch_steps = arch_skipped = skipped = 0

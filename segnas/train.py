@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
@@ -81,9 +82,11 @@ class Trainer:
     group: Group = Group()
     forward: Callable[[torch.Tensor], Any] | None = None  # torch.compile'd network when asked
     guard: Guard = field(init=False)
+    loader: DataLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.guard = Guard(self.run, "training", "train")
+        self.loader = patch_loader(self.data, self.cfg.batch_size, self.cfg.workers)
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything to continue after `epoch`."""
@@ -167,7 +170,7 @@ def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = 
 def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The epoch's patches on the device, images in the network's layout."""
     t.data.set_epoch(epoch)
-    for b in patch_loader(t.data, t.cfg.batch_size, t.cfg.workers):
+    for b in t.loader:
         yield b["image"].to(t.model.device, memory_format=t.model.layout), b["label"].to(t.model.device)
 
 

@@ -86,6 +86,18 @@ def test_loader_workers_give_the_same_batches(work3d: tuple[Path, dict]) -> None
     assert all(torch.equal(x, y) for x, y in zip(inline, parallel))
 
 
+def test_one_loader_serves_every_epoch(work3d: tuple[Path, dict]) -> None:
+    w, _ = work3d
+    ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=3)
+    loader = patch_loader(ds, batch_size=2, workers=2)  # workers forked once, for both epochs
+    first = [b["image"] for b in loader]
+    ds.set_epoch(1)
+    second = [b["image"] for b in loader]
+    inline = [b["image"] for b in patch_loader(ds, batch_size=2, workers=0)]
+    assert all(torch.equal(x, y) for x, y in zip(second, inline))
+    assert not torch.equal(first[0], second[0])
+
+
 def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, dict]) -> None:
     w, _ = work3d
     with pytest.raises(SegnasError, match="nope.json"):
