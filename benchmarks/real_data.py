@@ -221,7 +221,7 @@ def print_summary(s: dict[str, Any]) -> None:
     a = s["arguments"]
     per_net = f"{a['train_steps']} training steps" if a.get("train_steps") else f"{a['train_minutes']:g} min training"
     print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {per_net} per network "
-          f"({a['threads']} torch threads), search {a['search_epochs']}×{a['search_steps']} steps\n")
+          f"(torch threads: {a['threads'] or 'all'}), search {a['search_epochs']}×{a['search_steps']} steps\n")
     print(table(s))
 
 
