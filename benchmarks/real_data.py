@@ -1,9 +1,8 @@
 """Searched networks against hand-designed baselines and random architectures on real, labelled data.
 
 Every network gets the same training: loop, augmentation, loss (Dice + CE), optimiser, patch, batch and
-budget (wall-clock minutes, or
-training steps with `--train-steps`, which compares architectures apart from how fast their ops run on
-this machine); then its validation cases are predicted from their original files and scored there (Dice,
+budget (wall-clock minutes, or training steps with `--train-steps`, which compares architectures apart
+from how fast their ops run on this machine); then its validation cases are predicted from their original files and scored there (Dice,
 HD95). Searches use only the fold's training cases (their own 80/20 search split). Finished searches,
 trainings and predictions are reused, so an interrupted run continues where it stopped.
 
@@ -139,13 +138,16 @@ def case_dice(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Every network on one dataset → the summary (also written to OUT/<name>/summary.json)."""
+    """Every network on one dataset → the summary (also written to OUT/<name>/<budget>/summary.json)."""
+    presets = [p for p in DATASETS[name]["presets"] if not args.presets or p in args.presets]
+    if args.networks:  # searches only where a searched or random network of theirs is asked for
+        known = [*BASELINES, *(n for p in presets for n in [p, *(f"{p}_random{i}" for i in range(args.random_archs))])]
+        if unknown := [n for n in args.networks if n not in known]:
+            sys.exit(f"--networks: no {', '.join(unknown)} on {name}; known: {', '.join(known)}")
+        presets = [p for p in presets if any(n == p or n.startswith(f"{p}_random") for n in args.networks)]
     ws = prepare(name, args.out)
     patch = DATASETS[name]["patch"]
     networks: dict[str, dict[str, Any]] = {}  # name → {arch, kind, search_seconds}
-    presets = [p for p in DATASETS[name]["presets"] if not args.presets or p in args.presets]
-    if args.networks:  # searches only where a searched or random network of theirs is asked for
-        presets = [p for p in presets if any(n == p or n.startswith(f"{p}_random") for n in args.networks)]
     for preset in presets:
         arch_path, secs = searched(ws, preset, args, patch)
         networks[preset] = {"arch": arch_path, "kind": "searched", "search_seconds": secs,

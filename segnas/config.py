@@ -70,7 +70,7 @@ class TrainConfig:
     plateau_patience: int = 30  # epochs without a lower training loss before the learning rate drops
     plateau_factor: float = 0.2
     min_lr: float = 1e-7  # training stops once the learning rate falls below this
-    max_minutes: float | None = None  # time budget: stop after the epoch that reaches it (that epoch validates)
+    max_minutes: float | None = None  # time budget: stop after the epoch that reaches it (it validates unless val_every is 0)
     val_every: int = 1  # epochs between validations (sliding window on the fold's validation cases); 0: none
     # (best.pt is then the last epoch and a time budget counts training alone; score the run with predict)
     val_mode: str = "sliding"  # or "whole": whole-volume inference (RONASMIS)
