@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ def export_model(run: str | Path, out: str | Path | None = None, which: str = "b
     net = model.net.float().eval()
     c = model.plan["in_channels"]
     example = torch.randn(1, c, *model.patch_size).to(memory_format=model.layout)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # shape checks (group norm's, the small-input pooling branch) freeze at trace time; the check below
+        # runs the traced model on another batch size
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(net, example, check_trace=False)
     out = Path(out) if out is not None else run / "model.ts"
     with atomic_path(out) as tmp:

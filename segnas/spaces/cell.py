@@ -36,7 +36,10 @@ def cell_choices(kind: str, nodes: int, candidates: Sequence[str], k: int = 2) -
 
 
 class InputAdapter(nn.Module):
-    """Bring one cell input to the cell's grid (resize by `factor`) and width (LeakyReLU-Conv1×1-IN)."""
+    """Bring one cell input to the cell's grid (resize by `factor`) and width (LeakyReLU-Conv1×1-IN).
+
+    The 1×1 projection runs on the coarser grid: after downsampling, before upsampling.
+    """
 
     def __init__(self, c_in: int, c_out: int, dims: int, factor: float) -> None:
         super().__init__()
@@ -44,6 +47,8 @@ class InputAdapter(nn.Module):
         self.proj = ActConvNorm(c_in, c_out, dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.factor > 1:
+            return resize(self.proj(x), self.factor)
         return self.proj(resize(x, self.factor))
 
 

@@ -16,14 +16,42 @@ from torch import nn
 SLOPE = 0.01
 
 
+def keep_layout(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """`y` in `x`'s memory layout: some CPU kernels (average pooling) return a channels-last input contiguous."""
+    if x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous():
+        return y.contiguous(memory_format=torch.channels_last_3d)
+    return y
+
+
+class Conv3d(nn.Conv3d):
+    """nn.Conv3d whose output keeps a channels-last input's layout.
+
+    For small inputs and, single-threaded, for 1×1×1 kernels, PyTorch's CPU convolution takes a
+    native kernel that returns a contiguous tensor, which takes every op after it off the fast
+    channels-last path; 1×1×1 convolutions of channels-last inputs run as one matrix product instead.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, *S) → (B, C_out, *S')."""
+        if not (x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous()):
+            return super().forward(x)
+        if self.kernel_size == (1, 1, 1) and self.stride == (1, 1, 1) and self.groups == 1:
+            return F.linear(x.permute(0, 2, 3, 4, 1), self.weight.flatten(1), self.bias).permute(0, 4, 1, 2, 3)
+        return keep_layout(super().forward(x), x)
+
+
 def conv_nd(dims: int) -> type[nn.Module]:
-    """nn.Conv2d or nn.Conv3d."""
-    return {2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    """nn.Conv2d or segnas's Conv3d."""
+    return {2: nn.Conv2d, 3: Conv3d}[dims]
 
 
 def norm_nd(dims: int, channels: int) -> nn.Module:
-    """Affine instance norm for 2D or 3D feature maps."""
-    return {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims](channels, affine=True)
+    """Affine instance norm for 2D or 3D feature maps.
+
+    GroupNorm with one group per channel is instance norm (same parameters, same output) and,
+    unlike nn.InstanceNorm3d, keeps a channels-last input channels-last.
+    """
+    return nn.GroupNorm(channels, channels)
 
 
 class ConvNorm(nn.Sequential):
@@ -67,11 +95,11 @@ class Pool(nn.Module):
             return (F.max_pool2d if self.dims == 2 else F.max_pool3d)(x, 3, self.stride, 1)
         pool = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
         if min(x.shape[2:]) >= 3:
-            return pool(x, 3, self.stride, 1, count_include_pad=False)
+            return keep_layout(pool(x, 3, self.stride, 1, count_include_pad=False), x)
         # torch's CPU average pool refuses inputs smaller than the kernel even when padded: pad by hand
         pad = [1, 1] * self.dims
         ones = F.pad(x.new_ones((1, 1, *x.shape[2:])), pad)
-        return pool(F.pad(x, pad), 3, self.stride) / pool(ones, 3, self.stride)
+        return keep_layout(pool(F.pad(x, pad), 3, self.stride) / pool(ones, 3, self.stride), x)
 
 
 class FactorizedReduce(nn.Module):
@@ -143,4 +171,4 @@ def resize(x: torch.Tensor, factor: float) -> torch.Tensor:
     if factor > 1:
         return F.interpolate(x, scale_factor=factor, mode="bilinear" if x.dim() == 4 else "trilinear", align_corners=False)
     k = int(round(1 / factor))
-    return (F.avg_pool2d if x.dim() == 4 else F.avg_pool3d)(x, k, k, ceil_mode=True)
+    return keep_layout((F.avg_pool2d if x.dim() == 4 else F.avg_pool3d)(x, k, k, ceil_mode=True), x)

@@ -1,0 +1,97 @@
+"""One training step (forward, Dice + CE backward, Adam) of each preset's networks and of the MONAI baselines.
+
+    python benchmarks/train_step.py [--patch 80 64 32] [--width 16] [--threads 1] [--device cpu|cuda] [--repeats 3]
+    python benchmarks/train_step.py --arch runs/train_x/arch.json ...   # time these architectures instead
+
+Each row runs in its own process: a random architecture drawn from each preset's space with the preset's
+settings (3D, 1 input channel, 2 classes, `--width` stem channels; seed 1000 as real_data.py draws them),
+MONAI UNet and DynUNet as `baselines.py` configures them (1 mm spacing), batch 2, channels-last on 3D as
+`segnas train` runs them. Prints median seconds per step and the ratio to MONAI UNet measured in the same
+run; run it from another checkout (PYTHONPATH=that/checkout) to compare versions of the ops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import header, measure, run_isolated  # noqa: E402
+
+from segnas.arch import Architecture, load_architecture  # noqa: E402
+from segnas.baselines import BASELINES, baseline_architecture  # noqa: E402
+from segnas.config import PRESETS  # noqa: E402
+from segnas.losses import segmentation_loss  # noqa: E402
+from segnas.model import build_network, memory_format  # noqa: E402
+from segnas.spaces import get_space  # noqa: E402
+
+SEARCHED = ("scnas", "ronasmis", "thrifty")
+
+
+def architecture(row: str, patch: list[int], width: int) -> Architecture:
+    """The network of a row: a baseline, a preset's random draw, or an arch.json path."""
+    if row in BASELINES:
+        plan = {"dims": len(patch), "in_channels": 1, "num_classes": 2, "target_spacing": [1.0] * len(patch)}
+        return baseline_architecture(row, plan, patch)
+    if row in PRESETS:
+        preset = PRESETS[row]
+        settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width}
+        return get_space(preset["space"]).random(seed=1000, **settings)
+    return load_architecture(row)
+
+
+def step_time(row: str, patch: list[int], width: int, device: str, repeats: int) -> dict[str, float]:
+    """Median seconds of one training step on random data."""
+    torch.manual_seed(0)
+    arch = architecture(row, patch, width)
+    layout = memory_format(len(patch), True)
+    net = build_network(arch).to(device, memory_format=layout).train()
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    loss_fn = segmentation_loss("dice_ce")
+    c, k = arch.settings["in_channels"], arch.settings["num_classes"]
+    x = torch.randn(2, c, *patch, device=device).to(memory_format=layout)
+    y = torch.randint(0, k, (2, 1, *patch), device=device)
+
+    def step() -> None:
+        out = net(x)
+        loss = loss_fn(out[0] if isinstance(out, tuple) else out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return {**measure(step, device, repeats), "parameters": sum(p.numel() for p in net.parameters())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patch", type=int, nargs="+", default=[80, 64, 32])
+    ap.add_argument("--width", type=int, default=16, help="stem channels of the presets' networks")
+    ap.add_argument("--arch", nargs="*", help="arch.json files to time instead of the presets' random draws")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per row")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--row", help=argparse.SUPPRESS)  # child process
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.row:
+        print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats)))
+        return
+    print(header("training step"))
+    print(f"batch 2 of {'×'.join(map(str, args.patch))}, width {args.width}, device {args.device}, "
+          f"{args.threads} thread(s), median of {args.repeats}")
+    common = ["--patch", *map(str, args.patch), "--width", str(args.width), "--device", args.device,
+              "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    rows = ["monai_unet", "monai_dynunet", *(args.arch or SEARCHED)]
+    results = {r: run_isolated(__file__, ["--row", r, *common]) for r in rows}
+    base = results["monai_unet"]["seconds"]
+    print(f"{'network':<40}{'params M':>10}{'s/step':>9}{'× UNet':>8}{'added MB':>10}")
+    for r, v in results.items():
+        print(f"{r[-40:]:<40}{v['parameters'] / 1e6:>10.2f}{v['seconds']:>9.3f}{v['seconds'] / base:>8.2f}{v['added_mb']:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()
