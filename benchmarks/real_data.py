@@ -92,8 +92,9 @@ def random_arch(ws: Workspace, found: Path, preset: str, i: int) -> Path:
 
 
 def budget(args: argparse.Namespace) -> str:
-    """The training budget as a folder name: `300steps` or `30min`."""
-    return f"{args.train_steps}steps" if args.train_steps else f"{args.train_minutes:g}min"
+    """The training budget as a folder name: `300steps` or `30min`, and `--tag` after it (`150steps_w80`)."""
+    base = f"{args.train_steps}steps" if args.train_steps else f"{args.train_minutes:g}min"
+    return f"{base}_{args.tag}" if args.tag else base
 
 
 def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace, patch: list[int], init: str = "scratch",
@@ -223,7 +224,8 @@ def print_summary(s: dict[str, Any]) -> None:
     a = s["arguments"]
     per_net = f"{a['train_steps']} training steps" if a.get("train_steps") else f"{a['train_minutes']:g} min training"
     print(f"\n## {s['dataset']} — patch {'×'.join(map(str, s['patch']))}, {per_net} per network "
-          f"(torch threads: {a['threads'] or 'all'}), search {a['search_epochs']}×{a['search_steps']} steps\n")
+          f"(torch threads: {a['threads'] or 'all'}), search {a['search_epochs']}×{a['search_steps']} steps"
+          f"{', width ' + str(a['width']) if a.get('width') else ''}\n")
     print(table(s))
 
 
@@ -244,6 +246,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, help="stem channels of searched and random networks trained from scratch "
                     "(default: as searched; SCNAS's paper retrains at 68)")
     ap.add_argument("--search-width", type=int, help="stem channels while searching (default: the preset's; SCNAS searches at 48)")
+    ap.add_argument("--tag", help="suffix of the budget folder, keeping runs with other settings apart (e.g. w80)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--report", action="store_true", help="only print the tables of finished datasets")
     ap.add_argument("--threads", type=int, help="torch CPU threads (two runs side by side on 2 cores: 1 each)")

@@ -35,7 +35,7 @@ SEARCHED = ("scnas", "ronasmis", "thrifty")
 def architecture(row: str, patch: list[int], width: int) -> Architecture:
     """The network of a row: a baseline, a preset's random draw, or an arch.json path."""
     if row in BASELINES:
-        plan = {"dims": len(patch), "in_channels": 1, "num_classes": 2, "target_spacing": [1.0] * len(patch)}
+        plan = {"dims": len(patch), "in_channels": 1, "num_classes": 2, "target_spacing": [1.0] * 3, "slice_axis": 0}
         return baseline_architecture(row, plan, patch)
     if row in PRESETS:
         preset = PRESETS[row]
