@@ -57,7 +57,7 @@ def test_synth_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_installed_command_runs_the_demo(tmp_path: Path) -> None:
     """The real process: exit code, narration, artifacts."""
     proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6", "--quick"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     for stage in ("validate", "plan", "preprocess", "fold 0: search", "fold 0: train", "fold 0: predict", "cross-validation"):
         assert stage in proc.stdout, stage
