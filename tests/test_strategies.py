@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from segnas.arch import OpChoice
 from segnas.spaces import SPACES
@@ -99,3 +100,26 @@ def test_every_strategy_on_every_space(strategy: str, space: str, dims: int) -> 
     twin = STRATEGIES[strategy](sp.choices(**settings))
     twin.restore(state)
     assert twin.probabilities() == s.probabilities()
+
+
+class _OneDevice(TorchFunctionMode):
+    """Fails any torch call whose tensor arguments sit on different devices (as CUDA would; CPU and meta mix)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        flat = [*args, *kwargs.values()]
+        devices = {a.device.type for a in flat if isinstance(a, torch.Tensor)}
+        assert len(devices) <= 1, f"{func} got tensors on {devices}"
+        return func(*args, **kwargs)
+
+
+def test_enas_controller_keeps_its_tensors_on_its_device() -> None:
+    # The controller on "meta" stands for a GPU: an index tensor made on the CPU inside sample() stopped
+    # the LA search on an H100 at its first step.
+    choices = [OpChoice(f"c/e{i}", ("conv3", "identity", "max_pool3")) for i in range(3)]
+    s = Enas(choices)
+    given = s.sample()[0]
+    s.to("meta")
+    with _OneDevice():
+        _, log_prob, entropy = s.sample(given=given)
+    assert log_prob.device.type == entropy.device.type == "meta"

@@ -44,6 +44,7 @@ class Enas(Strategy):
     def sample(self, greedy: bool = False, given: dict[str, list[int]] | None = None) -> tuple[dict[str, list[int]], torch.Tensor, torch.Tensor]:
         """Walk the decisions → ({label: chosen indices in the order drawn}, Σ log-prob, Σ entropy);
         with `given`, score those choices instead of drawing."""
+        dev = self.start.device  # the controller may live on a GPU: every index tensor goes there too
         h = c = torch.zeros_like(self.start)
         x = self.start
         chosen: dict[str, list[int]] = {}
@@ -55,16 +56,16 @@ class Enas(Strategy):
                 h, c = self.lstm(x, (h, c))
                 logits = self._logits(h, n)
                 if picks:  # inputs are chosen without replacement
-                    logits = logits.masked_fill(torch.tensor([i in picks for i in range(n)]), float("-inf"))
-                dist = torch.distributions.Categorical(logits=logits)
+                    logits = logits.masked_fill(torch.tensor([i in picks for i in range(n)], device=dev), float("-inf"))
+                dist = torch.distributions.Categorical(logits=logits, validate_args=False)  # no host sync per draw
                 if given is not None:
                     i = given[choice.label][len(picks)]
                 else:
                     i = int(torch.argmax(logits)) if greedy else int(dist.sample())
-                log_prob = log_prob + dist.log_prob(torch.tensor(i))
+                log_prob = log_prob + dist.log_prob(torch.tensor(i, device=dev))
                 entropy = entropy + dist.entropy()
                 picks.append(i)
-                x = self.embed(torch.tensor([i]))
+                x = self.embed(torch.tensor([i], device=dev))
             chosen[choice.label] = picks
         return chosen, log_prob, entropy
 
