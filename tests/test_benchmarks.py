@@ -1,0 +1,41 @@
+"""The real-data benchmark end to end at a toy budget: lanes side by side, one summary, runs reused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_dataset
+
+LANES = Path(__file__).resolve().parents[1] / "benchmarks" / "real_data_lanes.sh"
+TOY = ["--train-steps", "2", "--steps", "1", "--search-epochs", "1", "--search-steps", "1", "--random-archs", "1",
+       "--workers", "0", "--threads", "1"]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_lanes_table_every_network_and_reuse_the_search(tmp_path: Path) -> None:
+    shared_dataset("ISBI2012_membrane_2D")
+    env = {**os.environ, "PY": sys.executable}
+    networks = "monai_unet thrifty thrifty_random0"
+    done = subprocess.run(["bash", str(LANES), str(tmp_path), "isbi", networks, *TOY], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "isbi" / "2steps" / "summary.json").read_text())
+    assert set(summary["networks"]) == set(networks.split())
+    assert summary["networks"]["thrifty_random0"]["kind"] == "random:thrifty"
+    assert all(r["epochs"] == 2 for r in summary["networks"].values())
+    # the random lane drew from the thrifty lane's search instead of searching again
+    search = "runs/search_thrifty_nested_pcdarts_fold0/log.jsonl"
+    lane = tmp_path / "lanes"
+    assert (lane / "thrifty_random0" / "isbi" / "work" / search).read_bytes() == (lane / "thrifty" / "isbi" / "work" / search).read_bytes()
+    # assembling again reuses every run and prediction: the same table
+    again = subprocess.run(["bash", str(LANES), str(tmp_path), "isbi", networks, *TOY], env={**env, "ASSEMBLE_ONLY": "1"},
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((tmp_path / "isbi" / "2steps" / "summary.json").read_text())["networks"] == summary["networks"]
