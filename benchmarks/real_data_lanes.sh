@@ -18,6 +18,7 @@ cd "$(dirname "$0")"
 mkdir -p "$OUT/lanes"
 "$PY" -c "import sys; from pathlib import Path; from real_data import prepare; prepare('$DATASET', Path('$OUT'))" || exit 1
 WORK=$OUT/$DATASET/work
+BUDGET=$("$PY" real_data.py --dataset "$DATASET" --print-budget "$@") || exit 1
 
 lane() {  # NETWORK: train (and search) it in its own copy of the work folder
     local net=$1 dir=$OUT/lanes/$1
@@ -50,7 +51,7 @@ fi
 finished=()
 for net in $NETWORKS; do
     src=$OUT/lanes/$net/$DATASET/work
-    if compgen -G "$src/runs/*/net_$net/summary.json" > /dev/null && compgen -G "$src/predictions/*/$net/metrics.json" > /dev/null; then
+    if [ -f "$src/runs/$BUDGET/net_$net/summary.json" ] && [ -f "$src/predictions/$BUDGET/$net/metrics.json" ]; then
         for sub in runs predictions random baselines; do
             [ -d "$src/$sub" ] && mkdir -p "$WORK/$sub" && cp -a "$src/$sub/." "$WORK/$sub/"
         done

@@ -39,3 +39,9 @@ def test_lanes_table_every_network_and_reuse_the_search(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((tmp_path / "isbi" / "2steps" / "summary.json").read_text())["networks"] == summary["networks"]
+    # another budget's assembly finds none of these runs finished (and trains nothing in their stead)
+    other = [*TOY[:1], "3", *TOY[2:]]
+    none = subprocess.run(["bash", str(LANES), str(tmp_path), "isbi", networks, *other], env={**env, "ASSEMBLE_ONLY": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert none.returncode != 0 and "not finished: monai_unet" in none.stderr
+    assert not (tmp_path / "isbi" / "3steps").exists()
