@@ -249,16 +249,14 @@ def main() -> None:
     ap.add_argument("--tag", help="suffix of the budget folder, keeping runs with other settings apart (e.g. w80)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--report", action="store_true", help="only print the tables of finished datasets")
-    ap.add_argument("--print-budget", action="store_true", help="only print the budget folder's name (e.g. 300steps)")
+    ap.add_argument("--prepare", action="store_true",
+                    help="only plan and preprocess the dataset, then print the budget folder's name (e.g. 300steps)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (two runs side by side on 2 cores: 1 each)")
     args = ap.parse_args()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    if args.print_budget:
-        print(budget(args))
-        return
     if args.report:
         for n in names:
             for found in sorted((args.out / n).glob("*/summary.json")):
@@ -267,6 +265,11 @@ def main() -> None:
     missing = [n for n in names if not (SHARED_DATA / DATASETS[n]["folder"] / "dataset.json").is_file()]
     if missing:
         sys.exit(f"{', '.join(missing)}: not found under {SHARED_DATA} (this benchmark needs the real datasets)")
+    if args.prepare:
+        for n in names:
+            prepare(n, args.out)
+        print(budget(args))
+        return
     print(header("real data"))
     t0 = time.perf_counter()
     for n in names:

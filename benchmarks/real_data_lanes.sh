@@ -16,9 +16,8 @@ OUT=$(realpath -m "$1"); DATASET=$2; NETWORKS=$3; shift 3
 PY=${PY:-python3}
 cd "$(dirname "$0")"
 mkdir -p "$OUT/lanes"
-"$PY" -c "import sys; from pathlib import Path; from real_data import prepare; prepare('$DATASET', Path('$OUT'))" || exit 1
+BUDGET=$("$PY" real_data.py --dataset "$DATASET" --out "$OUT" --prepare "$@" | tail -n 1) || exit 1
 WORK=$OUT/$DATASET/work
-BUDGET=$("$PY" real_data.py --dataset "$DATASET" --print-budget "$@") || exit 1
 
 lane() {  # NETWORK: train (and search) it in its own copy of the work folder
     local net=$1 dir=$OUT/lanes/$1
@@ -27,7 +26,8 @@ lane() {  # NETWORK: train (and search) it in its own copy of the work folder
         (cd "$WORK" && cp -a plan.json fingerprint.json splits.json preprocessed "$dir/$DATASET/work/")
     fi
     if [[ $net == *_random* ]]; then  # its preset's search, from the preset's lane (or searched here if none runs)
-        local preset=${net%_random*} src=$OUT/lanes/${net%_random*}/$DATASET/work/runs
+        local preset=${net%_random*}
+        local src=$OUT/lanes/$preset/$DATASET/work/runs
         if [[ " $NETWORKS " == *" $preset "* ]]; then
             until compgen -G "$src/search_${preset}_*/arch.json" > /dev/null; do
                 [ -f "$OUT/lanes/$preset.ended" ] && { echo "$net: the lane of $preset ended without a search" >&2; return 1; }
