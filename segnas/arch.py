@@ -85,6 +85,30 @@ class Architecture:
         write_json(path, self.to_json())
 
 
+# Sane ranges of the settings every network shares; an int range is inclusive, a tuple of values is a set.
+COMMON_LIMITS: dict[str, Any] = {"dims": (2, 3), "in_channels": range(1, 65), "num_classes": range(2, 1025)}
+
+
+def check_settings(settings: Mapping[str, Any], limits: Mapping[str, Any], where: str) -> None:
+    """Each setting named in `limits` within its range (a `range`) or among its values (a tuple); else an error."""
+    for key, allowed in limits.items():
+        if key not in settings:
+            continue
+        v = settings[key]
+        if isinstance(allowed, range):
+            if not isinstance(v, int) or isinstance(v, bool) or v not in allowed:
+                raise SegnasError(f"{where}: setting {key!r} must be an integer from {allowed.start} to {allowed.stop - 1}, "
+                                  f"found {_short(v)}")
+        elif not any(v == a and type(v) is type(a) for a in allowed):
+            raise SegnasError(f"{where}: setting {key!r} must be one of {', '.join(map(repr, allowed))}, found {_short(v)}")
+
+
+def _short(v: Any) -> str:
+    """A value for a message, cut to a readable length (a hand-edited file may hold a 4000-digit number)."""
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
 def check_values(values: Mapping[str, Any], choices: Sequence[Choice], where: str) -> dict[str, Value]:
     """Check that `values` decides exactly the space's choices with allowed values; errors name the label."""
     by_label = {c.label: c for c in choices}

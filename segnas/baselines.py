@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from segnas.arch import Architecture
+from segnas.arch import COMMON_LIMITS, Architecture, _short, check_settings
 from segnas.errors import SegnasError
 
 REQUIRED = ("dims", "in_channels", "num_classes", "depth")
@@ -76,13 +76,35 @@ def baseline_architecture(name: str, plan: dict[str, Any], patch: list[int] | No
     return Architecture(name, settings, {})
 
 
+LIMITS: dict[str, Any] = {"depth": range(1, 8), "channels": range(1, 1025), "res_units": range(0, 9)}
+
+
+def _check_topology(s: dict[str, Any], where: str) -> None:
+    """DynUNet's per-level kernels, strides and filters: lists of equal length, sizes per axis in range."""
+    for key in ("kernels", "strides", "filters"):
+        if not isinstance(s.get(key), list) or not 1 <= len(s[key]) <= 8:
+            raise SegnasError(f"{where}: baseline monai_dynunet needs {key!r} as a list of 1 to 8 levels")
+    if not len(s["kernels"]) == len(s["strides"]) == len(s["filters"]):
+        raise SegnasError(f"{where}: 'kernels', 'strides' and 'filters' must have one entry per level each")
+    for key, allowed in (("kernels", (1, 3, 5, 7)), ("strides", (1, 2))):
+        for level in s[key]:
+            if (not isinstance(level, list) or len(level) != s["dims"]
+                    or not all(type(v) is int and v in allowed for v in level)):
+                raise SegnasError(f"{where}: each entry of {key!r} must be {s['dims']} of {allowed}, found {_short(level)}")
+    if not all(type(f) is int and 1 <= f <= 1024 for f in s["filters"]):
+        raise SegnasError(f"{where}: 'filters' must be integers from 1 to 1024, found {_short(s['filters'])}")
+
+
 def check_baseline(arch: Architecture, where: str) -> Architecture:
-    """A baseline architecture with the settings it needs and no decisions; else an error naming `where`."""
+    """A baseline architecture with the settings it needs, each in range, and no decisions; else an error naming `where`."""
     missing = [k for k in REQUIRED if k not in arch.settings]
     if missing:
         raise SegnasError(f"{where}: baseline {arch.space} needs setting(s) {', '.join(missing)}")
     if arch.values:
         raise SegnasError(f"{where}: baseline {arch.space} has no decisions, found {', '.join(sorted(arch.values))}")
+    check_settings(arch.settings, {**COMMON_LIMITS, **LIMITS}, f"{where}: baseline {arch.space}")
+    if arch.space == "monai_dynunet":
+        _check_topology(arch.settings, where)
     return arch
 
 

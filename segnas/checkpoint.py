@@ -1,8 +1,16 @@
-"""Atomic checkpoints and the random-number state that makes a resumed run continue exactly."""
+"""Atomic checkpoints and the random-number state that makes a resumed run continue exactly.
+
+Checkpoints are loaded with `torch.load(weights_only=True)`: a run folder is something people share,
+and a pickle may run code when it is unpickled. A checkpoint holds only tensors, numbers, strings and
+containers of them (the NumPy generator state is stored as a tensor); checkpoints written before that
+change held one NumPy array, which the allow-list below still admits.
+"""
 
 from __future__ import annotations
 
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +20,15 @@ import torch
 from segnas.errors import SegnasError
 from segnas.io import atomic_path
 
+# What checkpoints written before the NumPy state became a tensor contain besides tensors: one uint32 array.
+_LEGACY_GLOBALS: list[Any] = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct]
+
 
 def rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) generator states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, NumPy and torch (CPU and CUDA) generator states, as tensors and plain values."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss)]
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -23,11 +36,17 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Inverse of `rng_state`."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    random.setstate(_tuples(state["python"]))
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(x: Any) -> Any:
+    """Lists back to tuples, as `random.setstate` wants them."""
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def seed_everything(seed: int) -> None:
@@ -49,8 +68,14 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     if not path.is_file():
         raise SegnasError(f"{path}: no checkpoint to resume from")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated zip, pickle errors, …
+        with torch.serialization.safe_globals(_LEGACY_GLOBALS):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # the restricted unpickler met something that could run code
+        found = re.search(r"(?:GLOBAL|global:?) ([\w.]+)", str(e))
+        what = found.group(1) if found else "content outside the allowed types"
+        raise SegnasError(f"{path}: refused: the checkpoint holds objects that could run code when loaded ({what}); "
+                          "segnas checkpoints hold only tensors and plain values") from None
+    except Exception as e:  # truncated zip, other damage
         raise SegnasError(f"{path}: checkpoint is damaged or not a segnas checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or state.get("kind") != kind:
         raise SegnasError(f"{path}: not a segnas {kind} checkpoint")

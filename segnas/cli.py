@@ -248,6 +248,7 @@ def predict(
     save_probabilities: Annotated[bool, typer.Option("--save-probabilities", help="Also write class probabilities (.npz, float16).")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
     keep: Annotated[bool, typer.Option("--continue", help="Keep predictions already in OUTPUT (an interrupted run's) and predict the rest.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace predictions already in OUTPUT (refused without this or --continue).")] = False,
 ) -> None:
     """Predict label maps, written as NIfTI with exactly each input's shape and affine.
 
@@ -256,7 +257,8 @@ def predict(
     from segnas.inference import input_files, predict_files
     from segnas.model import load_model
     loaded = load_model(model, checkpoint, device)
-    written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities, skip_existing=keep)
+    written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities, skip_existing=keep,
+                            overwrite=overwrite)
     out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]")
 
 

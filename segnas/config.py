@@ -169,6 +169,32 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
         elif not isinstance(value, type(default)):
             raise SegnasError(f"setting {name!r} must be {type(default).__name__}, got {v!r}")
         setattr(cfg, name, value)
+    return check_config(cfg)  # type: ignore[return-value]
+
+
+def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
+    """Every number in a usable range; a schedule that leaves a search without architecture steps is an error."""
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise SegnasError(f"setting {key!r} must be {what}, found {getattr(cfg, key)!r}")
+    for key in ("epochs", "steps_per_epoch", "batch_size"):
+        need(getattr(cfg, key) >= 1, key, "at least 1")
+    for key in ("workers", "fold", "plateau_patience"):
+        need(getattr(cfg, key) >= 0, key, "0 or more")
+    need(cfg.weight_lr >= 0, "weight_lr", "0 or more")
+    need(cfg.patch_size is None or (isinstance(cfg.patch_size, list) and bool(cfg.patch_size)
+                                    and all(type(p) is int and 1 <= p <= 4096 for p in cfg.patch_size)),
+         "patch_size", "null or a list of positive integers")
+    if isinstance(cfg, SearchConfig):
+        need(cfg.arch_lr > 0, "arch_lr", "positive")
+        need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs",
+             f"0 or more and below epochs ({cfg.epochs}): with {cfg.warmup_epochs} warm-up epochs of {cfg.epochs} the "
+             "search would take no architecture step and export an untrained pick; lower warmup_epochs or raise epochs")
+    else:
+        need(cfg.val_every >= 0, "val_every", "0 or more")
+        need(0 <= cfg.fg_fraction <= 1, "fg_fraction", "between 0 and 1")
+        need(cfg.width is None or 1 <= cfg.width <= 1024, "width", "null or 1 to 1024")
+        need(cfg.max_minutes is None or cfg.max_minutes > 0, "max_minutes", "null or positive")
     return cfg
 
 

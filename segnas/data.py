@@ -145,6 +145,9 @@ def _worker_init(worker_id: int) -> None:
 def patch_loader(dataset: PatchDataset, batch_size: int = 2, workers: int = 2) -> DataLoader:
     """Batches of the dataset's current epoch, every time it is iterated (make one per run: its workers persist);
     workers keep one thread each so they do not fight the training loop."""
+    # Its own generator: a loader draws its workers' base seed when first iterated, and from torch's global
+    # generator that draw would shift the run's random stream differently in a resumed run.
     return DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(dataset), num_workers=workers,
                       worker_init_fn=_worker_init, persistent_workers=workers > 0,
-                      pin_memory=torch.cuda.is_available(), drop_last=False)
+                      pin_memory=torch.cuda.is_available(), drop_last=False,
+                      generator=torch.Generator().manual_seed(dataset.seed))

@@ -110,10 +110,8 @@ def input_files(source: str | Path) -> list[Path]:
 def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | None = None, tta: bool = False,
                  save_probabilities: bool = False) -> Path:
     """Preprocess → predict → invert → write one case as NIfTI with exactly the input's shape and affine."""
-    image, geom = read_image(image_path)  # channels checked from the header by `check_inputs`
-    if not np.all(np.isfinite(image)):
-        raise file_error(image_path, "image contains NaN or Inf voxels")
-    pre, cg = preprocess_image(image, geom, model.plan)
+    image, geom = read_image(image_path)  # channels checked from the header by `check_inputs`; NaN by read_image
+    pre, cg = preprocess_image(image, geom, model.plan, image_path)
     probs = invert_probabilities(predict_volume(model, pre, mode, tta), cg)
     labels = probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int16)
     if save_probabilities:
@@ -140,17 +138,36 @@ def check_inputs(model: Model, files: Sequence[Path]) -> None:
         raise SegnasError(f"{len(problems)} of {len(files)} input(s) cannot be predicted; nothing was written", problems)
 
 
-def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode: str | None = None, tta: bool = False,
-                  save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True) -> list[Path]:
-    """Predict each image into `out_dir` (one at a time, each file written atomically); returns the outputs."""
-    out_dir = Path(out_dir)
+DATASET_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")  # a dataset's own files: never written into
+
+
+def check_output_folder(out_dir: Path, files: Sequence[Path], names: Sequence[str], skip_existing: bool, overwrite: bool) -> None:
+    """Refuse an output folder where predictions would replace inputs, a dataset's files or earlier outputs."""
     for f in files:
         if out_dir.resolve() == f.parent.resolve():
             raise SegnasError(f"{out_dir}: is the input folder; write predictions elsewhere (inputs are never overwritten)")
-    check_inputs(model, files)
-    names = [output_name(f) for f in files]
+    resolved = out_dir.resolve()
+    if resolved.name in DATASET_FOLDERS and (resolved.parent / "dataset.json").is_file():
+        raise SegnasError(f"{out_dir}: is a dataset's {resolved.name} folder (beside {resolved.parent / 'dataset.json'}); "
+                          "predictions are never written among a dataset's images and labels")
     if len(set(names)) != len(names):
         raise SegnasError(f"{out_dir}: two inputs would be written to the same output name")
+    existing = [n for n in names if (out_dir / n).exists()] if out_dir.is_dir() else []
+    if existing and not (skip_existing or overwrite):
+        raise SegnasError(f"{out_dir}: already holds {len(existing)} of the predictions ({existing[0]}"
+                          f"{', …' if len(existing) > 1 else ''}); --continue keeps them, --overwrite replaces them")
+
+
+def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode: str | None = None, tta: bool = False,
+                  save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True,
+                  overwrite: bool = False) -> list[Path]:
+    """Predict each image into `out_dir` (one at a time, each file written atomically); returns the outputs.
+
+    Existing outputs are kept with `skip_existing`, replaced with `overwrite`, and refused otherwise."""
+    out_dir = Path(out_dir)
+    names = [output_name(f) for f in files]
+    check_output_folder(out_dir, files, names, skip_existing, overwrite)
+    check_inputs(model, files)
     created = not out_dir.exists()
     check_writable(out_dir, "output folder")
     remove_partials(out_dir)  # a killed earlier run's unfinished files

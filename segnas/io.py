@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,25 @@ from segnas.errors import SegnasError, file_error
 
 
 NIFTI = (".nii.gz", ".nii")  # file name endings read as NIfTI
+
+# Largest image (voxels × channels) read, from its header before any voxel: a 24 GB machine holds the
+# handful of float32 copies that checking, resampling and predicting such an image make. SEGNAS_MAX_VOXELS
+# raises or lowers it.
+DEFAULT_MAX_VOXELS = 2**28
+# Largest |intensity| accepted: z-scoring in float32 squares and sums the voxels, which overflows far
+# below float32's 3.4e38 (a 1e10 voxel squared, times 1e9 voxels, is still only 1e29).
+MAX_ABS_INTENSITY = 1e10
+MAX_LABEL = 2**31 - 1  # label maps are read as int32 at most
+MAX_JSON_BYTES = 200 * 10**6  # fingerprints of thousands of cases stay far below
+
+
+def max_voxels() -> int:
+    """The per-image voxel limit: SEGNAS_MAX_VOXELS or DEFAULT_MAX_VOXELS."""
+    raw = os.environ.get("SEGNAS_MAX_VOXELS", "")
+    try:
+        return int(float(raw)) if raw.strip() else DEFAULT_MAX_VOXELS
+    except ValueError:
+        raise SegnasError(f"SEGNAS_MAX_VOXELS={raw!r} is not a number of voxels") from None
 
 
 @dataclass(frozen=True)
@@ -73,16 +94,72 @@ def _to_3d(data: np.ndarray, path: Path, channels_allowed: bool) -> np.ndarray:
     raise file_error(path, f"expected a 2D, 3D or 4D (channels last) image, found shape {data.shape}")
 
 
-def _open(path: Path) -> Any:
-    """A NIfTI file opened (header read, voxels not); missing, unreadable or zero-size is an error naming it."""
-    if not path.is_file():
-        raise file_error(path, "file does not exist")
+def check_file(path: Path) -> None:
+    """`path` is a regular file we may read; otherwise an error saying which of the ways it is not."""
     try:
-        img = nib.load(str(path))
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise file_error(path, f"is a symbolic link to {os.readlink(path)}, which does not exist") from None
+        raise file_error(path, "file does not exist") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise file_error(path, "is a symbolic link loop (it points back to itself)") from None
+        raise file_error(path, f"cannot be read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise file_error(path, "is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise file_error(path, "is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise file_error(path, "permission denied: this user cannot read it")
+
+
+def _raw_spacing(img: Any, path: Path) -> list[float] | None:
+    """The header's pixdim for the spatial axes as stored (nibabel silently turns 0 into 1 and negatives
+    positive); None when the affine does not come from them (sform set) or the format has none."""
+    header = img.header
+    try:
+        if int(header["sform_code"]) > 0:
+            return None
+        with nib.openers.ImageOpener(str(path)) as f:
+            raw = type(header).from_fileobj(f, check=False)
+        return [float(v) for v in raw["pixdim"][1: 1 + min(3, len(img.shape))]]
+    except Exception:  # not a NIfTI-1/2 header: nothing more to check here
+        return None
+
+
+def _check_header(img: Any, path: Path) -> None:
+    """What the header alone tells is wrong: voxel type, size, spacing."""
+    dtype = img.get_data_dtype()
+    if dtype.fields:
+        raise file_error(path, f"is an RGB image ({', '.join(dtype.names)} per voxel); segnas reads grey values: "
+                         "convert it, or store each colour as a channel")
+    if dtype.kind == "c":
+        raise file_error(path, f"is complex-valued ({dtype}); segnas needs real intensities (store the magnitude)")
+    voxels = int(np.prod([int(n) for n in img.shape], dtype=object))
+    limit = max_voxels()
+    if voxels > limit:
+        shape = "×".join(str(int(n)) for n in img.shape)
+        raise file_error(path, f"its header declares shape {shape} ({voxels / 1e6:,.0f} M voxels), over the limit of "
+                         f"{limit / 1e6:,.0f} M voxels per image (SEGNAS_MAX_VOXELS raises it)")
+    spacing = _raw_spacing(img, path)
+    for axis, s in enumerate(spacing or []):
+        if not np.isfinite(s) or s <= 0:
+            raise file_error(path, f"its header gives axis {axis} a voxel size of {s} (pixdim[{axis + 1}]); "
+                             "a voxel must have a positive size")
+
+
+def _open(path: Path) -> Any:
+    """A NIfTI file opened (header read and checked, voxels not); every problem is an error naming the file."""
+    check_file(path)
+    try:
+        with nib.imageglobals.LoggingOutputSuppressor():  # nibabel prints its own header fixes
+            img = nib.load(str(path))
     except Exception as e:  # nibabel, gzip and zlib raise many types for a damaged file
         raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
     if 0 in img.shape:
         raise file_error(path, f"image has a zero-size dimension: shape {img.shape}")
+    _check_header(img, path)
     return img
 
 
@@ -93,6 +170,9 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
     try:
         data = np.asanyarray(img.dataobj)
         affine = np.asarray(img.affine, dtype=np.float64)
+    except MemoryError:
+        raise file_error(path, f"not enough memory to read its {np.prod(img.shape):,} voxels "
+                         f"({img.get_data_dtype()})") from None
     except Exception as e:
         raise file_error(path, f"cannot read as NIfTI ({type(e).__name__}: {e})") from None
     data = _to_3d(np.asarray(data), path, channels_allowed)
@@ -103,20 +183,44 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
     return data, Geometry.of(data.shape[1:], affine)
 
 
+def read_header(path: str | Path) -> tuple[tuple[int, ...], Geometry]:
+    """Shape (C, X, Y, Z) and Geometry of a NIfTI image from its header alone, without reading voxels."""
+    path = Path(path)
+    img = _open(path)
+    shape = _to_3d(np.broadcast_to(np.float32(0), img.shape), path, True).shape  # a view: no voxel memory
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise file_error(path, "affine is singular or not finite")
+    return shape, Geometry.of(shape[1:], affine)
+
+
 def read_shape(path: str | Path) -> tuple[int, ...]:
     """Shape (C, X, Y, Z) of a NIfTI image from its header alone, without reading voxels; errors name the file."""
-    path = Path(path)
-    return _to_3d(np.broadcast_to(np.float32(0), _open(path).shape), path, True).shape  # a view: no voxel memory
+    return read_header(path)[0]
+
+
+def check_intensities(image: np.ndarray, path: str | Path) -> None:
+    """NaN, Inf or magnitudes beyond MAX_ABS_INTENSITY are an error naming the file (one pass, no copy)."""
+    lo, hi = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise file_error(path, f"{int(np.count_nonzero(~np.isfinite(image)))} voxel(s) are NaN or Inf")
+    if max(-lo, hi) > MAX_ABS_INTENSITY:
+        raise file_error(path, f"intensities reach {lo if -lo > hi else hi:.3g}, beyond ±{MAX_ABS_INTENSITY:.0e}: "
+                         "normalisation in float32 cannot handle them (a wrong scale factor in the header?)")
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
-    """Read an image → (float32 (C, X, Y, Z), Geometry)."""
+    """Read an image → (float32 (C, X, Y, Z), Geometry); NaN, Inf and absurd intensities are errors."""
     data, geom = read_nifti(path)
-    return data.astype(np.float32, copy=False), geom
+    if data.dtype.kind == "f" and data.dtype.itemsize > 4:
+        check_intensities(data, path)  # before float32 turns values over 3.4e38 into Inf
+    data = data.astype(np.float32, copy=False)
+    check_intensities(data, path)
+    return data, geom
 
 
 def read_label(path: str | Path) -> tuple[np.ndarray, Geometry]:
-    """Read a label map → (integer (X, Y, Z), Geometry); non-integer values are an error."""
+    """Read a label map → (integer (X, Y, Z): uint8, or int32 for values ≥ 256; never wrapped), Geometry."""
     data, geom = read_nifti(path, channels_allowed=False)
     data = data[0]
     if not np.issubdtype(data.dtype, np.integer):
@@ -126,9 +230,12 @@ def read_label(path: str | Path) -> tuple[np.ndarray, Geometry]:
         if not np.array_equal(rounded, data):
             raise file_error(path, "label map has non-integer values (labels must be whole numbers)")
         data = rounded
-    if data.min() < 0:
-        raise file_error(path, f"label map has negative values (min {data.min()})")
-    return data.astype(np.uint8 if data.max() < 256 else np.int16, copy=False), geom
+    lo, hi = data.min(), data.max()
+    if lo < 0:
+        raise file_error(path, f"label map has negative values (min {lo})")
+    if hi > MAX_LABEL:
+        raise file_error(path, f"label map has the value {hi:.6g}, too large for a class index (at most {MAX_LABEL})")
+    return data.astype(np.uint8 if hi < 256 else np.int32, copy=False), geom
 
 
 def write_nifti(path: str | Path, data: np.ndarray, affine: np.ndarray | Geometry) -> None:
@@ -157,9 +264,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes it 0600; a file written normally follows the umask
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(folder: str | Path, what: str = "folder") -> None:
@@ -192,12 +308,17 @@ def write_json(path: str | Path, obj: Any) -> None:
 def read_json(path: str | Path) -> Any:
     """Read JSON; a missing or malformed file is an error naming it and the line."""
     path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "file does not exist")
+    check_file(path)
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise file_error(path, f"is {path.stat().st_size / 1e6:.0f} MB; a segnas JSON file is at most {MAX_JSON_BYTES // 10**6} MB")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise file_error(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise file_error(path, "JSON nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise file_error(path, f"not usable JSON ({e})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise file_error(path, f"cannot read ({e})") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from segnas.errors import Problem, SegnasError
@@ -60,6 +60,12 @@ def case_id_of(path: str | Path) -> str:
     return name
 
 
+def leaves_folder(relative: str) -> bool:
+    """True for a dataset.json path that is absolute or climbs out with '..' (symbolic links inside are allowed)."""
+    p = PurePosixPath(relative.replace("\\", "/"))
+    return p.is_absolute() or relative.startswith(("/", "\\")) or ".." in p.parts or ":" in (p.parts[0] if p.parts else "")
+
+
 def _parse_index_map(obj: Any, key: str, where: str, problems: list[Problem]) -> dict[int, str]:
     """Parse {"0": "name"} (MSD) or {"name": 0} (nnU-Net v2) into {index: name}."""
     if not isinstance(obj, dict) or not obj:
@@ -107,8 +113,18 @@ def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
         problems.append(Problem(where, "'training' is empty: there are no cases to learn from"))
     seen: set[str] = set()
     for i, entry in enumerate(training):
-        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) or not isinstance(entry.get("label"), str):
+        if not isinstance(entry, dict):
             problems.append(Problem(where, f"training[{i}] must be an object with string 'image' and 'label'"))
+            continue
+        named = f"training[{i}]" + (f" (case {case_id_of(entry['image'])!r})" if isinstance(entry.get("image"), str) else "")
+        absent = [k for k in ("image", "label") if not isinstance(entry.get(k), str)]
+        if absent:
+            problems.append(Problem(where, f"{named} has no string {' or '.join(repr(k) for k in absent)}"))
+            continue
+        outside = [k for k in ("image", "label") if leaves_folder(entry[k])]
+        if outside:
+            problems.append(Problem(where, f"{named}: {outside[0]!r} path {entry[outside[0]]!r} leads outside the dataset folder "
+                                    "(paths must be relative, without '..')"))
             continue
         cid = case_id_of(entry["image"])
         if cid in seen:
@@ -123,7 +139,10 @@ def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
     if not isinstance(listed, list):
         problems.append(Problem(where, "'test' must be a list of image paths"))
         listed = []
-    tests = [root / t for t in listed if isinstance(t, str)]
+    for t in listed:
+        if isinstance(t, str) and leaves_folder(t):
+            problems.append(Problem(where, f"'test' path {t!r} leads outside the dataset folder (paths must be relative, without '..')"))
+    tests = [root / t for t in listed if isinstance(t, str) and not leaves_folder(t)]
     if not modality or not labels:
         return None, problems
     spec = DatasetSpec(root, str(meta.get("name", root.name)), [modality[i] for i in sorted(modality)], labels, cases, tests)

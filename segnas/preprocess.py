@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from segnas.errors import SegnasError
+from segnas.errors import SegnasError, file_error
 from segnas.lock import locks_work
-from segnas.io import Geometry, atomic_path, read_image, read_json, read_label, remove_partials, save_npy, write_json
+from segnas.io import Geometry, atomic_path, max_voxels, read_image, read_json, read_label, remove_partials, save_npy, write_json
 from segnas.msd import Case, load_dataset
 from segnas.parallel import pmap
 from segnas.plan import load_plan, nonzero_box
@@ -105,14 +105,22 @@ def resampled_shape(cropped: tuple[int, ...], spacing: tuple[float, ...], plan: 
     return tuple(shape)  # type: ignore[return-value]
 
 
-def preprocess_image(image: np.ndarray, geom: Geometry, plan: dict[str, Any]) -> tuple[np.ndarray, CaseGeometry]:
-    """Crop, normalise and resample an image (C, X, Y, Z) → (float32 image, geometry to invert)."""
+def preprocess_image(image: np.ndarray, geom: Geometry, plan: dict[str, Any],
+                     source: str | Path = "image") -> tuple[np.ndarray, CaseGeometry]:
+    """Crop, normalise and resample an image (C, X, Y, Z) → (float32 image, geometry to invert);
+    an image that resampling would blow up past the voxel limit is an error naming `source`."""
     box = nonzero_box(image)
     sl = (slice(None),) + tuple(slice(lo, hi) for lo, hi in box)
     crop = image[sl]
+    shape = resampled_shape(crop.shape[1:], geom.spacing, plan)
+    voxels = int(np.prod(shape, dtype=np.int64)) * image.shape[0]
+    if voxels > max_voxels():
+        raise file_error(source, f"resampling its voxels of {' × '.join(f'{s:.3g}' for s in geom.spacing)} mm to the plan's "
+                         f"{' × '.join(f'{t:.3g}' for t in plan['target_spacing'])} mm would make {'×'.join(map(str, shape))} "
+                         f"({voxels / 1e6:,.0f} M voxels), over the limit of {max_voxels() / 1e6:,.0f} M "
+                         "(is its spacing in the right unit? SEGNAS_MAX_VOXELS raises the limit)")
     mask = np.any(crop != 0, axis=0)
     crop = normalise(crop, plan["normalization"], mask)
-    shape = resampled_shape(crop.shape[1:], geom.spacing, plan)
     out = resample_image(crop, shape, plan["image_interpolation_order"])
     return out, CaseGeometry(geom, tuple(box), shape)  # type: ignore[arg-type]
 
@@ -165,7 +173,7 @@ def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
         raise SegnasError(f"{case.image}: has {image.shape[0]} channel(s), the plan expects {plan['in_channels']}")
     if lgeom.shape != geom.shape:
         raise SegnasError(f"{case.label}: shape {lgeom.shape} differs from its image's {geom.shape}")
-    img, cg = preprocess_image(image, geom, plan)
+    img, cg = preprocess_image(image, geom, plan, case.image)
     crop = label[tuple(slice(lo, hi) for lo, hi in cg.box)]
     seg = resample_labels(crop, cg.resampled_shape)
     save_npy(out / f"{case.id}.npy", img)

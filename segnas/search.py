@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from segnas.arch import Architecture, Selection
 from segnas.checkpoint import rng_state, save_checkpoint, seed_everything, set_rng_state
-from segnas.config import SearchConfig
+from segnas.config import SearchConfig, check_config
 from segnas.data import PatchDataset, patch_loader
 from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
@@ -168,6 +168,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`).
     """
     work = Path(work)
+    check_config(cfg)
     run = run_folder(work, cfg)
     ckpt = run / "checkpoint.pt"
     if ckpt.exists() and not resume:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from segnas.arch import Architecture, load_architecture
 from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
-from segnas.config import TrainConfig
+from segnas.config import TrainConfig, check_config
 from segnas.data import PatchDataset, patch_loader
 from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.errors import SegnasError
@@ -242,6 +242,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`).
     """
     work, arch_path = Path(work), Path(arch_path)
+    check_config(cfg)
     run = Path(run) if run is not None else run_folder(work, cfg)
     ckpt = run / "checkpoint.pt"
     if ckpt.exists() and not resume:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from segnas.errors import Problem, SegnasError
-from segnas.io import read_image, read_label
+from segnas.errors import Problem, SegnasError, as_problem
+from segnas.io import Geometry, read_header, read_image, read_label
 from segnas.msd import Case, DatasetSpec, parse_dataset
+
+SPACING_OUTLIER = 10.0  # a case whose voxel size differs this much from the median along an axis is refused
 
 
 @dataclass
@@ -59,9 +61,6 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
                         "them in its last axis (x, y, z, channel)")
             problems.append(Problem(str(case.image), f"has {image.shape[0]} channel(s) in its last axis but dataset.json "
                                     f"'modality' declares {spec.in_channels}{hint}"))
-        bad = int(np.count_nonzero(~np.isfinite(image)))
-        if bad:
-            problems.append(Problem(str(case.image), f"{bad} voxel(s) are NaN or Inf"))
     if label is not None:
         present = [int(v) for v in np.unique(label)]
         undeclared = sorted(set(present) - set(spec.labels))
@@ -81,20 +80,68 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
     return CaseSummary(case.id, igeom.shape, igeom.spacing, image.shape[0], present), problems
 
 
+def check_headers(case: Case) -> tuple[Geometry | None, list[Problem]]:
+    """The image's geometry from its header, and what the image's and label's headers alone show is wrong
+    (size over the voxel limit, bad spacing, voxel type): checked before any voxel is read."""
+    problems, geom = [], None
+    for path in (case.image, case.label):
+        try:
+            g = read_header(path)[1]
+            geom = g if path == case.image else geom
+        except SegnasError as e:
+            problems.append(as_problem(e, path))
+    return geom, problems
+
+
+def geometry_outliers(cases: list[tuple[Case, Geometry]]) -> list[Problem]:
+    """Cases unlike the rest: a 2D image among 3D ones; a voxel size over SPACING_OUTLIER× off the median
+    along an axis (a header in the wrong unit makes resampling blow a case up a thousandfold)."""
+    problems = []
+    flat = [min(g.shape) == 1 for _, g in cases]
+    if sum(flat) < len(cases) / 2:
+        for (case, g), is_flat in zip(cases, flat):
+            if is_flat:
+                problems.append(Problem(str(case.image), f"is a 2D image (shape {'×'.join(map(str, g.shape))}) but the "
+                                        "dataset's other images are 3D"))
+    for axis in range(3):
+        along = [(case, g.spacing[axis]) for case, g in cases if g.shape[axis] > 1]
+        if len(along) < 2:
+            continue
+        median = float(np.median([s for _, s in along]))
+        for case, s in along:
+            if s > SPACING_OUTLIER * median or s * SPACING_OUTLIER < median:
+                problems.append(Problem(str(case.image), f"voxel size {s:.4g} mm along axis {axis} is over {SPACING_OUTLIER:g}× "
+                                        f"{'larger' if s > median else 'smaller'} than the dataset's median {median:.4g} mm "
+                                        "(a header in another unit?); resampling would change this case "
+                                        f"{(s / median) ** 3 if s > median else (median / s) ** 3:,.0f}-fold"))
+    return problems
+
+
 def validate_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Report:
-    """Check dataset.json and every case; returns a Report (never raises for bad data)."""
+    """Check dataset.json, every case's headers (before any voxel is read), then every case's voxels;
+    returns a Report (never raises for bad data)."""
     root = Path(root)
     spec, problems = parse_dataset(root)
     report = Report(root, spec, list(problems))
     if spec is None:
         return report
-    for i, case in enumerate(spec.cases):
+    readable: list[tuple[Case, Geometry]] = []
+    for case in spec.cases:
+        geom, header_problems = check_headers(case)
+        report.problems += header_problems
+        if geom is not None and not header_problems:
+            readable.append((case, geom))
+    outliers = geometry_outliers(readable)
+    report.problems += outliers
+    refused = {p.path for p in outliers}
+    checked = [case for case, _ in readable if str(case.image) not in refused]
+    for i, case in enumerate(checked):
         summary, case_problems = check_case(case, spec)
         report.problems += case_problems
         if summary is not None:
             report.cases.append(summary)
         if progress:
-            progress(i + 1, len(spec.cases))
+            progress(i + 1, len(checked))
     for t in spec.test_images:
         if not t.is_file():
             report.problems.append(Problem(str(t), "listed under 'test' in dataset.json but does not exist"))

@@ -54,16 +54,17 @@ def test_every_preset_searches_and_writes_its_artifacts(preset: str, work: Path,
     assert json.loads((run / "config.json").read_text())["preset"] == preset
 
 
-@pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
-def test_killed_and_resumed_equals_uninterrupted(preset: str, work: Path, tmp_path: Path) -> None:
-    cfg = tiny(preset)
+@pytest.mark.parametrize(("preset", "workers"), [("scnas", 0), ("ronasmis", 0), ("scnas", 2)])
+def test_killed_and_resumed_equals_uninterrupted(preset: str, workers: int, work: Path, tmp_path: Path) -> None:
+    """With loader workers too: their seed must not come from (and shift) the run's global random stream."""
+    cfg = tiny(preset, workers=workers)
     a = search(copy_work(work, tmp_path / "a"), cfg, show_progress=False)
     wb = copy_work(work, tmp_path / "b")
     b = search(wb, cfg, stop_after=1, show_progress=False)
     assert not (b / "arch.json").exists()  # "killed" after epoch 1 of 3
     with open(b / "log.jsonl", "a") as f:
         f.write('{"epoch": 1, "train_lo')  # a log line cut short by the kill
-    b = search(wb, tiny(preset), resume=True, show_progress=False)
+    b = search(wb, tiny(preset, workers=workers), resume=True, show_progress=False)
     assert load_architecture(a / "arch.json").values == load_architecture(b / "arch.json").values
     sa, sb = (torch.load(r / "checkpoint.pt", weights_only=False) for r in (a, b))
     for k, v in sa["strategy"]["params"].items():

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from segnas.arch import Architecture, Choice, Value, check_values, sample_values
+from segnas.arch import COMMON_LIMITS, Architecture, Choice, Value, _short, check_settings, check_values, sample_values
 from segnas.errors import SegnasError
 from segnas.spaces import nested, unet
 from segnas.spaces.mixed import FixedEdge
@@ -29,17 +29,22 @@ class Space:
     defaults: Mapping[str, Any]
     decisions: Callable[[Mapping[str, Any]], list[Choice]]
     builder: Callable[[Mapping[str, Any], Mapping[str, Value] | None, int], nn.Module]
-    settings_types: Mapping[str, type] = field(default_factory=dict)
+    limits: Mapping[str, Any] = field(default_factory=dict)  # setting → range or allowed values (arch.check_settings)
+    rule: Callable[[Mapping[str, Any]], str | None] | None = None  # what settings must satisfy together
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
-        """Defaults with `overrides`; an unknown or mistyped setting is an error naming it."""
+        """Defaults with `overrides`; an unknown, mistyped or out-of-range setting is an error naming it."""
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             raise SegnasError(f"space {self.name!r} has no setting {unknown[0]!r} (it has: {', '.join(self.defaults)})")
         out = {**self.defaults, **overrides}
         for key, default in self.defaults.items():
             if type(out[key]) is not type(default):
-                raise SegnasError(f"space {self.name!r}: setting {key!r} must be {type(default).__name__}, found {out[key]!r}")
+                raise SegnasError(f"space {self.name!r}: setting {key!r} must be {type(default).__name__}, found {_short(out[key])}")
+        check_settings(out, {**COMMON_LIMITS, **self.limits}, f"space {self.name!r}")
+        broken = self.rule(out) if self.rule is not None else None
+        if broken:
+            raise SegnasError(f"space {self.name!r}: {broken}")
         return out
 
     def choices(self, **overrides: Any) -> list[Choice]:
@@ -73,9 +78,9 @@ class Space:
 
 SPACES: dict[str, Space] = {
     "unet": Space("unet", "SCNAS U-Net cell space (4 cell types); RONASMIS base with skip='conv', deep_supervision=True",
-                  unet.DEFAULTS, unet.choices, unet.UNet),
+                  unet.DEFAULTS, unet.choices, unet.UNet, unet.LIMITS, unet.rule),
     "nested": Space("nested", "Thrifty NAS UNet++-like nested DN/UP cells, constant channels", nested.DEFAULTS,
-                    nested.choices, nested.Nested),
+                    nested.choices, nested.Nested, nested.LIMITS),
 }
 
 

@@ -21,6 +21,7 @@ from segnas.spaces.ops import THRIFTY_OPS, ConvNorm, conv_nd
 
 DEFAULTS: dict[str, Any] = {"dims": 2, "in_channels": 1, "num_classes": 2, "channels": 16, "depth": 4, "nodes": 2,
                             "deep_supervision": False}
+LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "deep_supervision": (False, True)}
 
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:

@@ -23,7 +23,16 @@ from segnas.spaces.ops import SCNAS_OPS, ActConvNorm, ConvNorm, conv_nd
 
 DEFAULTS: dict[str, Any] = {"dims": 3, "in_channels": 1, "num_classes": 2, "channels": 48, "depth": 3, "nodes": 4,
                             "skip": "sum", "deep_supervision": False}
+LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "skip": ("sum", "conv"),
+                          "deep_supervision": (False, True)}
 KINDS = ("red", "enc", "exp", "dec")
+
+
+def rule(settings: Mapping[str, Any]) -> str | None:
+    """A cell's nodes split its channels evenly."""
+    if settings["channels"] % settings["nodes"]:
+        return f"'channels' ({settings['channels']}) must be a multiple of nodes ({settings['nodes']})"
+    return None
 
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:
