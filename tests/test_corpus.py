@@ -7,9 +7,11 @@ Add an entry to CORPUS to add a test; RELIABILITY.md lists them in words.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,7 @@ class Expect:
     args: list[str]
     culprit: Path | str
     words: str
+    env: dict[str, str] | None = None
 
 
 def edit_json(path: Path, fn: Callable[[dict], None]) -> Path:
@@ -214,6 +217,197 @@ def _one_channel(images: Path) -> Path:
     return rewrite(first(images), lambda d, a: (d[..., 0], a))
 
 
+# ---- hardening (issue 19): values that wrap, headers that drive memory, paths, untrusted files --------------
+
+def _plan(ds: Path, i: Inputs) -> list[str]:
+    return ["plan", str(ds), "--work", str(i.tmp / "work")]
+
+
+def label_value(value: float, dtype: type) -> Callable[[Inputs], Expect]:
+    """One voxel of a label map set to `value`, stored as `dtype`."""
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+
+        def put(d: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            d = d.astype(dtype)
+            d[(0,) * d.ndim] = value
+            return d, a
+        label = rewrite(first(ds / "labelsTr"), put)
+        words = "too large for a class index" if value > 2**31 else f"label values {int(value)} are not declared"
+        return Expect(_plan(ds, i), label, words)
+    return case
+
+
+def image_as(fn: Callable[[np.ndarray], np.ndarray], words: str) -> Callable[[Inputs], Expect]:
+    """The first image's voxels replaced by `fn(voxels)`."""
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+        return Expect(_plan(ds, i), rewrite(first(ds / "imagesTr"), lambda d, a: (fn(d), a)), words)
+    return case
+
+
+def _huge(d: np.ndarray) -> np.ndarray:
+    d = d.astype(np.float32)
+    d[(0,) * d.ndim] = 3e38
+    return d
+
+
+def _rgb(d: np.ndarray) -> np.ndarray:
+    out = np.zeros(d.shape[:3], dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    out["G"] = 7
+    return out
+
+
+def patch_header(path: Path, **fields: tuple[int, str, tuple]) -> Path:
+    """Overwrite raw NIfTI-1 header fields: name → (byte offset, struct format, values); gzip kept."""
+    raw = bytearray(gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes())
+    for offset, fmt, values in fields.values():
+        raw[offset: offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
+    path.write_bytes(gzip.compress(bytes(raw)) if path.name.endswith(".gz") else bytes(raw))
+    return path
+
+
+def header_claims_huge(i: Inputs) -> Expect:
+    """A small file whose header declares 1400³ voxels × 2 channels: refused before any voxel is read."""
+    ds = i.dataset()
+    img = patch_header(first(ds / "imagesTr"), dim=(40, "<8h", (4, 1400, 1400, 1400, 2, 1, 1, 1)))
+    return Expect(_plan(ds, i), img, "over the limit of")
+
+
+def over_voxel_limit(i: Inputs) -> Expect:
+    """A real image over a lowered SEGNAS_MAX_VOXELS: the limit is configurable."""
+    ds = i.dataset()
+    return Expect(_plan(ds, i), first(ds / "imagesTr"), "SEGNAS_MAX_VOXELS raises it", env={"SEGNAS_MAX_VOXELS": "50000"})
+
+
+def header_spacing(value: float) -> Callable[[Inputs], Expect]:
+    """pixdim[1] set to `value` with the sform off (nibabel would read 0 as 1 mm and -1.5 as 1.5 mm)."""
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+        img = patch_header(first(ds / "imagesTr"), pixdim=(80, "<f", (value,)), sform_code=(254, "<h", (0,)))
+        return Expect(_plan(ds, i), img, "a voxel must have a positive size")
+    return case
+
+
+def spacing_in_cm(i: Inputs) -> Expect:
+    """One case of six with voxels 10× too large (its header in cm, say): resampling would blow it up 1000-fold."""
+    ds = i.dataset()
+
+    def scale(d: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a[:3, :3] *= 12.0
+        return d, a
+    img = rewrite(first(ds / "imagesTr"), scale)
+    rewrite(first(ds / "labelsTr"), scale)
+    return Expect(_plan(ds, i), img, "larger than the dataset's median")
+
+
+def image_2d_in_3d(i: Inputs) -> Expect:
+    ds = i.dataset()
+    img = rewrite(first(ds / "imagesTr"), lambda d, a: (np.ascontiguousarray(d[:, :, :1]), a))
+    rewrite(first(ds / "labelsTr"), lambda d, a: (np.ascontiguousarray(d[:, :, :1]), a))
+    return Expect(_plan(ds, i), img, "is a 2D image")
+
+
+def entry_path(key: str, path: str) -> Callable[[Inputs], Expect]:
+    """dataset.json's first training entry pointing `key` at `path`."""
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+        meta = edit_json(ds / "dataset.json", lambda m: m["training"][0].update({key: path}))
+        return Expect(_plan(ds, i), meta, "leads outside the dataset folder")
+    return case
+
+
+def entry_without_label(i: Inputs) -> Expect:
+    ds = i.dataset()
+    meta = edit_json(ds / "dataset.json", lambda m: m["training"][0].pop("label"))
+    cid = json.loads(meta.read_text())["training"][0]["image"].split("/")[-1].removesuffix(".nii.gz")
+    return Expect(_plan(ds, i), meta, f"training[0] (case '{cid}') has no string 'label'")
+
+
+def image_replaced(by: str) -> Callable[[Inputs], Expect]:
+    """The first image replaced by a symbolic link to itself, or by a folder."""
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+        img = first(ds / "imagesTr")
+        img.unlink()
+        if by == "loop":
+            os.symlink(img.name, img)
+        else:
+            img.mkdir()
+        return Expect(_plan(ds, i), img, "symbolic link loop" if by == "loop" else "is a folder, not a file")
+    return case
+
+
+def unreadable_image(i: Inputs) -> Expect:
+    if os.geteuid() == 0:
+        pytest.skip("root reads files without read permission")
+    ds = i.dataset()
+    img = first(ds / "imagesTr")
+    os.chmod(img, 0)
+    return Expect(_plan(ds, i), img, "permission denied")
+
+
+def dataset_json_text(text: Callable[[str], str], words: str) -> Callable[[Inputs], Expect]:
+    def case(i: Inputs) -> Expect:
+        ds = i.dataset()
+        meta = ds / "dataset.json"
+        meta.write_text(text(meta.read_text()))
+        return Expect(_plan(ds, i), meta, words)
+    return case
+
+
+def _big_integer(text: str) -> str:
+    return text.replace('"numTraining": 6', '"numTraining": ' + "9" * 5000)
+
+
+def _deep_nesting(text: str) -> str:
+    return text.rstrip().removesuffix("}") + ', "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def arch_text(fn: Callable[[dict], None], big: str, words: str) -> Callable[[Inputs], Expect]:
+    """arch.json edited by `fn`, then the placeholder string "BIG" replaced by raw JSON text `big`."""
+    def case(i: Inputs) -> Expect:
+        w = i.work()
+        arch = edit_json(Path(shutil.copy(i.model / "arch.json", i.tmp / "arch.json")), fn)
+        arch.write_text(arch.read_text().replace('"BIG"', big))
+        return Expect(["train", "--work", str(w), "--arch", str(arch), "--epochs", "1"], arch, words)
+    return case
+
+
+def search_setting(args: list[str], culprit: str, words: str) -> Callable[[Inputs], Expect]:
+    def case(i: Inputs) -> Expect:
+        return Expect(["search", "--work", str(i.work()), *args], culprit, words)
+    return case
+
+
+def existing_predictions(i: Inputs) -> Expect:
+    out = i.tmp / "out"
+    out.mkdir()
+    (out / first(i.synth3d / "imagesTr").name).write_text("an earlier prediction")
+    return Expect(["predict", "-m", str(i.model), "-i", str(i.synth3d / "imagesTr"), "-o", str(out)], out, "already holds")
+
+
+def into_labels(i: Inputs) -> Expect:
+    ds = i.dataset()
+    return Expect(["predict", "-m", str(i.model), "-i", str(ds / "imagesTr"), "-o", str(ds / "labelsTr"), "--overwrite"],
+                  ds / "labelsTr", "is a dataset's labelsTr folder")
+
+
+class _RunsCode:
+    """Pickles as a call to os.system: loading it with pickle runs the command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (self.command,))
+
+
+def _code_running(path: Path, i: Inputs) -> None:
+    # Were it run, the command would add a file, and the snapshot check would fail.
+    torch.save({"kind": "model", "net": _RunsCode(f"touch {i.tmp / 'pwned'}")}, path)
+
+
 # ---- folders that cannot be written --------------------------------------------------------------------------
 
 def work_under_a_file(i: Inputs) -> Expect:
@@ -272,6 +466,37 @@ CORPUS: dict[str, Callable[[Inputs], Expect]] = {
     "folders: prediction output under a file": output_under_a_file,
     "folders: work folder never planned": work_not_planned,
     "folders: read-only work folder": read_only_work,
+    "labels: 65537 (wrapped to 1 by int16 before)": label_value(65537, np.int32),
+    "labels: 65536 (wrapped to 0 by int16 before)": label_value(65536, np.int32),
+    "labels: 1e10 as a float": label_value(1e10, np.float64),
+    "image: intensities of 3e38": image_as(_huge, "intensities reach 3e+38"),
+    "image: complex-valued": image_as(lambda d: d.astype(np.complex64), "complex-valued"),
+    "image: RGB": image_as(_rgb, "is an RGB image"),
+    "header: 1400³ voxels declared by a small file": header_claims_huge,
+    "header: over a lowered SEGNAS_MAX_VOXELS": over_voxel_limit,
+    "header: zero spacing": header_spacing(0.0),
+    "header: negative spacing": header_spacing(-1.5),
+    "dataset: one case with its spacing 12× the others": spacing_in_cm,
+    "dataset: a 2D image among 3D ones": image_2d_in_3d,
+    "dataset.json: image path with ..": entry_path("image", "../../outside.nii.gz"),
+    "dataset.json: absolute label path": entry_path("label", "/etc/passwd"),
+    "dataset.json: entry without a label": entry_without_label,
+    "dataset.json: 5000-digit integer": dataset_json_text(_big_integer, "not usable JSON"),
+    "dataset.json: nested 100000 deep": dataset_json_text(_deep_nesting, "nested too deeply"),
+    "dataset: symbolic link loop as image": image_replaced("loop"),
+    "dataset: folder as image": image_replaced("folder"),
+    "dataset: unreadable image (skipped as root)": unreadable_image,
+    "arch.json: negative channels": arch_edit(lambda a: a["settings"].update(channels=-4), "'channels' must be an integer from 1"),
+    "arch.json: depth 40": arch_edit(lambda a: a["settings"].update(depth=40), "'depth' must be an integer from 1"),
+    "arch.json: nodes 1000": arch_edit(lambda a: a["settings"].update(nodes=1000), "'nodes' must be an integer from 1"),
+    "arch.json: unknown skip": arch_edit(lambda a: a["settings"].update(skip="mul"), "'skip' must be one of 'sum', 'conv'"),
+    "arch.json: 5000-digit integer": arch_text(lambda a: a["settings"].update(channels="BIG"), "9" * 5000, "not usable JSON"),
+    "arch.json: nested 100000 deep": arch_text(lambda a: a["settings"].update(extra="BIG"), "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "search: steps_per_epoch=0": search_setting(["--preset", "scnas", "--set", "steps_per_epoch=0"], "'steps_per_epoch'", "at least 1"),
+    "search: warm-up as long as the search": search_setting(["--preset", "thrifty", "--epochs", "5"], "'warmup_epochs'", "no architecture step"),
+    "predict: output folder holds predictions": existing_predictions,
+    "predict: output is a dataset's labelsTr": into_labels,
+    "checkpoint: a pickle that runs code": model_checkpoint(_code_running, "could run code"),
 }
 
 
@@ -282,7 +507,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CORPUS) >= 25
+    assert len(CORPUS) >= 70
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -292,7 +517,7 @@ def test_broken_input_is_refused_clearly_and_leaves_nothing(name: str, tmp_path:
     inputs.tmp.mkdir()
     expect = CORPUS[name](inputs)
     before = snapshot(tmp_path)
-    result = runner.invoke(app, expect.args)
+    result = runner.invoke(app, expect.args, env=expect.env)
     assert result.exit_code == 1, f"{result.exit_code}: {result.output}{result.exception!r}"
     lines = [line for line in result.output.splitlines() if str(expect.culprit) in line]
     assert lines, f"no line names {expect.culprit}:\n{result.output}"
