@@ -70,9 +70,11 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     try:
         with torch.serialization.safe_globals(_LEGACY_GLOBALS):
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # the restricted unpickler met something that could run code
+    except pickle.UnpicklingError as e:
         found = re.search(r"(?:GLOBAL|global:?) ([\w.]+)", str(e))
-        what = found.group(1) if found else "content outside the allowed types"
+        if found is None:  # not a pickle at all: damage, reported below
+            raise SegnasError(f"{path}: checkpoint is damaged or not a segnas checkpoint (not a torch file)") from None
+        what = found.group(1)  # the restricted unpickler met a callable: loading it could run code
         raise SegnasError(f"{path}: refused: the checkpoint holds objects that could run code when loaded ({what}); "
                           "segnas checkpoints hold only tensors and plain values") from None
     except Exception as e:  # truncated zip, other damage

@@ -23,7 +23,7 @@ from segnas.train import train
 from .conftest import copy_work
 
 SEARCH = {"epochs": 3, "steps_per_epoch": 2, "batch_size": 1, "patch_size": [16, 16, 16], "workers": 0,
-          "space_settings.channels": 8}
+          "space_settings.channels": 8, "warmup_epochs": 0}
 TRAIN = {"epochs": 3, "steps_per_epoch": 2, "batch_size": 1, "patch_size": [16, 16, 16], "workers": 0}
 
 
