@@ -195,6 +195,12 @@ def show(
 Settings = Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE (repeatable).")]
 
 
+def torch_threads(n: int) -> None:
+    """Let torch use `n` CPU threads (intra-op) in this process."""
+    import torch
+    torch.set_num_threads(n)
+
+
 def parse_folds(text: str | None) -> list[int] | None:
     """'all' or None → None (every fold); '0,2' → [0, 2]."""
     if text is None or text == "all":
@@ -209,11 +215,13 @@ def parse_folds(text: str | None) -> list[int] | None:
 @reports_errors
 def train(
     work: Work,
-    arch: Annotated[Path, typer.Option("--arch", "-a", help="arch.json of a search (or any architecture file, e.g. from another dataset).")],
+    arch: Annotated[Path, typer.Option("--arch", "-a", help="arch.json of a search (or any architecture file, e.g. from another dataset), or a baseline: monai_unet, monai_dynunet.")],
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's training recipe.")] = "scnas",
     fold: Annotated[str, typer.Option("--fold", "-f", help="Fold number, a list like 0,2, or all.")] = "0",
     width: Annotated[int | None, typer.Option("--width", help="Stem channels of the trained network (default: the preset's; SCNAS retrains at 68).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Training steps in all (epochs × steps_per_epoch; a multiple of steps_per_epoch).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads of torch (default: torch's choice).")] = None,
     settings: Settings = None,
     name: Annotated[str | None, typer.Option("--name", help="Run folder name under WORK/runs (default train_<preset>_fold<F>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint (from the start if it has none yet).")] = False,
@@ -222,16 +230,22 @@ def train(
 
     Example: [bold]segnas train --work work/la --arch work/la/runs/search_scnas_unet_gumbel2_fold0/arch.json --fold all[/]
     """
-    from segnas.config import TrainConfig, make_config, parse_overrides
+    from segnas.config import TrainConfig, make_config, parse_overrides, steps_to_epochs
     from segnas.splits import load_splits
+    from segnas.train import baseline_file
     from segnas.train import train as run_train
     from segnas.workspace import Workspace
+    if threads is not None:
+        torch_threads(threads)
     overrides: dict[str, Any] = parse_overrides(settings or [])
     overrides.update({k: v for k, v in (("width", width), ("epochs", epochs)) if v is not None})
+    arch = baseline_file(Workspace(work), str(arch)) if not arch.exists() else arch
     folds = parse_folds(fold)
     folds = folds if folds is not None else list(range(len(load_splits(Workspace(work))["folds"])))
     for f in folds:
         cfg = make_config(preset, {**overrides, "fold": f}, TrainConfig)
+        if steps is not None:
+            cfg = make_config(preset, {**overrides, "fold": f, "epochs": steps_to_epochs(steps, cfg.steps_per_epoch)}, TrainConfig)
         run = run_train(work, arch, cfg, work / "runs" / f"{name}_fold{f}" if name else None, resume=resume)
         out.print(f"trained model: [bold]{run}[/] (best.pt, checkpoint.pt, log.jsonl, learning_curve.png)")
 
@@ -244,7 +258,7 @@ def predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the predicted label maps (not the input folder).")],
     mode: Annotated[str | None, typer.Option("--mode", help="sliding (50% overlap, Gaussian weights) or whole (one pass over the volume); default: the model's.")] = None,
     tta: Annotated[bool, typer.Option("--tta", help="Average over mirrorings along every axis.")] = False,
-    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (best validation Dice) or last.")] = "best",
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (the training's selected weights: the last epoch unless it ran with select=inner or val) or last.")] = "best",
     save_probabilities: Annotated[bool, typer.Option("--save-probabilities", help="Also write class probabilities (.npz, float16).")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
     keep: Annotated[bool, typer.Option("--continue", help="Keep predictions already in OUTPUT (an interrupted run's) and predict the rest.")] = False,

@@ -61,6 +61,13 @@ class TrainConfig:
     batch_size: int = 2
     patch_size: list[int] | None = None  # None: the plan's
     fg_fraction: float = 1 / 3
+    augment_affine: bool = True  # random rotation and scaling of the patches
+    augment_intensity: bool = True  # random intensity scaling, Gaussian noise and gamma
+    patch_inside: bool = False  # draw patches that stay inside the volume (else centres anywhere, padded with zeros)
+    select: str = "last"  # best.pt: the last epoch ("last", nnU-Net's way), the best on an inner split of the
+    # training cases ("inner": the fold's search_val cases, held out of training), or the best on the fold's
+    # validation cases ("val": the cases a fold reports, so its held-out figures are optimistic)
+    keep_every: int = 0  # keep a copy of the weights every this many steps (checkpoints/step_<N>.pt); 0: none
     weight_optimizer: str = "adam"
     weight_lr: float = 3e-4
     weight_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
@@ -172,6 +179,9 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
     return check_config(cfg)  # type: ignore[return-value]
 
 
+SELECTIONS = ("last", "inner", "val")
+
+
 def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
     """Every number in a usable range; a schedule that leaves a search without architecture steps is an error."""
     def need(ok: bool, key: str, what: str) -> None:
@@ -195,7 +205,22 @@ def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
         need(0 <= cfg.fg_fraction <= 1, "fg_fraction", "between 0 and 1")
         need(cfg.width is None or 1 <= cfg.width <= 1024, "width", "null or 1 to 1024")
         need(cfg.max_minutes is None or cfg.max_minutes > 0, "max_minutes", "null or positive")
+        need(cfg.select in SELECTIONS, "select", " or ".join(SELECTIONS))
+        need(cfg.keep_every >= 0, "keep_every", "0 or more")
     return cfg
+
+
+def steps_to_epochs(steps: int, steps_per_epoch: int) -> int:
+    """Epochs that make exactly `steps` training steps; an error when `steps` is not a multiple of an epoch."""
+    if steps % steps_per_epoch:
+        raise SegnasError(f"--steps {steps} is not a multiple of steps_per_epoch ({steps_per_epoch}); "
+                          f"pick a multiple or set steps_per_epoch (e.g. --set steps_per_epoch={_divisor(steps, steps_per_epoch)})")
+    return steps // steps_per_epoch
+
+
+def _divisor(steps: int, most: int) -> int:
+    """The largest divisor of `steps` that is at most `most`."""
+    return max(d for d in range(1, min(steps, most) + 1) if steps % d == 0)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:

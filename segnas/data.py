@@ -41,18 +41,18 @@ def extract(array: np.ndarray, centre: Sequence[int], size: Sequence[int]) -> np
     return out
 
 
-def augmentation(dims: int, patch: Sequence[int]) -> T.Compose:
-    """MONAI augmentation: rotation/scaling (also crops to the patch), flips, intensity changes."""
+def augmentation(dims: int, patch: Sequence[int], affine: bool = True, intensity: bool = True) -> T.Compose:
+    """MONAI augmentation: rotation/scaling (also crops to the patch), flips, intensity changes; without
+    `affine` the margin is cropped away instead, without `intensity` the image values are left alone."""
     rot = np.deg2rad(30 if dims == 3 else 180)
     rotate = (rot, rot, rot) if dims == 3 else (rot,)
-    return T.Compose([
-        T.RandAffined(["image", "label"], spatial_size=tuple(patch), prob=0.3, rotate_range=rotate,
-                      scale_range=[0.15] * dims, mode=("bilinear", "nearest"), padding_mode="zeros"),
-        *[T.RandFlipd(["image", "label"], prob=0.5, spatial_axis=a) for a in range(dims)],
-        T.RandScaleIntensityd(["image"], factors=0.15, prob=0.15),
-        T.RandGaussianNoised(["image"], prob=0.15, std=0.1),
-        T.RandAdjustContrastd(["image"], prob=0.15, gamma=(0.7, 1.5)),
-    ])
+    spatial = ([T.RandAffined(["image", "label"], spatial_size=tuple(patch), prob=0.3, rotate_range=rotate,
+                              scale_range=[0.15] * dims, mode=("bilinear", "nearest"), padding_mode="zeros")] if affine
+               else [T.CenterSpatialCropd(["image", "label"], roi_size=tuple(patch))])
+    values = [T.RandScaleIntensityd(["image"], factors=0.15, prob=0.15),
+              T.RandGaussianNoised(["image"], prob=0.15, std=0.1),
+              T.RandAdjustContrastd(["image"], prob=0.15, gamma=(0.7, 1.5))] if intensity else []
+    return T.Compose([*spatial, *[T.RandFlipd(["image", "label"], prob=0.5, spatial_axis=a) for a in range(dims)], *values])
 
 
 class PatchDataset(Dataset):
@@ -60,7 +60,8 @@ class PatchDataset(Dataset):
 
     def __init__(self, work: str | Path, case_ids: Sequence[str], patch_size: Sequence[int], dims: int,
                  slice_axis: int | None = None, samples_per_epoch: int = 250, fg_fraction: float = 1 / 3,
-                 augment: bool = True, seed: int = 0) -> None:
+                 augment: bool = True, seed: int = 0, affine: bool = True, intensity: bool = True,
+                 inside: bool = False) -> None:
         if not case_ids:
             raise SegnasError(f"{work}: no cases to draw patches from")
         if len(patch_size) != dims:
@@ -71,9 +72,9 @@ class PatchDataset(Dataset):
         self.case_ids = list(case_ids)
         self.patch = list(patch_size)
         self.dims, self.slice_axis = dims, slice_axis
-        self.samples, self.fg_fraction, self.seed = samples_per_epoch, fg_fraction, seed
+        self.samples, self.fg_fraction, self.seed, self.inside = samples_per_epoch, fg_fraction, seed, inside
         self.epoch = 0
-        self.transform = augmentation(dims, self.patch) if augment else None
+        self.transform = augmentation(dims, self.patch, affine, intensity) if augment else None
         self._cases: dict[str, PreprocessedCase] = {}
         for cid in self.case_ids:  # fail now, naming the file, rather than inside a worker
             load_case(self.work, cid)
@@ -108,6 +109,8 @@ class PatchDataset(Dataset):
         else:
             centre = [int(rng.integers(n)) for n in shape]
         window = self._window(self.transform is not None)
+        if self.inside:  # move the window inside the volume along every axis where it fits
+            centre = [int(np.clip(c, w // 2, n - w + w // 2)) if n >= w else c for c, w, n in zip(centre, window, shape)]
         image = extract(np.asarray(case.image), centre, window)
         label = extract(np.asarray(case.seg)[None], centre, window)
         if self.dims == 2:

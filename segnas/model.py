@@ -3,7 +3,7 @@
 RUN/arch.json   the trained architecture (settings as trained: width, channels, classes)
 RUN/plan.json   the plan its inputs were preprocessed with (so RUN alone can predict new cases)
 RUN/config.json the training config
-RUN/best.pt     weights of the epoch with the best validation Dice
+RUN/best.pt     the selected weights (`TrainConfig.select`: the last epoch by default)
 RUN/checkpoint.pt  everything of the last epoch (weights, optimiser, schedules, RNG) for --resume
 """
 
@@ -92,7 +92,7 @@ class Model:
 
 
 def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Model:
-    """The model in a training run folder: `best` (best validation Dice) or `last` weights."""
+    """The model in a training run folder: `best` (the selected weights, see `TrainConfig.select`) or `last`."""
     run = Path(run)
     if not (run / "arch.json").is_file():
         raise SegnasError(f"{run}: not a training run folder (no arch.json); train one with `segnas train`")

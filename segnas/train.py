@@ -3,9 +3,10 @@
 The network is built from `arch.json` for this dataset (its channels and classes: that is also how
 an architecture transfers to another task), optionally wider than it was searched. It starts from
 scratch, or (RONASMIS, `init="search"`) from the supernet's shared weights. Every epoch: patches
-from the fold's training cases, then sliding-window Dice on the fold's validation cases; the best
-epoch's weights go to `best.pt`, everything to `checkpoint.pt` (atomic), and `--resume` continues
-exactly. The learning rate drops on a training-loss plateau; training stops at `epochs` or when the
+from the fold's training cases, then sliding-window Dice on the fold's validation cases (a learning
+curve); `best.pt` is the last epoch's weights, or with `select` the best epoch on an inner split held out
+of training (or, knowingly optimistic, on the validation cases); everything goes to `checkpoint.pt`
+(atomic), and `--resume` continues exactly. The learning rate drops on a training-loss plateau; training stops at `epochs` or when the
 learning rate falls below `min_lr`.
 """
 
@@ -133,11 +134,48 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = lr_schedule(optimizer, cfg)
-    data = PatchDataset(work, shard(fold["train"], group), patch, plan["dims"], plan.get("slice_axis"),
-                        cfg.steps_per_epoch * cfg.batch_size, cfg.fg_fraction, augment=True, seed=rank_seed(cfg.seed, group))
-    return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, shard(fold["val"], group), ws,
+    train_ids, val_ids = training_split(fold, cfg.select)
+    data = PatchDataset(work, shard(train_ids, group), patch, plan["dims"], plan.get("slice_axis"),
+                        cfg.steps_per_epoch * cfg.batch_size, cfg.fg_fraction, augment=True, seed=rank_seed(cfg.seed, group),
+                        affine=cfg.augment_affine, intensity=cfg.augment_intensity, inside=cfg.patch_inside)
+    return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, shard(val_ids, group), ws,
                    segmentation_loss(cfg.loss), {"epoch": -1, "val_dice": -1.0}, group,
                    torch.compile(net) if cfg.compile else None)
+
+
+SELECTED_ON = {"last": "nothing: best.pt is the last epoch",
+               "inner": "the fold's search_val cases, held out of training (not the reported cases)",
+               "val": "the fold's validation cases, which it reports: their figures are optimistic"}
+
+
+def baseline_file(ws: Workspace, name: str) -> Path:
+    """`WORK/baselines/<name>.json`: the named baseline configured for the work folder's plan (written once)."""
+    from segnas.baselines import BASELINES, baseline_architecture
+    if name not in BASELINES:
+        raise SegnasError(f"{name}: file does not exist, and it is not a baseline ({', '.join(BASELINES)})")
+    path = ws.root / "baselines" / f"{name}.json"
+    if not path.is_file():
+        baseline_architecture(name, load_plan(ws)).save(path)
+    return path
+
+
+def training_split(fold: dict[str, Any], select: str) -> tuple[list[str], list[str]]:
+    """(cases to train on, cases validated during training) for a model-selection rule (`TrainConfig.select`).
+
+    "inner" holds the fold's search_val cases (a fifth of its training cases) out of training and selects on
+    them; "last" and "val" train on all training cases and draw the learning curve on the fold's
+    validation cases, which only "val" selects on."""
+    if select == "inner":
+        inner = set(fold["search_val"])
+        return [c for c in fold["train"] if c not in inner], list(fold["search_val"])
+    return list(fold["train"]), list(fold["val"])
+
+
+def selects(cfg: TrainConfig, record: dict[str, Any], best: dict[str, Any], validating: bool) -> bool:
+    """Whether this epoch's weights become best.pt."""
+    if cfg.select == "last" or not validating or cfg.val_every == 0:
+        return True
+    return bool(record.get("val_dice", -1.0) > best["val_dice"])
 
 
 def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
@@ -263,10 +301,14 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
             first = cfg.max_minutes is not None and epoch == start  # validated: it may use up the budget alone
             out_of_time = over_budget(history.records, cfg.max_minutes)
             record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first)
-            if record.get("val_dice", -1.0) > t.best["val_dice"] or not t.val_ids or t.cfg.val_every == 0:
+            if selects(cfg, record, t.best, bool(t.val_ids)):
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:
                     save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})
+            if main and cfg.keep_every and (epoch + 1) * cfg.steps_per_epoch // cfg.keep_every > epoch * cfg.steps_per_epoch // cfg.keep_every:
+                step = (epoch + 1) * cfg.steps_per_epoch
+                save_checkpoint(run / "checkpoints" / f"step_{step}.pt", {"kind": "model", "net": t.model.net.state_dict(),
+                                                                            "epoch": epoch, "step": step})
             history.append(record)
             if main:
                 save_checkpoint(ckpt, t.state(epoch))
@@ -285,7 +327,8 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         return run
     plot_training(history.records, run)
     last = history.records[-1] if history.records else {}
-    write_json(run / "summary.json", {"best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],
+    write_json(run / "summary.json", {"selected_on": SELECTED_ON[cfg.select],
+                                      "best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],
                                       "epochs_run": len(history.records), "last_val_dice": last.get("val_dice"),
                                       "last_val_dice_per_class": last.get("val_dice_per_class"),
                                       "seconds_this_session": time.perf_counter() - t_start,

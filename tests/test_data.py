@@ -102,3 +102,27 @@ def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, dict]) -> 
     w, _ = work3d
     with pytest.raises(SegnasError, match="nope.json"):
         PatchDataset(w, ["nope"], [32, 32, 16], 3)
+
+
+def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, dict]) -> None:
+    """`patch_inside`: no zero padding where the volume is larger than the window (38.7 % padding before)."""
+    w, _ = work3d
+    kwargs = dict(samples_per_epoch=60, augment=False, seed=4, fg_fraction=0.0)
+    inside = PatchDataset(w, IDS, [24, 24, 16], 3, inside=True, **kwargs)
+    anywhere = PatchDataset(w, IDS, [24, 24, 16], 3, **kwargs)
+    assert all(n >= p for cid in IDS for n, p in zip(inside._case(cid).seg.shape, [24, 24, 16]))
+    padded = [np.mean(anywhere.sample(i)["image"][0] == 0) for i in range(60)]
+    kept = [np.mean(inside.sample(i)["image"][0] == 0) for i in range(60)]
+    assert np.mean(kept) < np.mean(padded)
+
+
+def test_augmentation_switches(work3d: tuple[Path, dict]) -> None:
+    """Without affine and intensity changes a patch is a crop of the volume, only flipped."""
+    w, _ = work3d
+    ds = PatchDataset(w, IDS, [16, 16, 8], 3, samples_per_epoch=8, seed=2, affine=False, intensity=False)
+    for i in range(8):
+        item, raw = ds[i], ds.sample(i)
+        values = np.sort(item["image"].numpy().ravel())
+        centre = raw["image"][:, 2:18, 2:18, 1:9]  # the 1.25× window cropped back to the patch at its centre
+        assert item["image"].shape == (2, 16, 16, 8)
+        assert np.array_equal(values, np.sort(centre.ravel()))

@@ -192,3 +192,48 @@ def test_no_validation_keeps_the_last_epoch(work3d: Path, tmp_path: Path) -> Non
     with pytest.raises(SegnasError, match="val_every"):
         train(copy_work(work3d, tmp_path / "w2"), arch_path, tiny(patch_size=PATCH[3], val_every=-1), run=tmp_path / "r2",
               show_progress=False)
+
+
+@pytest.mark.parametrize("select", ["last", "inner", "val"])
+def test_model_selection_never_touches_the_reported_cases_unless_asked(select: str, work3d: Path, tmp_path: Path) -> None:
+    """best.pt: the last epoch, the best on the fold's search_val cases held out of training, or (knowingly) the
+    best on the reported validation cases; summary.json says which."""
+    from segnas.splits import load_fold
+    from segnas.train import training_split
+    from segnas.workspace import Workspace
+    work = copy_work(work3d, tmp_path / "w")
+    fold = load_fold(Workspace(work), 0)
+    train_ids, val_ids = training_split(fold, select)
+    if select == "inner":
+        assert val_ids == fold["search_val"] and not set(train_ids) & set(val_ids) and not set(val_ids) & set(fold["val"])
+    else:
+        assert train_ids == fold["train"] and val_ids == fold["val"]
+    arch = random_arch("unet", tmp_path / "arch.json", depth=3)
+    run = train(work, arch, tiny(patch_size=PATCH[3], epochs=3, select=select, keep_every=4), show_progress=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert {"last": "nothing", "inner": "search_val", "val": "optimistic"}[select] in summary["selected_on"]
+    best, last = (torch.load(run / n, weights_only=False) for n in ("best.pt", "checkpoint.pt"))
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    if select == "last":
+        assert all(torch.equal(best["net"][k], last["net"][k]) for k in best["net"])
+    else:
+        assert best["epoch"] == max(range(3), key=lambda e: (records[e]["val_dice"], -e))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_4.pt"]  # steps 2, 4, 6: one multiple of 4
+
+
+def test_cli_trains_a_baseline_by_name_for_a_number_of_steps(work3d: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+    from segnas.cli import app
+    work = copy_work(work3d, tmp_path / "w")
+    args = ["train", "--work", str(work), "--arch", "monai_unet", "--preset", "darts", "--name", "unet", "--threads", "1",
+            "--set", "steps_per_epoch=2", "--set", "batch_size=1", "--set", "patch_size=[32,32,32]", "--set", "workers=0"]
+    bad = CliRunner().invoke(app, [*args, "--steps", "5"])
+    assert bad.exit_code == 1 and "not a multiple of steps_per_epoch (2)" in bad.output
+    done = CliRunner().invoke(app, [*args, "--steps", "4"])
+    assert done.exit_code == 0, done.output
+    run = work / "runs" / "unet_fold0"
+    assert load_architecture(run / "arch.json").space == "monai_unet"
+    assert len((run / "log.jsonl").read_text().splitlines()) == 2
+    assert (work / "baselines" / "monai_unet.json").is_file()
+    missing = CliRunner().invoke(app, ["train", "--work", str(work), "--arch", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output

@@ -1,0 +1,181 @@
+"""The training recipe: segnas's training of MONAI's UNet against a plain loop, then an ablation of segnas's
+recipe, all at equal steps on LA fold 0 (issue 20).
+
+Every row trains MONAI's UNet (16…256, 2 residual units) with batch 2 of 80×64×32 patches on fold 0's 64
+training cases for the same number of steps, keeps its last weights (nothing is selected on any case),
+predicts fold 0's 16 validation cases from their original files and scores them there (Dice), per case.
+
+- `plain`: a loop written here, not segnas's: Dice + CE, Adam 1e-3, half the patches centred on a random
+  foreground voxel and half anywhere inside the volume, random flips on the three axes, nothing else.
+- `segnas`: `segnas train` with its default recipe (`TrainConfig`), Dice + CE.
+- `segnas+K=V`: the same with one setting changed (the ablation), e.g. `segnas+fg_fraction=0.5`.
+
+    cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python recipe.py --out /work/recipe --steps 1000 \\
+        --rows plain segnas segnas+fg_fraction=0.5 segnas+augment_affine=false
+
+Rows run one after another in this process (run two processes with different `--rows` side by side on two
+cores); each row's run and predictions are kept under OUT and reused; `--report` tables what is there:
+mean Dice per row and, against `plain`, the per-case difference with its paired Wilcoxon p.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _common import header
+from rich.console import Console
+from scipy.stats import wilcoxon
+
+from segnas.baselines import baseline_architecture
+from segnas.checkpoint import save_checkpoint
+from segnas.config import TrainConfig, make_config
+from segnas.io import read_json, write_json
+from segnas.model import build_network
+from segnas.pipeline import predict_stage
+from segnas.preprocess import load_case
+from segnas.splits import load_fold
+from segnas.train import train
+from segnas.workspace import Workspace
+
+sys.path.insert(0, str(Path(__file__).parent))
+from real_data import prepare  # noqa: E402  (the benchmarks folder is not a package)
+
+PATCH = [80, 64, 32]
+BATCH = 2
+
+
+def plain_loop(ws: Workspace, run: Path, steps: int, seed: int = 0) -> None:
+    """The reference: MONAI UNet, Dice + CE, Adam 1e-3, half foreground-centred patches, flips; last weights kept."""
+    from monai.losses import DiceCELoss
+
+    plan = read_json(ws.plan)
+    arch = baseline_architecture("monai_unet", plan)
+    torch.manual_seed(seed)
+    net = build_network(arch)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    cases = [load_case(ws, cid, mmap=False) for cid in load_fold(ws, 0)["train"]]
+    rng = np.random.default_rng(seed)
+
+    def patch() -> tuple[np.ndarray, np.ndarray]:
+        case = cases[rng.integers(len(cases))]
+        shape = np.array(case.seg.shape)
+        size = np.minimum(PATCH, shape)
+        if rng.random() < 0.5 and case.fg:
+            positions = case.fg[sorted(case.fg)[rng.integers(len(case.fg))]]
+            centre = positions[rng.integers(len(positions))]
+            lo = np.clip(centre - size // 2, 0, shape - size)
+        else:
+            lo = np.array([rng.integers(0, n - s + 1) for n, s in zip(shape, size)])
+        box = tuple(slice(a, a + s) for a, s in zip(lo, size))
+        image = np.zeros((case.image.shape[0], *PATCH), np.float32)
+        label = np.zeros((1, *PATCH), np.int64)
+        image[(slice(None), *[slice(0, s) for s in size])] = case.image[(slice(None), *box)]
+        label[(0, *[slice(0, s) for s in size])] = case.seg[box]
+        for axis in range(3):
+            if rng.random() < 0.5:
+                image, label = np.flip(image, axis + 1), np.flip(label, axis + 1)
+        return np.ascontiguousarray(image), np.ascontiguousarray(label)
+
+    net.train()
+    for _ in range(steps):
+        pairs = [patch() for _ in range(BATCH)]
+        x = torch.from_numpy(np.stack([p[0] for p in pairs]))
+        y = torch.from_numpy(np.stack([p[1] for p in pairs]))
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+    run.mkdir(parents=True, exist_ok=True)
+    arch.save(run / "arch.json")
+    write_json(run / "plan.json", plan)
+    write_json(run / "config.json", {"patch_size": PATCH, "val_mode": "sliding", "channels_last": False})
+    save_checkpoint(run / "best.pt", {"kind": "model", "net": net.state_dict(), "epoch": steps, "val_dice": float("nan")})
+    write_json(run / "summary.json", {"steps": steps})
+
+
+def segnas_training(ws: Workspace, run: Path, steps: int, changes: dict[str, str], workers: int) -> None:
+    """`segnas train` of MONAI's UNet with the default recipe and `changes`; last weights kept."""
+    arch_path = ws.root / "monai_unet.json"
+    if not arch_path.is_file():
+        baseline_architecture("monai_unet", read_json(ws.plan)).save(arch_path)
+    spe = 50
+    over: dict[str, Any] = {"epochs": -(-steps // spe), "steps_per_epoch": spe, "batch_size": BATCH, "patch_size": PATCH,
+                            "loss": "dice_ce", "val_every": 0, "workers": workers, "fold": 0, **changes}
+    cfg = make_config(None, over, TrainConfig)
+    if not (run / "summary.json").is_file():
+        train(ws.root, arch_path, cfg, run, resume=(run / "checkpoint.pt").is_file())
+
+
+def row(ws: Workspace, name: str, steps: int, workers: int, out: Path) -> dict[str, Any]:
+    """Train (or reuse) and score one row → its metrics."""
+    run = out / "runs" / f"{steps}steps" / name
+    t0 = time.perf_counter()
+    if not (run / "summary.json").is_file():
+        if name == "plain":
+            plain_loop(ws, run, steps)
+        else:
+            changes = dict(c.split("=", 1) for c in name.split("+")[1:])
+            segnas_training(ws, run, steps, changes, workers)
+    seconds = time.perf_counter() - t0
+    preds = out / "predictions" / f"{steps}steps" / name
+    metrics = predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))
+    write_json(preds / "row.json", {"seconds_this_session": seconds})
+    return metrics
+
+
+def per_case(metrics: dict[str, Any]) -> dict[str, float]:
+    """Mean foreground Dice of each case."""
+    return {r["case"]: float(np.mean([v["dice"] for v in r["classes"].values()])) for r in metrics["cases"]}
+
+
+def report(out: Path, steps: int) -> None:
+    """Table of every scored row at `steps`, each against `plain` per case."""
+    folder = out / "predictions" / f"{steps}steps"
+    rows = {p.name: per_case(read_json(p / "metrics.json")) for p in sorted(folder.iterdir()) if (p / "metrics.json").is_file()}
+    if not rows:
+        return
+    ref = rows.get("plain")
+    print(f"\n### LA fold 0, {steps} steps, 16 validation cases (last weights; nothing selected on them)\n")
+    print("| row | mean Dice | sd | vs plain: mean Δ | wins | Wilcoxon p |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, d in rows.items():
+        v = np.array(list(d.values()))
+        cells = [name, f"{v.mean():.3f}", f"{v.std():.3f}"]
+        if ref is not None and name != "plain":
+            common = sorted(set(d) & set(ref))
+            diff = np.array([d[c] - ref[c] for c in common])
+            p = wilcoxon(diff).pvalue if np.any(diff) else 1.0
+            cells += [f"{diff.mean():+.3f}", f"{int((diff > 0).sum())}/{len(diff)}", f"{p:.2g}"]
+        else:
+            cells += ["", "", ""]
+        print("| " + " | ".join(cells) + " |")
+    write_json(folder / "summary.json", {"steps": steps, "per_case_dice": rows})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--rows", nargs="*", default=["plain", "segnas"])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--report", action="store_true", help="only print the tables of what is there")
+    args = ap.parse_args()
+    if not args.report:
+        print(header("recipe: segnas training vs a plain loop, LA fold 0"))
+        ws = prepare("la", args.out)
+        for name in args.rows:
+            row(ws, name, args.steps, args.workers, args.out)
+    report(args.out, args.steps)
+    print(json.dumps({"threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()
