@@ -160,6 +160,20 @@ def report(out: Path, steps: int) -> None:
     write_json(folder / "summary.json", {"steps": steps, "per_case_dice": rows})
 
 
+def patch_statistics(ws: Workspace, n: int = 600) -> None:
+    """Zero padding and foreground share of `n` training patches (before augmentation) under each sampling rule."""
+    from segnas.data import PatchDataset
+    ids = load_fold(ws, 0)["train"]
+    print("\n| patches | zero padding | foreground share |\n|---|---:|---:|")
+    for name, kwargs in (("segnas default (fg 1/3, centres anywhere)", {}), ("patch_inside", {"inside": True}),
+                         ("fg_fraction 0.5", {"fg_fraction": 0.5}), ("patch_inside + fg_fraction 0.5", {"inside": True, "fg_fraction": 0.5})):
+        ds = PatchDataset(ws.root, ids, PATCH, 3, samples_per_epoch=n, augment=False, seed=0, **kwargs)
+        samples = [ds.sample(i) for i in range(n)]
+        pad = float(np.mean([s["padding"] for s in samples]))
+        fg = float(np.mean([np.mean(s["label"] > 0) for s in samples]))
+        print(f"| {name} | {pad:.3f} | {fg:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -167,7 +181,11 @@ def main() -> None:
     ap.add_argument("--rows", nargs="*", default=["plain", "segnas"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--report", action="store_true", help="only print the tables of what is there")
+    ap.add_argument("--patch-stats", action="store_true", help="only measure padding and foreground share of the patches")
     args = ap.parse_args()
+    if args.patch_stats:
+        patch_statistics(prepare("la", args.out))
+        return
     if not args.report:
         print(header("recipe: segnas training vs a plain loop, LA fold 0"))
         ws = prepare("la", args.out)

@@ -55,6 +55,15 @@ def augmentation(dims: int, patch: Sequence[int], affine: bool = True, intensity
     return T.Compose([*spatial, *[T.RandFlipd(["image", "label"], prob=0.5, spatial_axis=a) for a in range(dims)], *values])
 
 
+def padding_share(centre: Sequence[int], size: Sequence[int], shape: Sequence[int]) -> float:
+    """Share of a window of `size` around `centre` that lies outside a volume of `shape` (zero padding)."""
+    inside = 1
+    for c, s, n in zip(centre, size, shape):
+        lo = int(c) - s // 2
+        inside *= max(0, min(lo + s, n) - max(lo, 0))
+    return 1.0 - inside / float(np.prod(size))
+
+
 class PatchDataset(Dataset):
     """Random patches of `patch_size` from preprocessed cases → {"image": (C, *patch) float32, "label": (1, *patch) uint8}."""
 
@@ -115,7 +124,8 @@ class PatchDataset(Dataset):
         label = extract(np.asarray(case.seg)[None], centre, window)
         if self.dims == 2:
             image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
-        return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31))}
+        return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31)),
+                "padding": padding_share(centre, window, shape)}
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         s = self.sample(index) if isinstance(index, int) else self.sample(index[1], index[0])
