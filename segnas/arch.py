@@ -98,12 +98,12 @@ def check_settings(settings: Mapping[str, Any], limits: Mapping[str, Any], where
         if isinstance(allowed, range):
             if not isinstance(v, int) or isinstance(v, bool) or v not in allowed:
                 raise SegnasError(f"{where}: setting {key!r} must be an integer from {allowed.start} to {allowed.stop - 1}, "
-                                  f"found {_short(v)}")
+                                  f"found {short_repr(v)}")
         elif not any(v == a and type(v) is type(a) for a in allowed):
-            raise SegnasError(f"{where}: setting {key!r} must be one of {', '.join(map(repr, allowed))}, found {_short(v)}")
+            raise SegnasError(f"{where}: setting {key!r} must be one of {', '.join(map(repr, allowed))}, found {short_repr(v)}")
 
 
-def _short(v: Any) -> str:
+def short_repr(v: Any) -> str:
     """A value for a message, cut to a readable length (a hand-edited file may hold a 4000-digit number)."""
     text = repr(v)
     return text if len(text) <= 40 else text[:37] + "…"

@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from segnas.arch import COMMON_LIMITS, Architecture, _short, check_settings
+from segnas.arch import COMMON_LIMITS, Architecture, short_repr, check_settings
 from segnas.errors import SegnasError
 
 REQUIRED = ("dims", "in_channels", "num_classes", "depth")
@@ -90,9 +90,9 @@ def _check_topology(s: dict[str, Any], where: str) -> None:
         for level in s[key]:
             if (not isinstance(level, list) or len(level) != s["dims"]
                     or not all(type(v) is int and v in allowed for v in level)):
-                raise SegnasError(f"{where}: each entry of {key!r} must be {s['dims']} of {allowed}, found {_short(level)}")
+                raise SegnasError(f"{where}: each entry of {key!r} must be {s['dims']} of {allowed}, found {short_repr(level)}")
     if not all(type(f) is int and 1 <= f <= 1024 for f in s["filters"]):
-        raise SegnasError(f"{where}: 'filters' must be integers from 1 to 1024, found {_short(s['filters'])}")
+        raise SegnasError(f"{where}: 'filters' must be integers from 1 to 1024, found {short_repr(s['filters'])}")
 
 
 def check_baseline(arch: Architecture, where: str) -> Architecture:

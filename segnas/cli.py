@@ -245,7 +245,7 @@ def train(
     for f in folds:
         cfg = make_config(preset, {**overrides, "fold": f}, TrainConfig)
         if steps is not None:
-            cfg = make_config(preset, {**overrides, "fold": f, "epochs": steps_to_epochs(steps, cfg.steps_per_epoch)}, TrainConfig)
+            cfg.epochs = steps_to_epochs(steps, cfg.steps_per_epoch)
         run = run_train(work, arch, cfg, work / "runs" / f"{name}_fold{f}" if name else None, resume=resume)
         out.print(f"trained model: [bold]{run}[/] (best.pt, checkpoint.pt, log.jsonl, learning_curve.png)")
 

@@ -212,11 +212,8 @@ def check_intensities(image: np.ndarray, path: str | Path) -> None:
 def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
     """Read an image → (float32 (C, X, Y, Z), Geometry); NaN, Inf and absurd intensities are errors."""
     data, geom = read_nifti(path)
-    if data.dtype.kind == "f" and data.dtype.itemsize > 4:
-        check_intensities(data, path)  # before float32 turns values over 3.4e38 into Inf
-    data = data.astype(np.float32, copy=False)
-    check_intensities(data, path)
-    return data, geom
+    check_intensities(data, path)  # in the file's type, before float32 could turn huge values into Inf
+    return data.astype(np.float32, copy=False), geom
 
 
 def read_label(path: str | Path) -> tuple[np.ndarray, Geometry]:

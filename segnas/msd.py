@@ -63,7 +63,7 @@ def case_id_of(path: str | Path) -> str:
 def leaves_folder(relative: str) -> bool:
     """True for a dataset.json path that is absolute or climbs out with '..' (symbolic links inside are allowed)."""
     p = PurePosixPath(relative.replace("\\", "/"))
-    return p.is_absolute() or relative.startswith(("/", "\\")) or ".." in p.parts or ":" in (p.parts[0] if p.parts else "")
+    return p.is_absolute() or ".." in p.parts or ":" in (p.parts[0] if p.parts else "")
 
 
 def _parse_index_map(obj: Any, key: str, where: str, problems: list[Problem]) -> dict[int, str]:

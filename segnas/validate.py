@@ -83,14 +83,15 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
 def check_headers(case: Case) -> tuple[Geometry | None, list[Problem]]:
     """The image's geometry from its header, and what the image's and label's headers alone show is wrong
     (size over the voxel limit, bad spacing, voxel type): checked before any voxel is read."""
-    problems, geom = [], None
+    problems: list[Problem] = []
+    geoms: list[Geometry | None] = []
     for path in (case.image, case.label):
         try:
-            g = read_header(path)[1]
-            geom = g if path == case.image else geom
+            geoms.append(read_header(path)[1])
         except SegnasError as e:
             problems.append(as_problem(e, path))
-    return geom, problems
+            geoms.append(None)
+    return geoms[0], problems
 
 
 def geometry_outliers(cases: list[tuple[Case, Geometry]]) -> list[Problem]:

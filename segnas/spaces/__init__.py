@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from segnas.arch import COMMON_LIMITS, Architecture, Choice, Value, _short, check_settings, check_values, sample_values
+from segnas.arch import COMMON_LIMITS, Architecture, Choice, Value, short_repr, check_settings, check_values, sample_values
 from segnas.errors import SegnasError
 from segnas.spaces import nested, unet
 from segnas.spaces.mixed import FixedEdge
@@ -40,7 +40,7 @@ class Space:
         out = {**self.defaults, **overrides}
         for key, default in self.defaults.items():
             if type(out[key]) is not type(default):
-                raise SegnasError(f"space {self.name!r}: setting {key!r} must be {type(default).__name__}, found {_short(out[key])}")
+                raise SegnasError(f"space {self.name!r}: setting {key!r} must be {type(default).__name__}, found {short_repr(out[key])}")
         check_settings(out, {**COMMON_LIMITS, **self.limits}, f"space {self.name!r}")
         broken = self.rule(out) if self.rule is not None else None
         if broken:
