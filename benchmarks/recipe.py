@@ -9,6 +9,8 @@ predicts fold 0's 16 validation cases from their original files and scores them 
   foreground voxel and half anywhere inside the volume, random flips on the three axes, nothing else.
 - `segnas`: `segnas train` with its default recipe (`TrainConfig`), Dice + CE.
 - `segnas+K=V`: the same with one setting changed (the ablation), e.g. `segnas+fg_fraction=0.5`.
+- `NETWORK[+K=V…]`: another network through `segnas train` with the same recipe: `monai_dynunet`, or the
+  LA table's searched `scnas` and `ronasmis` architectures (from `records/real_data_cpu_2026-11-22/la`).
 
     cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python recipe.py --out /work/recipe --steps 1000 \\
         --rows plain segnas segnas+fg_fraction=0.5 segnas+augment_affine=false
@@ -101,11 +103,26 @@ def plain_loop(ws: Workspace, run: Path, steps: int, seed: int = 0) -> None:
     write_json(run / "summary.json", {"steps": steps})
 
 
-def segnas_training(ws: Workspace, run: Path, steps: int, changes: dict[str, str], workers: int) -> None:
-    """`segnas train` of MONAI's UNet with the default recipe and `changes`; last weights kept."""
-    arch_path = ws.root / "monai_unet.json"
-    if not arch_path.is_file():
-        baseline_architecture("monai_unet", read_json(ws.plan)).save(arch_path)
+RECORDS = Path(__file__).parent / "records" / "real_data_cpu_2026-11-22" / "la"
+NETWORKS = {"segnas": "monai_unet", "monai_unet": "monai_unet", "monai_dynunet": "monai_dynunet",  # baselines
+            "scnas": RECORDS / "search_scnas_unet_gumbel2_fold0.arch.json",  # the LA table's searched networks
+            "ronasmis": RECORDS / "search_ronasmis_unet_enas_fold0.arch.json"}
+
+
+def network_file(ws: Workspace, network: str) -> Path:
+    """`arch.json` of a row's network: a baseline configured for the plan, or a searched architecture."""
+    source = NETWORKS[network]
+    if isinstance(source, Path):
+        return source
+    path = ws.root / f"{source}.json"
+    if not path.is_file():
+        baseline_architecture(source, read_json(ws.plan), PATCH).save(path)
+    return path
+
+
+def segnas_training(ws: Workspace, run: Path, steps: int, network: str, changes: dict[str, str], workers: int) -> None:
+    """`segnas train` of `network` with the default recipe and `changes`; last weights kept."""
+    arch_path = network_file(ws, network)
     spe = 50
     over: dict[str, Any] = {"epochs": -(-steps // spe), "steps_per_epoch": spe, "batch_size": BATCH, "patch_size": PATCH,
                             "loss": "dice_ce", "val_every": 0, "workers": workers, "fold": 0, **changes}
@@ -122,8 +139,8 @@ def row(ws: Workspace, name: str, steps: int, workers: int, out: Path) -> dict[s
         if name == "plain":
             plain_loop(ws, run, steps)
         else:
-            changes = dict(c.split("=", 1) for c in name.split("+")[1:])
-            segnas_training(ws, run, steps, changes, workers)
+            network, *sets = name.split("+")
+            segnas_training(ws, run, steps, network, dict(c.split("=", 1) for c in sets), workers)
     seconds = time.perf_counter() - t0
     preds = out / "predictions" / f"{steps}steps" / name
     metrics = predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))

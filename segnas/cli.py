@@ -73,8 +73,8 @@ def validate(data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD data
     """
     from segnas.report import validation_table
     from segnas.validate import validate_dataset
-    from segnas.parallel import progress_bar
-    with progress_bar(transient=True) as bar:
+    from segnas.progress import progress
+    with progress(transient=True) as bar:
         task = bar.add_task("validate")
         report = validate_dataset(data, lambda i, n: bar.update(task, completed=i, total=n))
     if report.cases:

@@ -64,6 +64,13 @@ def padding_share(centre: Sequence[int], size: Sequence[int], shape: Sequence[in
     return 1.0 - inside / float(np.prod(size))
 
 
+def inside_centre(centre: Sequence[int], patch: Sequence[int], shape: Sequence[int]) -> list[int]:
+    """Centre moved so that the patch around it lies inside the volume (nnU-Net's rule): along an axis where
+    the volume is at least the patch it is clipped, elsewhere the volume is centred in the patch. The rotation
+    margin around the patch may still leave the volume: only a rotated patch's corners show that padding."""
+    return [int(np.clip(c, p // 2, n - p + p // 2)) if n >= p else n // 2 for c, p, n in zip(centre, patch, shape)]
+
+
 class PatchDataset(Dataset):
     """Random patches of `patch_size` from preprocessed cases → {"image": (C, *patch) float32, "label": (1, *patch) uint8}."""
 
@@ -118,14 +125,14 @@ class PatchDataset(Dataset):
         else:
             centre = [int(rng.integers(n)) for n in shape]
         window = self._window(self.transform is not None)
-        if self.inside:  # move the window inside the volume along every axis where it fits
-            centre = [int(np.clip(c, w // 2, n - w + w // 2)) if n >= w else c for c, w, n in zip(centre, window, shape)]
+        if self.inside:
+            centre = inside_centre(centre, self._window(False), shape)
         image = extract(np.asarray(case.image), centre, window)
         label = extract(np.asarray(case.seg)[None], centre, window)
         if self.dims == 2:
             image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
         return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31)),
-                "padding": padding_share(centre, window, shape)}
+                "padding": padding_share(centre, self._window(False), shape)}  # of the patch the network sees
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         s = self.sample(index) if isinstance(index, int) else self.sample(index[1], index[0])

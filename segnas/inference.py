@@ -19,7 +19,7 @@ from segnas.errors import Problem, SegnasError, as_problem, file_error
 from segnas.io import NIFTI, atomic_path, check_writable, read_image, read_shape, remove_partials, write_nifti
 from segnas.model import Model
 from segnas.msd import case_id_of
-from segnas.parallel import progress_bar
+from segnas.progress import progress
 from segnas.preprocess import invert_probabilities, preprocess_image
 
 Net = Callable[[torch.Tensor], torch.Tensor]
@@ -173,8 +173,8 @@ def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode
     remove_partials(out_dir)  # a killed earlier run's unfinished files
     written = []
     try:
-        with progress_bar() as bar:
-            task = bar.add_task("predict", total=len(files), visible=show_progress)
+        with progress(show_progress) as bar:
+            task = bar.add_task("predict", total=len(files))
             for f, name in zip(files, names):
                 target = out_dir / name
                 if not (skip_existing and target.is_file()):

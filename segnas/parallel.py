@@ -1,4 +1,4 @@
-"""Map a function over items in worker processes with a rich progress bar."""
+"""Map a function over items in worker processes, with progress."""
 
 from __future__ import annotations
 
@@ -7,24 +7,18 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from segnas.progress import progress
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def progress_bar(transient: bool = False) -> Progress:
-    """The progress bar used for every long loop."""
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), transient=transient)
 
 
 def pmap(fn: Callable[[T], R], items: Iterable[T], workers: int = 1, description: str = "working",
          show: bool = True) -> Iterator[R]:
     """Yield fn(item) in item order; `workers` > 1 uses spawned processes (safe beside torch threads)."""
     items = list(items)
-    with progress_bar() as bar:
-        task = bar.add_task(description, total=len(items), visible=show)
+    with progress(show) as bar:
+        task = bar.add_task(description, total=len(items))
         if workers <= 1 or len(items) <= 1:
             for item in items:
                 yield fn(item)

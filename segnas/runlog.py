@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from segnas.checkpoint import load_checkpoint
 from segnas.errors import SegnasError
@@ -62,12 +61,6 @@ def _tensorboard(run: Path) -> Any:
     except ImportError:  # tensorboard not installed: optional
         return None
     return SummaryWriter(str(run / "tensorboard"))
-
-
-def epoch_bar(show: bool) -> Progress:
-    """Progress bar over steps with a free-text `stats` field."""
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), disable=not show)
 
 
 FREE_SETTINGS = {"workers", "device"}  # may change between runs without changing results

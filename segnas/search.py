@@ -36,7 +36,8 @@ from segnas.losses import segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
 from segnas.plots import plot_search
-from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, open_run, speed_up, weight_optimizer
+from segnas.progress import progress
+from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space
 from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
@@ -179,7 +180,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     if main:
         write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings, "ranks": s.group.world})
     history = RunLog(run / "log.jsonl", start, write=main)
-    with epoch_bar(show_progress and main) as bar:
+    with progress(show_progress and main, stats=True) as bar:
         task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):

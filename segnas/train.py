@@ -39,7 +39,8 @@ from segnas.model import Model, build_network, check_architecture, check_patch, 
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
-from segnas.runlog import Precision, RunLog, check_resumable, epoch_bar, main_output, open_run, speed_up, weight_optimizer
+from segnas.progress import progress
+from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space, inherit_weights
 from segnas.splits import load_fold
 from segnas.workspace import Workspace
@@ -187,17 +188,20 @@ def lr_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
     raise SegnasError(f"unknown schedule {cfg.schedule!r}; known: plateau, poly")
 
 
-def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = Group()) -> dict[str, float]:
+def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = Group(),
+             on_case: Callable[[int, int], None] = lambda done, total: None) -> dict[str, float]:
     """Dice per foreground class (named as in the plan) on the preprocessed grids of `case_ids` (this rank's
-    share), averaged over the cases of every rank."""
+    share), averaged over the cases of every rank; `on_case(done, total)` reports progress."""
     model.net.eval()
     scores: dict[str, list[float]] = {}
-    for cid in case_ids:
+    for i, cid in enumerate(case_ids):
+        on_case(i, len(case_ids))
         case = load_case(work, cid)
         pred = predict_volume(model, np.asarray(case.image)).argmax(0)
         for c in range(1, model.plan["num_classes"]):
             name = model.plan["labels"].get(str(c), str(c))
             scores.setdefault(name, []).append(dice(pred == c, np.asarray(case.seg) == c))
+    on_case(len(case_ids), len(case_ids))
     merged: dict[str, list[float]] = {}
     for part in gather(scores, group):
         for k, v in part.items():
@@ -212,8 +216,10 @@ def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor
         yield b["image"].to(t.model.device, memory_format=t.model.layout), b["label"].to(t.model.device)
 
 
-def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = False) -> dict[str, Any]:
-    """One epoch of weight steps, then validation (every `val_every` epochs and when `last`; never if it is 0) → its log record."""
+def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = False,
+              on_case: Callable[[int, int], None] = lambda done, total: None) -> dict[str, Any]:
+    """One epoch of weight steps, then validation (every `val_every` epochs and when `last`; never if it is 0;
+    `on_case` reports its progress) → its log record."""
     t0 = time.perf_counter()
     net, k = t.model.net, t.model.plan["num_classes"]
     net.train()
@@ -243,7 +249,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = 
         t.scheduler.step()
     record["lr"] = t.optimizer.param_groups[0]["lr"]
     if t.val_ids and t.cfg.val_every > 0 and ((epoch + 1) % t.cfg.val_every == 0 or epoch + 1 == t.cfg.epochs or last):
-        per_class = validate(t.model, t.work, t.val_ids, t.group)
+        per_class = validate(t.model, t.work, t.val_ids, t.group, on_case)
         record["val_dice"] = float(np.mean(list(per_class.values())))
         record["val_dice_per_class"] = per_class
     if t.group.active:
@@ -294,13 +300,15 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         t.model.arch.save(run / "arch.json")
     history = RunLog(run / "log.jsonl", start, write=main)
     t_start = time.perf_counter()
-    with epoch_bar(show_progress and main) as bar:
+    with progress(show_progress and main, stats=True) as bar:
         task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
+        val_task = bar.add_task(f"validate {len(t.val_ids)} cases", total=len(t.val_ids), visible=False, stats="")
         for epoch in range(start, cfg.epochs):
             first = cfg.max_minutes is not None and epoch == start  # validated: it may use up the budget alone
             out_of_time = over_budget(history.records, cfg.max_minutes)
-            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first)
+            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first,
+                               on_case=lambda i, n: bar.update(val_task, completed=i, total=n, visible=i < n))
             if selects(cfg, record, t.best, bool(t.val_ids)):
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:

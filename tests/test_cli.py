@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,11 @@ def test_synth_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_installed_command_runs_the_demo(tmp_path: Path) -> None:
     """The real process: exit code, narration, artifacts."""
     proc = subprocess.run([sys.executable, "-m", "segnas", "demo", "--out", str(tmp_path / "demo"), "--cases", "6", "--quick"],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "SEGNAS_PROGRESS_SECONDS": "0"})
     assert proc.returncode == 0, proc.stderr
+    # stderr is a pipe, not a terminal: progress comes as plain lines, not a bar that stays silent until the end
+    for task in ("search scnas: 1/", "train scnas fold 0: 1/", "predict: 1/"):
+        assert any(line.startswith(task) and " elapsed " in line for line in proc.stderr.splitlines()), task
     for stage in ("validate", "plan", "preprocess", "fold 0: search", "fold 0: train", "fold 0: predict", "cross-validation"):
         assert stage in proc.stdout, stage
     work = tmp_path / "demo" / "work"

@@ -11,7 +11,8 @@ import torch
 from segnas.data import PatchDataset, extract, patch_loader
 from segnas.errors import SegnasError
 from segnas.plan import plan_dataset
-from segnas.preprocess import preprocess_dataset
+from segnas.preprocess import load_case, preprocess_dataset
+from segnas.workspace import Workspace
 
 
 def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, dict]:
@@ -105,15 +106,18 @@ def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, dict]) -> 
 
 
 def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, dict]) -> None:
-    """`patch_inside`: no zero padding where the volume is larger than the window (38.7 % padding before)."""
+    """`patch_inside`: the patch the network sees has no zero padding where the volume is at least the patch,
+    also when the cut window (with its rotation margin) is larger than the volume (22.7 % padding on LA before)."""
     w, _ = work3d
-    kwargs = dict(samples_per_epoch=60, augment=False, seed=4, fg_fraction=0.0)
-    inside = PatchDataset(w, IDS, [24, 24, 16], 3, inside=True, **kwargs)
-    anywhere = PatchDataset(w, IDS, [24, 24, 16], 3, **kwargs)
-    assert all(n >= p for cid in IDS for n, p in zip(inside._case(cid).seg.shape, [24, 24, 16]))
-    padded = [np.mean(anywhere.sample(i)["image"][0] == 0) for i in range(60)]
-    kept = [np.mean(inside.sample(i)["image"][0] == 0) for i in range(60)]
-    assert np.mean(kept) < np.mean(padded)
+    shapes = [load_case(Workspace(w), cid).seg.shape for cid in IDS]
+    patch = [int(0.9 * min(s[a] for s in shapes)) for a in range(3)]  # fits every volume, its margin does not
+    kwargs = dict(samples_per_epoch=60, seed=4, fg_fraction=0.0, affine=False, intensity=False)
+    inside = PatchDataset(w, IDS, patch, 3, inside=True, **kwargs)
+    anywhere = PatchDataset(w, IDS, patch, 3, **kwargs)
+    assert max(inside.sample(i)["padding"] for i in range(60)) == 0.0
+    assert np.mean([anywhere.sample(i)["padding"] for i in range(60)]) > 0.05
+    # the centre crop of the window is that patch: its voxels are all the volume's (no exact zeros after z-score)
+    assert all(np.mean(inside[i]["image"].numpy() == 0) == 0.0 for i in range(20))
 
 
 def test_augmentation_switches(work3d: tuple[Path, dict]) -> None:
