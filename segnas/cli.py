@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def plan(
     work: Work,
     dims: Annotated[int | None, typer.Option("--dims", help="Force a 2D or 3D plan (default: from the data).")] = None,
     budget: Annotated[int | None, typer.Option("--budget", help="Patch voxel budget (default 96³ in 3D, 256² in 2D).")] = None,
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")] = 5,
+    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many cross-validation folds (default 5, or one per case group when there are fewer).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
     search_ratio: Annotated[float, typer.Option("--search-ratio", help="Share of a fold's training cases that train weights during search; the rest validate architectures.")] = 0.8,
     group: Annotated[str | None, typer.Option("--group", help=r"Regex whose first group names the patient, so a patient's cases stay together (e.g. 'patient(\d+)').")] = None,
@@ -103,7 +104,7 @@ def plan(
     """
     from segnas.plan import plan_dataset
     from segnas.report import plan_table
-    p = plan_dataset(data, work, dims, budget, workers, folds, seed, search_ratio, group)
+    p = plan_dataset(data, work, dims, budget, workers, num_folds, seed, search_ratio, group)
     out.print(plan_table(p))
     out.print(f"wrote [bold]{work}/plan.json[/], fingerprint.json, splits.json")
 
@@ -133,7 +134,7 @@ def search(
     strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas).")] = None,
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
     epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2.")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2 (`segnas settings` lists them).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint (from the start if it has none yet).")] = False,
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
@@ -192,7 +193,7 @@ def show(
         out.print(f"drew {path}")
 
 
-Settings = Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE (repeatable).")]
+Settings = Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE (repeatable; `segnas settings` lists them).")]
 
 
 def torch_threads(n: int) -> None:
@@ -313,9 +314,10 @@ def run(
     data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD dataset folder.")],
     work: Work,
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts.")] = "scnas",
-    folds: Annotated[str | None, typer.Option("--folds", help="Folds to run: 0,2 or all (default all).")] = None,
-    search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable).")] = None,
-    train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable).")] = None,
+    fold: Annotated[str | None, typer.Option("--fold", "-f", help="Which folds to run: 0, a list like 0,2, or all (default all).")] = None,
+    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many folds the plan makes (default 5, or one per case group when there are fewer).")] = None,
+    search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
+    train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
     group: Annotated[str | None, typer.Option("--group", help=r"Regex naming the patient so a patient's cases share a fold (e.g. 'patient(\d+)').")] = None,
     force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, train or predict.")] = None,
     workers: Workers = 2,
@@ -324,12 +326,35 @@ def run(
 
     Stages whose outputs exist are skipped; interrupted searches and trainings resume.
 
-    Example: [bold]segnas run ../shared/data/LA2018_down2 --work work/la --preset scnas --folds 0[/]
+    Example: [bold]segnas run ../shared/data/LA2018_down2 --work work/la --preset scnas --fold 0[/]
     """
     from segnas.config import parse_overrides
     from segnas.pipeline import run_pipeline
-    run_pipeline(data, work, preset, parse_folds(folds), parse_overrides(search_settings or []),
-                 parse_overrides(train_settings or []), {"group_pattern": group} if group else {}, force, workers, out)
+    plan_options = {k: v for k, v in (("group_pattern", group), ("folds", num_folds)) if v is not None}
+    run_pipeline(data, work, preset, parse_folds(fold), parse_overrides(search_settings or []),
+                 parse_overrides(train_settings or []), plan_options, force, workers, out)
+
+
+@app.command()
+@reports_errors
+def settings(
+    preset: Annotated[str | None, typer.Option("--preset", "-p", help="Show a paper's values (scnas, ronasmis, thrifty, darts).")] = None,
+) -> None:
+    """Every search and training setting with its value and meaning: the keys of --set, --search-set, --train-set.
+
+    Example: [bold]segnas settings --preset thrifty[/]
+    """
+    from rich.table import Table
+
+    from segnas.config import SearchConfig, TrainConfig, describe_settings
+    for title, kind, flag in (("search", SearchConfig, "search --set / run --search-set"),
+                              ("training", TrainConfig, "train --set / run --train-set")):
+        table = Table(title=f"{title} settings ({flag}), preset {preset or 'none'}", title_justify="left")
+        for column in ("key", "value", "meaning"):
+            table.add_column(column)
+        for key, value, meaning in describe_settings(kind, preset):
+            table.add_row(key, json.dumps(value), meaning)
+        out.print(table)
 
 
 @app.command()

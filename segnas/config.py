@@ -94,6 +94,57 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+HELP: dict[str, str] = {  # one line per setting of either config: what `segnas settings` prints
+    "preset": "the paper whose settings these are (custom: none)",
+    "space": "search space: unet (SCNAS/RONASMIS cells) or nested (Thrifty's UNet++-like space)",
+    "strategy": "search strategy: gumbel2, darts, pcdarts or enas",
+    "space_settings": "the space's settings, e.g. space_settings.channels=32, .depth, .skip, .deep_supervision",
+    "strategy_options": "the strategy's options, e.g. strategy_options.tau_end=0.2, .partial_channels, .export_samples",
+    "loss": "dice_ce (Dice + cross-entropy) or jaccard",
+    "epochs": "epochs to run",
+    "steps_per_epoch": "weight steps per epoch (a batch each)",
+    "batch_size": "patches per step",
+    "patch_size": "patch in voxels, e.g. [80,64,32] (null: the plan's)",
+    "weight_optimizer": "adam or sgd for the network weights",
+    "weight_lr": "learning rate of the network weights",
+    "weight_betas": "Adam's betas for the weights",
+    "weight_momentum": "SGD momentum for the weights",
+    "weight_decay": "weight decay of the network weights",
+    "arch_lr": "learning rate of the architecture parameters (or the ENAS controller)",
+    "arch_betas": "Adam's betas for the architecture parameters",
+    "arch_weight_decay": "weight decay of the architecture parameters",
+    "plateau_patience": "epochs without a lower training loss before the learning rate drops",
+    "plateau_factor": "factor of that drop",
+    "warmup_epochs": "epochs that train weights only, before any architecture step",
+    "fold": "cross-validation fold",
+    "seed": "random seed (weights, patches, sampling)",
+    "workers": "patch loader processes (0: in the training process)",
+    "device": "auto, cpu, cuda or cuda:N",
+    "channels_last": "3D: channels-last memory layout (faster convolutions on CPU and GPU)",
+    "amp": "mixed precision on CUDA (bf16 where supported); ignored on CPU",
+    "width": "stem channels of the trained network (null: as searched)",
+    "init": "scratch, or search: start from the supernet's shared weights (RONASMIS)",
+    "fg_fraction": "share of patches centred on a foreground voxel (the rest anywhere)",
+    "augment_affine": "random rotation and scaling of the patches",
+    "augment_intensity": "random intensity scaling, Gaussian noise and gamma",
+    "patch_inside": "patches lie inside the volume (else centres anywhere, padded with zeros)",
+    "select": "best.pt: last (the last epoch), inner (best on search_val cases held out of training) or val (best on the reported cases: optimistic)",
+    "keep_every": "keep the weights every this many steps in checkpoints/ (0: never)",
+    "schedule": "plateau (drop on a training-loss plateau) or poly (nnU-Net's decay to zero)",
+    "min_lr": "training stops once the learning rate falls below this",
+    "max_minutes": "time budget in minutes (null: none)",
+    "val_every": "epochs between validations during training (0: none)",
+    "val_mode": "sliding (windows) or whole (one pass over the volume, RONASMIS)",
+    "compile": "torch.compile the network for the training steps",
+}
+
+
+def describe_settings(kind: type[ConfigT], preset: str | None = None) -> list[tuple[str, Any, str]]:
+    """(key, value, meaning) of every setting of a config kind, with a preset's values."""
+    cfg = make_config(preset, None, kind)
+    return [(f.name, getattr(cfg, f.name), HELP[f.name]) for f in dataclasses.fields(kind)]
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # SCNAS (seed 000): Gumbel two-op sampling on the U-Net cell space, 48 stem channels, Jaccard loss,
     # Adam 0.025 / (0.1, 0.001) for weights and 0.003 / (0.5, 0.999) for α, ÷10 after a 20-epoch plateau.

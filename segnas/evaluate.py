@@ -16,7 +16,7 @@ from rich.table import Table
 from segnas.errors import Problem, SegnasError, as_problem
 from segnas.io import NIFTI, read_json, read_label, write_json
 from segnas.metrics import __doc__ as CONVENTIONS
-from segnas.metrics import case_metrics
+from segnas.metrics import case_metrics, majority_dice
 from segnas.msd import case_id_of, load_dataset
 from segnas.parallel import pmap
 
@@ -56,8 +56,9 @@ def _evaluate_pair(job: tuple[tuple[Path, Path], list[int]]) -> dict[str, Any] |
     if isinstance(loaded, Problem):
         return loaded
     pred, ref, geom = loaded
+    trivial = majority_dice(ref, classes)
     return {"case": case_id_of(pair[1]), "prediction": str(pair[0]), "reference": str(pair[1]),
-            "classes": {str(c): m for c, m in case_metrics(pred, ref, classes, geom.spacing).items()}}
+            "classes": {str(c): {**m, "majority_dice": trivial[c]} for c, m in case_metrics(pred, ref, classes, geom.spacing).items()}}
 
 
 def evaluate_pairs(pairs: Sequence[tuple[Path, Path]], labels: dict[str, str], out: str | Path | None = None,
@@ -74,10 +75,12 @@ def evaluate_pairs(pairs: Sequence[tuple[Path, Path]], labels: dict[str, str], o
         d = [r["classes"][str(c)]["dice"] for r in cases]
         h = [r["classes"][str(c)]["hd95"] for r in cases]
         mean[labels.get(str(c), str(c))] = {"dice": float(np.mean(d)), "dice_sd": float(np.std(d)),
-                                            "hd95": float(np.mean(h)), "hd95_sd": float(np.std(h))}
+                                            "hd95": float(np.mean(h)), "hd95_sd": float(np.std(h)),
+                                            "majority_dice": float(np.mean([r["classes"][str(c)]["majority_dice"] for r in cases]))}
     summary = {"conventions": " ".join(CONVENTIONS.split()), "labels": {str(c): labels.get(str(c), str(c)) for c in classes},
                "cases": cases, "mean": mean,
-               "mean_foreground_dice": float(np.mean([m["dice"] for m in mean.values()])) if mean else float("nan")}
+               "mean_foreground_dice": float(np.mean([m["dice"] for m in mean.values()])) if mean else float("nan"),
+               "mean_foreground_majority_dice": float(np.mean([m["majority_dice"] for m in mean.values()])) if mean else float("nan")}
     if out is not None:
         write_json(out, summary)
     return summary
@@ -104,7 +107,7 @@ def evaluate_folders(pred_dir: str | Path, ref_dir: str | Path, dataset_json: st
 
 
 def metrics_table(summary: dict[str, Any], title: str = "validation") -> Table:
-    """Per-case Dice and HD95 per class, and the mean row."""
+    """Per-case Dice and HD95 per class, the mean row, and the trivial prediction's Dice (what a score must beat)."""
     names = list(summary["labels"].values())
     t = Table(title=title)
     t.add_column("case")
@@ -116,6 +119,9 @@ def metrics_table(summary: dict[str, Any], title: str = "validation") -> Table:
                                for c in summary["labels"] for k in ("dice", "hd95")])
     t.add_row("[bold]mean[/]", *[f"[bold]{summary['mean'][n]['dice']:.3f}[/]" if k == "dice" else f"{summary['mean'][n]['hd95']:.2f}"
                                  for n in names for k in ("dice", "hd95")], end_section=True)
+    if all("majority_dice" in summary["mean"][n] for n in names):  # absent from metrics.json files made before it
+        t.add_row("[dim]majority label everywhere[/]", *[f"[dim]{summary['mean'][n]['majority_dice']:.3f}[/]" if k == "dice" else ""
+                                                        for n in names for k in ("dice", "hd95")])
     return t
 
 

@@ -155,3 +155,17 @@ def load_dataset(root: str | Path) -> DatasetSpec:
     if problems or spec is None:
         raise SegnasError(f"{Path(root) / 'dataset.json'}: dataset description is not usable", problems)
     return spec
+
+
+def file_signature(path: Path) -> str:
+    """Size and modification time of a file: enough to notice it was replaced or edited."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def data_signature(spec: DatasetSpec) -> dict[str, str]:
+    """Case id → signature of its image and label files, plus `dataset.json` itself (written with the plan)."""
+    out = {"dataset.json": file_signature(spec.root / "dataset.json")}
+    for case in spec.cases:
+        out[case.id] = f"{file_signature(case.image)} {file_signature(case.label)}"
+    return out

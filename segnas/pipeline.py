@@ -1,7 +1,8 @@
 """`segnas run`: validate → plan → preprocess → per fold (search → train → predict held-out cases → evaluate) → cross-validation.
 
-Resumable stage by stage: a stage whose outputs exist is skipped, a run with a checkpoint is
-resumed, and `force` redoes a stage and every stage after it.
+Resumable stage by stage: a stage whose outputs exist is kept when they were made from the same settings,
+inputs and format (otherwise it stops, naming what differs), a run with a checkpoint is resumed, and `force`
+redoes a stage and every stage after it. Every setting is checked before the first stage runs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 from rich.console import Console
 
+from segnas.arch import load_architecture
 from segnas.errors import SegnasError
+from segnas.io import read_json, write_json
 from segnas.lock import work_lock
+from segnas.staleness import FORMAT, setting_changes, signature_changes, stale
 from segnas.workspace import Workspace
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
@@ -31,24 +35,41 @@ def forced(stage: str, force: str | None) -> bool:
 
 
 def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> dict[str, Any]:
-    """Validate the data (always: it is cheap), then plan unless a plan of this dataset exists."""
+    """Validate the data and plan; a kept plan is used only for the same files (then they are not read again)
+    and the same split options."""
+    from segnas.msd import data_signature, load_dataset
     from segnas.plan import load_plan, plan_dataset
     from segnas.report import plan_table, validation_table
     from segnas.validate import validate_dataset
 
     con.rule("validate")
-    report = validate_dataset(data)
-    if not report.ok:
-        raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
-    con.print(validation_table(report))
-    con.rule("plan")
-    if ws.plan.is_file() and not forced("plan", force):
+    kept = ws.plan.is_file() and not forced("plan", force)
+    if kept:
         plan = load_plan(ws)
         if Path(plan["dataset"]).resolve() != data.resolve():
             raise SegnasError(f"{ws.plan}: this work folder was planned for {plan['dataset']}, not {data}; use another --work")
+    saved = read_json(ws.fingerprint).get("files") if kept and ws.fingerprint.is_file() else None  # None: planned before signatures
+    if saved is not None:
+        changes = signature_changes(saved, data_signature(load_dataset(data)))
+        if changes:
+            raise stale("plan", ws.plan, [f"the dataset's files changed since planning: {c}" for c in changes])
+        con.print(f"{len(saved) - 1} case(s) unchanged since they were validated and planned: not read again")
+    else:
+        report = validate_dataset(data)
+        if not report.ok:
+            raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
+        con.print(validation_table(report))
+    con.rule("plan")
+    if kept:
+        splits = read_json(ws.splits)
+        made = {"folds": len(splits["folds"]), "group_pattern": splits.get("group_pattern")}
+        asked = {k: v for k, v in plan_options.items() if k in made}
+        changes = setting_changes({k: made[k] for k in asked}, asked)
+        if changes:
+            raise stale("plan", ws.splits, [f"split option {c}" for c in changes])
         con.print(f"kept the existing {ws.plan} (use --force plan to redo)")
     else:
-        plan = plan_dataset(data, ws.root, workers=workers, **plan_options)
+        plan = plan_dataset(data, ws.root, workers=workers, validated=True, **plan_options)
     con.print(plan_table(plan))
     return plan
 
@@ -75,6 +96,7 @@ def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any
     run = run_folder(ws.root, cfg)
     resume = _prepare(run, "arch.json", "search", force, f"fold {fold}: kept the found architecture {run / 'arch.json'}", con)
     if resume is None:
+        _check_kept("search", run, cfg.to_json())
         return run
     run = search(ws.root, cfg, resume=resume)
     describe(run, ws, con)
@@ -104,7 +126,20 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
     cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     run = run_folder(ws.root, cfg)
     resume = _prepare(run, "summary.json", "train", force, f"fold {fold}: kept the trained model {run}", con)
-    return run if resume is None else train(ws.root, arch_path, cfg, resume=resume)
+    if resume is None:
+        _check_kept("train", run, {**cfg.to_json(), "arch_source": str(arch_path)})
+        if load_architecture(run / "arch.json").values != load_architecture(arch_path).values:
+            raise stale("train", run, [f"architecture: {arch_path} holds another one than the model was trained on"])
+        return run
+    return train(ws.root, arch_path, cfg, resume=resume)
+
+
+def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
+    """A kept search or training must have been made with these settings and this format of run folder."""
+    saved = read_json(run / "config.json")
+    changes = setting_changes({"format": 1, **saved}, {**settings, "format": FORMAT})
+    if changes:
+        raise stale(stage, run, changes)
 
 
 def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids: Sequence[str], out: Path,
@@ -113,13 +148,19 @@ def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids
     from segnas.evaluate import evaluate_pairs, metrics_table
     from segnas.inference import predict_files
     from segnas.model import load_model
-    from segnas.msd import load_dataset
+    from segnas.msd import file_signature, load_dataset
 
     spec = load_dataset(plan["dataset"])
     cases = [spec.case(c) for c in case_ids]
     if forced("predict", force) and out.exists():
         shutil.rmtree(out)
+    source = {"model": str(model_run), "weights": file_signature(model_run / "best.pt")}
+    if (out / "source.json").is_file():
+        changes = setting_changes(read_json(out / "source.json"), source)
+        if changes:
+            raise stale("predict", out, changes)
     preds = predict_files(load_model(model_run), [c.image for c in cases], out, skip_existing=True)
+    write_json(out / "source.json", source)
     pairs = [(p, c.label) for p, c in zip(preds, cases)]
     summary = evaluate_pairs(pairs, {str(k): v for k, v in plan["labels"].items()}, out / "metrics.json")
     con.print(metrics_table(summary, f"{out.parent.name} {out.name}: held-out cases in their original geometry"))
@@ -131,9 +172,12 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
                  console: Console | None = None) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json)."""
+    from segnas.config import TrainConfig, make_config
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
-    forced("plan", force)  # an unknown stage name fails before any work
+    forced("plan", force)  # an unknown stage name or setting fails before any work
+    make_config(preset, {**(search_overrides or {}), "fold": 0})
+    make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
     t0 = time.perf_counter()
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
     with work_lock(ws.root):

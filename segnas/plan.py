@@ -22,7 +22,7 @@ import numpy as np
 from segnas.errors import SegnasError
 from segnas.lock import work_lock
 from segnas.io import read_image, read_json, read_label, write_json
-from segnas.msd import Case, DatasetSpec, load_dataset
+from segnas.msd import Case, DatasetSpec, data_signature, load_dataset
 from segnas.parallel import pmap
 from segnas.workspace import Workspace
 
@@ -214,17 +214,19 @@ def load_plan(work: Workspace) -> dict[str, Any]:
 
 
 def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, budget: int | None = None,
-                 workers: int = 1, folds: int = 5, seed: int = 0, search_ratio: float = 0.8,
-                 group_pattern: str | None = None) -> dict[str, Any]:
-    """Fingerprint `data`, write fingerprint.json, plan.json and splits.json into `work`; return the plan."""
+                 workers: int = 1, folds: int | None = None, seed: int = 0, search_ratio: float = 0.8,
+                 group_pattern: str | None = None, validated: bool = False) -> dict[str, Any]:
+    """Fingerprint `data`, write fingerprint.json (with the files' signatures), plan.json and splits.json into
+    `work`; return the plan. `validated`: the caller has just validated `data` (it is not read twice)."""
     from segnas.splits import make_splits
     from segnas.validate import validate_dataset
 
-    report = validate_dataset(data)  # refuse to plan on data with any defect, listing all of them
-    if not report.ok:
-        raise SegnasError(f"{data}: {len(report.problems)} problem(s) found; fix them before planning", report.problems)
+    if not validated:
+        report = validate_dataset(data)  # refuse to plan on data with any defect, listing all of them
+        if not report.ok:
+            raise SegnasError(f"{data}: {len(report.problems)} problem(s) found; fix them before planning", report.problems)
     spec = load_dataset(data)
-    fp = fingerprint_dataset(spec, workers)
+    fp = {**fingerprint_dataset(spec, workers), "files": data_signature(spec)}
     plan = make_plan(fp, dims, budget)
     splits = make_splits([c.id for c in spec.cases], folds, seed, search_ratio, group_pattern)
     ws = Workspace(Path(work))

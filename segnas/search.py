@@ -39,6 +39,7 @@ from segnas.plots import plot_search
 from segnas.progress import progress
 from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space
+from segnas.staleness import FORMAT
 from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
 from segnas.workspace import Workspace
@@ -178,7 +179,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     main = s.group.main  # only rank 0 writes
     start = open_run(run, "search", resume, s.restore, main)
     if main:
-        write_json(run / "config.json", {**cfg.to_json(), "space_settings_resolved": s.settings, "ranks": s.group.world})
+        write_json(run / "config.json", {**cfg.to_json(), "format": FORMAT, "space_settings_resolved": s.settings, "ranks": s.group.world})
     history = RunLog(run / "log.jsonl", start, write=main)
     with progress(show_progress and main, stats=True) as bar:
         task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,

@@ -7,6 +7,7 @@ fold's `val` cases never steer a search.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 from segnas.errors import SegnasError
 from segnas.io import read_json
 from segnas.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 def group_cases(case_ids: list[str], pattern: str | None) -> dict[str, list[str]]:
@@ -28,18 +31,33 @@ def group_cases(case_ids: list[str], pattern: str | None) -> dict[str, list[str]
     return groups
 
 
-def make_splits(case_ids: list[str], folds: int = 5, seed: int = 0, search_ratio: float = 0.8,
+DEFAULT_FOLDS = 5
+
+
+def make_splits(case_ids: list[str], folds: int | None = None, seed: int = 0, search_ratio: float = 0.8,
                 group_pattern: str | None = None) -> dict[str, Any]:
-    """k folds over groups of cases (seeded, independent of listing order), each with a search split."""
+    """k folds over groups of cases (seeded, independent of listing order), each with a search split;
+    `folds` None: 5, or one per group when there are fewer (said in the log)."""
     if not 0 < search_ratio < 1:
         raise SegnasError(f"search ratio must be between 0 and 1, not {search_ratio}")
     groups = group_cases(case_ids, group_pattern)
     keys = sorted(groups)
     if len(keys) < 2:
         raise SegnasError(f"cannot split {len(case_ids)} case(s) in {len(keys)} group(s): at least 2 are needed")
-    folds = min(folds, len(keys))
+    if folds is None:
+        folds = min(DEFAULT_FOLDS, len(keys))
+        if folds < DEFAULT_FOLDS:
+            log.warning("%d case group(s): %d folds instead of %d (set --num-folds to choose)", len(keys), folds, DEFAULT_FOLDS)
     if folds < 2:
         raise SegnasError("at least 2 folds are needed")
+    if folds > len(keys):
+        raise SegnasError(f"{len(case_ids)} case(s) in {len(keys)} group(s) cannot make {folds} folds: "
+                          f"each fold validates at least one; use --num-folds {len(keys)} or fewer")
+    smallest = len(keys) - -(-len(keys) // folds)  # training groups of the fold with the most validation groups
+    if smallest < 2:
+        raise SegnasError(f"{len(case_ids)} case(s) in {len(keys)} group(s) are too few for {folds} folds: a fold would "
+                          f"train on {smallest} group(s), and a search needs 2 (one trains weights, one scores "
+                          f"architectures); {'use fewer folds or ' if folds > 2 else ''}add cases (at least 4 for 2 folds)")
     order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
     out = []
     for f in range(folds):

@@ -42,6 +42,7 @@ from segnas.preprocess import load_case
 from segnas.progress import progress
 from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
 from segnas.spaces import get_space, inherit_weights
+from segnas.staleness import FORMAT
 from segnas.splits import load_fold
 from segnas.workspace import Workspace
 
@@ -295,7 +296,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     main = t.group.main  # only rank 0 writes
     start = open_run(run, "train", resume, t.restore, main)
     if main:
-        write_json(run / "config.json", {**cfg.to_json(), "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
+        write_json(run / "config.json", {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
         write_json(run / "plan.json", t.model.plan)
         t.model.arch.save(run / "arch.json")
     history = RunLog(run / "log.jsonl", start, write=main)

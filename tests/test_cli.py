@@ -28,7 +28,7 @@ def test_stages_end_to_end(tmp_path: Path) -> None:
     data, work = tmp_path / "data", tmp_path / "work"
     assert runner.invoke(app, ["synth", str(data), "--cases", "4", "--dims", "3", "--seed", "4"]).exit_code == 0
     assert runner.invoke(app, ["validate", str(data)]).exit_code == 0
-    result = runner.invoke(app, ["plan", str(data), "--work", str(work), "--folds", "2", "-j", "1"])
+    result = runner.invoke(app, ["plan", str(data), "--work", str(work), "--num-folds", "2", "-j", "1"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["preprocess", "--work", str(work), "-j", "1"])
     assert result.exit_code == 0 and "preprocessed 4 case(s)" in result.output
@@ -91,3 +91,18 @@ def test_plan_lists_every_defect_and_writes_nothing(synth3d: Path, tmp_path: Pat
     assert "labelsTr/synth_001.nii.gz: file does not exist" in result.output
     assert "imagesTr/synth_003.nii.gz: cannot read as NIfTI" in result.output
     assert not (tmp_path / "work").exists()
+
+
+def test_settings_lists_every_key_with_its_meaning() -> None:
+    """`segnas settings`: every key of both configs, with a preset's value; an unknown preset is named."""
+    import dataclasses
+
+    from segnas.config import SearchConfig, TrainConfig
+    result = runner.invoke(app, ["settings", "--preset", "thrifty"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    for kind in (SearchConfig, TrainConfig):
+        for f in dataclasses.fields(kind):
+            assert f"│ {f.name} " in result.output, f.name
+    assert '"pcdarts"' in result.output and "partial_channels" in result.output
+    bad = runner.invoke(app, ["settings", "--preset", "nope"])
+    assert bad.exit_code == 1 and "unknown preset 'nope'" in bad.output

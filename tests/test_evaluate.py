@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from segnas.cli import app
 from segnas.errors import SegnasError
-from segnas.evaluate import cross_validation, evaluate_folders
+from segnas.evaluate import cross_validation, evaluate_folders, metrics_table
 from segnas.io import read_label, write_nifti
 
 
@@ -72,6 +73,11 @@ def test_cli_evaluate_and_cross_validation(folders: tuple[Path, Path], synth3d: 
                                           "--dataset", str(synth3d), "-j", "1"])
         assert result.exit_code == 0, result.output
         assert "lesion" in result.output
+        metrics = json.loads((root / f"fold{f}" / "metrics.json").read_text())
+        console = Console(width=200, record=True)
+        console.print(metrics_table(metrics))
+        assert "majority label everywhere" in console.export_text()  # the floor a score must clear
+        assert 0 <= metrics["mean"]["lesion"]["majority_dice"] <= 1
     result = CliRunner().invoke(app, ["cv", str(root)])
     assert result.exit_code == 0, result.output
     s = json.loads((root / "cv_summary.json").read_text())

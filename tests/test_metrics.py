@@ -9,7 +9,7 @@ from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
 from segnas.io import read_label
-from segnas.metrics import case_metrics, dice, hd95
+from segnas.metrics import case_metrics, dice, hd95, majority_dice
 
 from .conftest import shared_dataset
 
@@ -73,3 +73,13 @@ def test_case_metrics_per_class() -> None:
     m = case_metrics(pred, ref, [1, 2], (1, 1, 1))
     assert m[1]["dice"] == 1.0 and m[1]["hd95"] == 0.0
     assert m[2]["dice"] == 0.0 and m[2]["pred_voxels"] == 0 and m[2]["ref_voxels"] == 216
+
+
+def test_majority_dice_is_the_trivial_prediction() -> None:
+    """Dice of "the most frequent label everywhere", computed by brute force with `dice`."""
+    rng = np.random.default_rng(0)
+    ref = rng.choice(3, size=(20, 30), p=[0.2, 0.7, 0.1])
+    everywhere = np.full(ref.shape, np.bincount(ref.ravel()).argmax())
+    expected = {c: dice(everywhere == c, ref == c) for c in (1, 2, 3)}
+    assert majority_dice(ref, [1, 2, 3]) == pytest.approx(expected)
+    assert expected[1] > 0.8 and expected[2] == 0.0 and expected[3] == 1.0  # 3 is absent: nothing to find

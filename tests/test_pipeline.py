@@ -18,14 +18,14 @@ SEARCH = ["epochs=1", "steps_per_epoch=2", "batch_size=2", "patch_size=[16,16,16
 TRAIN = ["epochs=1", "steps_per_epoch=2", "batch_size=2", "patch_size=[16,16,16]", "workers=0", "width=8"]
 
 
-def run_cli(data: Path, work: Path, *extra: str) -> str:
-    args = ["run", str(data), "--work", str(work), "--preset", "scnas", "--folds", "0", "-j", "1"]
-    for s in SEARCH:
+def run_cli(data: Path, work: Path, *extra: str, search: list[str] = SEARCH, train: list[str] = TRAIN, code: int = 0) -> str:
+    args = ["run", str(data), "--work", str(work), "--preset", "scnas", "--fold", "0", "-j", "1"]
+    for s in search:
         args += ["--search-set", s]
-    for s in TRAIN:
+    for s in train:
         args += ["--train-set", s]
-    result = CliRunner().invoke(app, args + list(extra))
-    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, args + list(extra), terminal_width=250)
+    assert result.exit_code == code, result.output
     return result.output
 
 
@@ -52,6 +52,7 @@ def test_rerun_skips_finished_stages_and_force_redoes(finished: tuple[Path, str]
     before = pred.stat().st_mtime_ns
     output = run_cli(synth3d, work)
     assert "kept the found architecture" in output and "kept the trained model" in output
+    assert "unchanged since they were validated and planned: not read again" in output
     assert pred.stat().st_mtime_ns == before
     run_cli(synth3d, work, "--force", "predict")
     assert pred.stat().st_mtime_ns != before
@@ -76,3 +77,33 @@ def test_export_matches_the_eager_model(finished: tuple[Path, str], tmp_path: Pa
     result = CliRunner().invoke(app, ["export", str(run)])
     assert result.exit_code == 0, result.output
     assert (run / "model.ts").is_file() and json.loads((run / "model.json").read_text())["labels"]["2"] == "lesion"
+
+
+def test_changed_settings_are_not_silently_reused(finished: tuple[Path, str], synth3d: Path) -> None:
+    """A kept search or training made with other settings stops the run, naming the setting (it used to print
+    "kept the found architecture" and keep it); a typo in a later stage's settings fails before any stage."""
+    work, _ = finished
+    output = run_cli(synth3d, work, search=[*SEARCH[:-1], "space_settings.channels=4"], code=1)
+    assert "the search kept from an earlier run does not fit" in output and "--force search" in output
+    assert "space_settings: " in output and "'channels': 8" in output and "'channels': 4" in output
+    output = run_cli(synth3d, work, train=[*TRAIN, "fg_fraction=0.5"], code=1)
+    assert "the train kept from an earlier run does not fit" in output and "fg_fraction: 0.333" in output
+    before = (work / "fingerprint.json").stat().st_mtime_ns
+    output = run_cli(synth3d, work, train=[*TRAIN, "fg_fractoin=0.5"], code=1)
+    assert "unknown setting 'fg_fractoin'" in output and "validate" not in output
+    assert (work / "fingerprint.json").stat().st_mtime_ns == before
+
+
+def test_changed_data_and_split_options_are_named(synth3d: Path, tmp_path: Path) -> None:
+    """A kept plan is reused only for the same files and split options; the stale stage is named."""
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(synth3d, data)
+    planned = CliRunner().invoke(app, ["plan", str(data), "--work", str(tmp_path / "w"), "--num-folds", "2", "-j", "1"])
+    assert planned.exit_code == 0, planned.output
+    label = sorted((data / "labelsTr").iterdir())[1]
+    label.write_bytes(label.read_bytes())  # rewritten: same content, new time
+    output = run_cli(data, tmp_path / "w", code=1)
+    assert "the plan kept from an earlier run does not fit" in output and f"changed: {label.name.split('.')[0]}" in output
+    output = run_cli(data, tmp_path / "w", "--num-folds", "3", "--force", "plan", code=1, search=["epochs=0"])
+    assert "setting 'epochs' must be at least 1" in output  # every setting is checked before the plan is redone

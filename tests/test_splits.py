@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segnas.errors import SegnasError
 from segnas.splits import make_splits
 
 
@@ -22,8 +24,25 @@ def _check(splits: dict, ids: list[str]) -> None:
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(2, 60), folds=st.integers(2, 8), seed=st.integers(0, 10**6))
 def test_splits_partition_cases(n: int, folds: int, seed: int) -> None:
+    """Every split that is made is a partition whose folds each train on ≥ 2 cases; the others are refused."""
     ids = [f"case_{i:03d}" for i in range(n)]
-    _check(make_splits(ids, folds, seed), ids)
+    if folds > n or n - -(-n // folds) < 2:
+        with pytest.raises(SegnasError, match="cannot make|too few"):
+            make_splits(ids, folds, seed)
+        return
+    splits = make_splits(ids, folds, seed)
+    _check(splits, ids)
+    assert len(splits["folds"]) == folds
+    assert all(f["search_train"] and f["search_val"] for f in splits["folds"])
+
+
+def test_too_small_datasets_are_named() -> None:
+    """2 cases used to become 2 folds silently, and the search then failed on an empty split."""
+    with pytest.raises(SegnasError, match=r"2 case\(s\) in 2 group\(s\) cannot make 5 folds: .*--num-folds 2"):
+        make_splits(["a", "b"], 5)
+    with pytest.raises(SegnasError, match=r"too few for 2 folds: a fold would train on 1 group"):
+        make_splits(["a", "b", "c"], 2)
+    assert len(make_splits(["a", "b", "c", "d"], 2)["folds"]) == 2
 
 
 def test_stable_and_independent_of_listing_order() -> None:
