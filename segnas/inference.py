@@ -7,6 +7,7 @@ preprocess → predict → invert → write), so memory does not grow with the n
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from segnas.errors import Problem, SegnasError, as_problem, file_error
-from segnas.io import NIFTI, atomic_path, check_writable, read_image, read_shape, remove_partials, write_nifti
+from segnas.io import NIFTI, Images, atomic_path, channel_files, check_writable, read_image, read_shape, remove_partials, write_nifti
 from segnas.model import Model
 from segnas.msd import case_id_of
 from segnas.progress import progress
@@ -87,15 +88,20 @@ def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta
     return np.moveaxis(np.concatenate(out), 0, 1 + axis)
 
 
-def output_name(path: Path) -> str:
-    """File name of a prediction: the input's name without an nnU-Net `_0000` channel suffix."""
+def output_name(images: Images) -> str:
+    """File name of a prediction: the (first) input's name without an nnU-Net `_0000` channel suffix."""
+    path = channel_files(images)[0]
     if not path.name.endswith(NIFTI):
         return path.name
     return case_id_of(path).removesuffix("_0000") + ".nii.gz"
 
 
-def input_files(source: str | Path) -> list[Path]:
-    """The NIfTI images to predict: a file, or every NIfTI file in a folder."""
+CHANNEL_FILE = re.compile(r"^(.+)_(\d{4})\.nii(\.gz)?$")  # nnU-Net's <case>_<channel>.nii.gz
+
+
+def input_files(source: str | Path) -> list[Images]:
+    """The images to predict: a file, or every NIfTI image in a folder; when every file of the folder is named
+    like nnU-Net's `<case>_0000.nii.gz` and some case has a `_0001`, the channel files of a case form one image."""
     source = Path(source)
     if source.is_file():
         return [source]
@@ -104,14 +110,28 @@ def input_files(source: str | Path) -> list[Path]:
     files = sorted(p for p in source.iterdir() if p.is_file() and p.name.endswith(NIFTI))
     if not files:
         raise file_error(source, "folder holds no NIfTI images (.nii or .nii.gz)")
-    return files
+    matches = [CHANNEL_FILE.match(p.name) for p in files]
+    if not all(matches) or all(m.group(2) == "0000" for m in matches if m):
+        return list(files)
+    cases: dict[str, dict[int, Path]] = {}
+    for p, m in zip(files, matches):
+        assert m is not None
+        cases.setdefault(m.group(1), {})[int(m.group(2))] = p
+    grouped: list[Images] = []
+    for cid, channels in sorted(cases.items()):
+        if sorted(channels) != list(range(len(channels))):
+            raise file_error(source, f"case {cid!r} has channel files {', '.join(f'{c:04d}' for c in sorted(channels))}; "
+                             f"expected _0000 to _{len(channels) - 1:04d} with none missing")
+        grouped.append(tuple(channels[c] for c in sorted(channels)))
+    return grouped
 
 
-def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | None = None, tta: bool = False,
+def predict_case(model: Model, images: Images, out_path: Path, mode: str | None = None, tta: bool = False,
                  save_probabilities: bool = False) -> Path:
-    """Preprocess → predict → invert → write one case as NIfTI with exactly the input's shape and affine."""
-    image, geom = read_image(image_path)  # channels checked from the header by `check_inputs`; NaN by read_image
-    pre, cg = preprocess_image(image, geom, model.plan, image_path)
+    """Preprocess → predict → invert → write one case (an image, or its channel files) as NIfTI with exactly
+    the input's shape and affine."""
+    image, geom = read_image(images)  # channels checked from the header by `check_inputs`; NaN by read_image
+    pre, cg = preprocess_image(image, geom, model.plan, channel_files(images)[0])
     probs = invert_probabilities(predict_volume(model, pre, mode, tta), cg)
     labels = probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int16)
     if save_probabilities:
@@ -122,17 +142,18 @@ def predict_case(model: Model, image_path: Path, out_path: Path, mode: str | Non
     return out_path
 
 
-def check_inputs(model: Model, files: Sequence[Path]) -> None:
+def check_inputs(model: Model, files: Sequence[Images]) -> None:
     """Every input readable with the model's channel count, from headers, before anything is written."""
     problems = []
     for f in files:
+        first = channel_files(f)[0]
         try:
             channels = read_shape(f)[0]
         except SegnasError as e:
-            problems.append(as_problem(e, f))
+            problems.append(as_problem(e, first))
             continue
         if channels != model.plan["in_channels"]:
-            problems.append(Problem(str(f), f"has {channels} channel(s); the model expects {model.plan['in_channels']} "
+            problems.append(Problem(str(first), f"has {channels} channel(s); the model expects {model.plan['in_channels']} "
                                     f"({', '.join(model.plan['modalities'])})"))
     if problems:
         raise SegnasError(f"{len(problems)} of {len(files)} input(s) cannot be predicted; nothing was written", problems)
@@ -141,9 +162,9 @@ def check_inputs(model: Model, files: Sequence[Path]) -> None:
 DATASET_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")  # a dataset's own files: never written into
 
 
-def check_output_folder(out_dir: Path, files: Sequence[Path], names: Sequence[str], skip_existing: bool, overwrite: bool) -> None:
+def check_output_folder(out_dir: Path, files: Sequence[Images], names: Sequence[str], skip_existing: bool, overwrite: bool) -> None:
     """Refuse an output folder where predictions would replace inputs, a dataset's files or earlier outputs."""
-    for f in files:
+    for f in (p for images in files for p in channel_files(images)):
         if out_dir.resolve() == f.parent.resolve():
             raise SegnasError(f"{out_dir}: is the input folder; write predictions elsewhere (inputs are never overwritten)")
     resolved = out_dir.resolve()
@@ -158,10 +179,11 @@ def check_output_folder(out_dir: Path, files: Sequence[Path], names: Sequence[st
                           f"{', …' if len(existing) > 1 else ''}); --continue keeps them, --overwrite replaces them")
 
 
-def predict_files(model: Model, files: Sequence[Path], out_dir: str | Path, mode: str | None = None, tta: bool = False,
+def predict_files(model: Model, files: Sequence[Images], out_dir: str | Path, mode: str | None = None, tta: bool = False,
                   save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True,
                   overwrite: bool = False) -> list[Path]:
-    """Predict each image into `out_dir` (one at a time, each file written atomically); returns the outputs.
+    """Predict each image (a file, or a case's channel files) into `out_dir` (one at a time, each file written
+    atomically); returns the outputs.
 
     Existing outputs are kept with `skip_existing`, replaced with `overwrite`, and refused otherwise."""
     out_dir = Path(out_dir)

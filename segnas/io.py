@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,8 +183,33 @@ def read_nifti(path: str | Path, *, channels_allowed: bool = True) -> tuple[np.n
     return data, Geometry.of(data.shape[1:], affine)
 
 
-def read_header(path: str | Path) -> tuple[tuple[int, ...], Geometry]:
-    """Shape (C, X, Y, Z) and Geometry of a NIfTI image from its header alone, without reading voxels."""
+Images = str | Path | Sequence[str | Path]  # one image file (its channels inside), or one file per channel (nnU-Net)
+
+
+def channel_files(images: Images) -> list[Path]:
+    """The files of an image: itself, or its channel files in order."""
+    return [Path(images)] if isinstance(images, (str, Path)) else [Path(p) for p in images]
+
+
+def _same_grid(first: Path, geom: Geometry, other: Path, other_geom: Geometry) -> None:
+    """Channel files of one image must share one grid."""
+    if other_geom.shape != geom.shape or not np.allclose(other_geom.affine_array, geom.affine_array, atol=1e-3):
+        raise file_error(other, f"is not on the grid of {first.name}, the image's first channel (shape "
+                         f"{other_geom.shape} vs {geom.shape}, or another affine)")
+
+
+def read_header(images: Images) -> tuple[tuple[int, ...], Geometry]:
+    """Shape (C, X, Y, Z) and Geometry of an image (or its channel files) from headers alone, without reading voxels."""
+    files = channel_files(images)
+    shape, geom = _read_header(files[0])
+    for f in files[1:]:
+        more, g = _read_header(f)
+        _same_grid(files[0], geom, f, g)
+        shape = (shape[0] + more[0], *shape[1:])
+    return shape, geom
+
+
+def _read_header(path: Path) -> tuple[tuple[int, ...], Geometry]:
     path = Path(path)
     img = _open(path)
     shape = _to_3d(np.broadcast_to(np.float32(0), img.shape), path, True).shape  # a view: no voxel memory
@@ -194,9 +219,9 @@ def read_header(path: str | Path) -> tuple[tuple[int, ...], Geometry]:
     return shape, Geometry.of(shape[1:], affine)
 
 
-def read_shape(path: str | Path) -> tuple[int, ...]:
-    """Shape (C, X, Y, Z) of a NIfTI image from its header alone, without reading voxels; errors name the file."""
-    return read_header(path)[0]
+def read_shape(images: Images) -> tuple[int, ...]:
+    """Shape (C, X, Y, Z) of a NIfTI image (or its channel files) from headers alone; errors name the file."""
+    return read_header(images)[0]
 
 
 def check_intensities(image: np.ndarray, path: str | Path) -> None:
@@ -209,11 +234,21 @@ def check_intensities(image: np.ndarray, path: str | Path) -> None:
                          "normalisation in float32 cannot handle them (a wrong scale factor in the header?)")
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
-    """Read an image → (float32 (C, X, Y, Z), Geometry); NaN, Inf and absurd intensities are errors."""
-    data, geom = read_nifti(path)
-    check_intensities(data, path)  # in the file's type, before float32 could turn huge values into Inf
-    return data.astype(np.float32, copy=False), geom
+def read_image(images: Images) -> tuple[np.ndarray, Geometry]:
+    """Read an image, or its channel files stacked → (float32 (C, X, Y, Z), Geometry); NaN, Inf and absurd
+    intensities are errors naming the file."""
+    files = channel_files(images)
+    parts, geom = [], None
+    for f in files:
+        data, g = read_nifti(f)
+        check_intensities(data, f)  # in the file's type, before float32 could turn huge values into Inf
+        if geom is None:
+            geom = g
+        else:
+            _same_grid(files[0], geom, f, g)
+        parts.append(data.astype(np.float32, copy=False))
+    assert geom is not None
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), geom
 
 
 def read_label(path: str | Path) -> tuple[np.ndarray, Geometry]:

@@ -1,4 +1,6 @@
-"""The Medical Segmentation Decathlon layout: `dataset.json` with `imagesTr/` and `labelsTr/`."""
+"""Dataset layouts: the Medical Segmentation Decathlon's (`dataset.json` listing `training` cases, channels inside
+each image) and nnU-Net v2's raw one (`dataset.json` with `channel_names` and `file_ending`, cases found as
+`labelsTr/<case><ending>` with one image per channel, `imagesTr/<case>_0000<ending>`, `_0001`, …)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,23 @@ REQUIRED_KEYS = ("modality", "labels", "training")
 
 @dataclass(frozen=True)
 class Case:
-    """One training case: its id and the paths of its image and label files."""
+    """One training case: its id and the paths of its image and label files (nnU-Net's raw layout: one image
+    file per channel, `image` the first and `channels` the others)."""
 
     id: str
     image: Path
     label: Path
+    channels: tuple[Path, ...] = ()
+
+    @property
+    def images(self) -> Path | tuple[Path, ...]:
+        """What `read_image` reads: the image file, or every channel file in order."""
+        return (self.image, *self.channels) if self.channels else self.image
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the case."""
+        return (self.image, *self.channels, self.label)
 
 
 @dataclass(frozen=True)
@@ -97,13 +111,18 @@ def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
         return None, [Problem(where, str(e).split(": ", 1)[-1])]
     if not isinstance(meta, dict):
         return None, [Problem(where, "top level must be a JSON object")]
-    missing = [k for k in REQUIRED_KEYS if k not in meta and not (k == "modality" and "channel_names" in meta)]
+    nnunet = "training" not in meta and "channel_names" in meta  # nnU-Net v2's raw layout
+    required = ("channel_names", "labels", "numTraining", "file_ending") if nnunet else REQUIRED_KEYS
+    missing = [k for k in required if k not in meta and not (k == "modality" and "channel_names" in meta)]
     if missing:
-        problems.append(Problem(where, f"missing required key(s): {', '.join(missing)}"))
+        problems.append(Problem(where, f"missing required key(s): {', '.join(missing)}"
+                                + ("" if nnunet else " (or, in nnU-Net v2's layout, 'channel_names' and 'file_ending')")))
     modality = _parse_index_map(meta.get("modality", meta.get("channel_names")), "modality", where, problems)
     labels = _parse_index_map(meta.get("labels"), "labels", where, problems)
     if modality and sorted(modality) != list(range(len(modality))):
         problems.append(Problem(where, f"'modality' indices must be 0..{len(modality) - 1}, found {sorted(modality)}"))
+    if nnunet:
+        return _nnunet_dataset(root, meta, modality, labels, problems)
     training = meta.get("training", [])
     cases: list[Case] = []
     if not isinstance(training, list):
@@ -149,6 +168,39 @@ def parse_dataset(root: str | Path) -> tuple[DatasetSpec | None, list[Problem]]:
     return spec, problems
 
 
+def _nnunet_dataset(root: Path, meta: dict[str, Any], modality: dict[int, str], labels: dict[int, str],
+                    problems: list[Problem]) -> tuple[DatasetSpec | None, list[Problem]]:
+    """nnU-Net v2's raw layout: cases are the label files of labelsTr; each has one image per channel."""
+    where = str(root / "dataset.json")
+    ending = meta.get("file_ending")
+    if ending not in NIFTI:
+        problems.append(Problem(where, f"file_ending {ending!r}: only NIfTI ({' or '.join(NIFTI)}) is read"))
+        return None, problems
+    if "regions_class_order" in meta:
+        problems.append(Problem(where, "region-based labels (regions_class_order) are not supported: give one label per class"))
+    cases: list[Case] = []
+    label_dir = root / "labelsTr"
+    labels_found = sorted(p for p in label_dir.iterdir() if p.name.endswith(ending) and not p.name.startswith(".")) if label_dir.is_dir() else []
+    if not labels_found:
+        problems.append(Problem(str(label_dir), f"holds no label files ending in {ending}"))
+    for label in labels_found:
+        cid = label.name[: -len(ending)]
+        images = [root / "imagesTr" / f"{cid}_{i:04d}{ending}" for i in range(max(len(modality), 1))]
+        absent = [p for p in images if not p.is_file()]
+        if absent:
+            problems.append(Problem(str(absent[0]), f"case {cid!r}: image of channel {images.index(absent[0])} does not exist"))
+            continue
+        cases.append(Case(cid, images[0], label, tuple(images[1:])))
+    n = meta.get("numTraining")
+    if isinstance(n, int) and labels_found and n != len(labels_found):
+        problems.append(Problem(where, f"numTraining is {n} but labelsTr holds {len(labels_found)} label files"))
+    tests = sorted(p for p in (root / "imagesTs").glob(f"*_0000{ending}")) if (root / "imagesTs").is_dir() else []
+    if not modality or not labels:
+        return None, problems
+    spec = DatasetSpec(root, str(meta.get("name", root.name)), [modality[i] for i in sorted(modality)], labels, cases, tests)
+    return spec, problems
+
+
 def load_dataset(root: str | Path) -> DatasetSpec:
     """Read `dataset.json`, raising one error that lists every problem in it."""
     spec, problems = parse_dataset(root)
@@ -167,5 +219,5 @@ def data_signature(spec: DatasetSpec) -> dict[str, str]:
     """Case id → signature of its image and label files, plus `dataset.json` itself (written with the plan)."""
     out = {"dataset.json": file_signature(spec.root / "dataset.json")}
     for case in spec.cases:
-        out[case.id] = f"{file_signature(case.image)} {file_signature(case.label)}"
+        out[case.id] = " ".join(file_signature(f) for f in case.files)
     return out

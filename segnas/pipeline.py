@@ -159,7 +159,7 @@ def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids
         changes = setting_changes(read_json(out / "source.json"), source)
         if changes:
             raise stale("predict", out, changes)
-    preds = predict_files(load_model(model_run), [c.image for c in cases], out, skip_existing=True)
+    preds = predict_files(load_model(model_run), [c.images for c in cases], out, skip_existing=True)
     write_json(out / "source.json", source)
     pairs = [(p, c.label) for p, c in zip(preds, cases)]
     summary = evaluate_pairs(pairs, {str(k): v for k, v in plan["labels"].items()}, out / "metrics.json")

@@ -47,7 +47,7 @@ def nonzero_box(image: np.ndarray) -> list[tuple[int, int]]:
 
 def fingerprint_case(case: Case, seed: int = 0) -> dict[str, Any]:
     """Shape, spacing, crop, class counts and foreground intensity samples of one case."""
-    image, geom = read_image(case.image)
+    image, geom = read_image(case.images)
     label, _ = read_label(case.label)
     box = nonzero_box(image)
     fg = label > 0

@@ -167,7 +167,7 @@ def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
                 return "cached"
         except SegnasError:
             pass  # damaged marker: redo the case
-    image, geom = read_image(case.image)
+    image, geom = read_image(case.images)
     label, lgeom = read_label(case.label)
     if image.shape[0] != plan["in_channels"]:
         raise SegnasError(f"{case.image}: has {image.shape[0]} channel(s), the plan expects {plan['in_channels']}")

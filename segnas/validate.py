@@ -46,9 +46,9 @@ def check_case(case: Case, spec: DatasetSpec) -> tuple[CaseSummary | None, list[
     problems: list[Problem] = []
     image = label = None
     try:
-        image, igeom = read_image(case.image)
+        image, igeom = read_image(case.images)
     except SegnasError as e:
-        problems.append(Problem(str(case.image), str(e).split(": ", 1)[-1]))
+        problems.append(as_problem(e, case.image))
     try:
         label, lgeom = read_label(case.label)
     except SegnasError as e:
@@ -85,7 +85,7 @@ def check_headers(case: Case) -> tuple[Geometry | None, list[Problem]]:
     (size over the voxel limit, bad spacing, voxel type): checked before any voxel is read."""
     problems: list[Problem] = []
     geoms: list[Geometry | None] = []
-    for path in (case.image, case.label):
+    for path in (case.image, case.label, *case.channels):
         try:
             geoms.append(read_header(path)[1])
         except SegnasError as e:
