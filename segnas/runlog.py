@@ -41,6 +41,7 @@ class RunLog:
             for k, v in record.items():
                 if isinstance(v, float):
                     self.tensorboard.add_scalar(k, v, record["epoch"])
+            self.tensorboard.flush()  # visible in TensorBoard while the run goes on, and kept if it is killed
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
