@@ -16,7 +16,7 @@ def test_records_reach_tensorboard_while_the_run_goes_on(tmp_path: Path) -> None
     log = RunLog(tmp_path / "log.jsonl", 0)
     for epoch, loss in enumerate([0.9, 0.5, 0.25]):
         log.append({"epoch": epoch, "train_loss": loss, "lr": 1e-3, "note": "not a scalar"})
-    events = EventAccumulator(str(tmp_path / "tensorboard"))  # read before any close: flushed per epoch
+    events = EventAccumulator(str(tmp_path / "tensorboard"))  # read while the writer is open, as a live run
     events.Reload()
     assert [(e.step, round(e.value, 3)) for e in events.Scalars("train_loss")] == [(0, 0.9), (1, 0.5), (2, 0.25)]
     assert "lr" in events.Tags()["scalars"] and "note" not in events.Tags()["scalars"]
