@@ -10,9 +10,10 @@ nnU-Net is a benchmark dependency only, installed in a virtual environment of it
 
 Steps (each skipped when its output exists, so a rerun continues): raw dataset (links to the LA files,
 `dataset.json` in nnU-Net's format, `splits_final.json` = segnas's fold 0), `nnUNetv2_plan_and_preprocess`,
-a trainer of `--iterations` (nnU-Net's own trainer with its epoch count set so that epochs × 250 iterations
-is the budget, written as `nnUNetTrainer_<N>it` into nnU-Net's trainer package, which is where nnU-Net
-looks trainers up by name), `nnUNetv2_train`, `nnUNetv2_predict` on the 16 cases, then per-case Dice.
+a trainer of `--iterations` (nnU-Net's own trainer with epochs × iterations per epoch set to the budget, up
+to nnU-Net's 250 per epoch, and its own end-of-training validation skipped, written as `nnUNetTrainer_<N>it` into nnU-Net's trainer package, which is where nnU-Net
+looks trainers up by name), `nnUNetv2_train`, `nnUNetv2_predict` on the 16 cases (no test-time mirroring, as segnas's rows), then
+per-case Dice. Data augmentation runs in `nnUNet_n_proc_DA` processes (default here 1).
 """
 
 from __future__ import annotations
@@ -36,15 +37,21 @@ from real_data import prepare  # noqa: E402
 DATASET_ID, NAME = 501, "Dataset501_LA"
 ITERATIONS_PER_EPOCH = 250  # nnU-Net's default
 
-TRAINER = '''from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+TRAINER = '''import torch
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 
 class nnUNetTrainer_{n}it(nnUNetTrainer):
     """nnU-Net's trainer for {n} iterations in all (written by segnas benchmarks/nnunet_peer.py)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")):  # nnU-Net records its trainers' arguments by name
+        super().__init__(plans, configuration, fold, dataset_json, device)
         self.num_epochs = {epochs}
+        self.num_iterations_per_epoch = {per_epoch}
+
+    def perform_actual_validation(self, save_probabilities: bool = False):
+        """Skipped: the benchmark predicts the validation cases with nnUNetv2_predict and scores them itself."""
 '''
 
 
@@ -74,7 +81,7 @@ def main() -> None:
     ws = prepare("la", out)  # segnas's plan and fold 0, so both see the same split
     fold = json.loads(ws.splits.read_text())["folds"][0]
     env = {**os.environ, "nnUNet_raw": str(out / "nnUNet_raw"), "nnUNet_preprocessed": str(out / "nnUNet_preprocessed"),
-           "nnUNet_results": str(out / "nnUNet_results")}
+           "nnUNet_results": str(out / "nnUNet_results"), "nnUNet_n_proc_DA": os.environ.get("nnUNet_n_proc_DA", "1")}
     bin_ = args.nnunet_venv / "bin"
 
     def run(*cmd: str) -> None:
@@ -90,9 +97,11 @@ def main() -> None:
     if args.stop_after == "plan":
         return
     epochs = -(-args.iterations // ITERATIONS_PER_EPOCH)
+    if args.iterations % epochs:
+        raise SystemExit(f"--iterations {args.iterations} must split into {epochs} equal epochs")
     trainer = f"nnUNetTrainer_{args.iterations}it"
     package = next((args.nnunet_venv / "lib").glob("python3*/site-packages/nnunetv2/training/nnUNetTrainer"))
-    (package / f"{trainer}.py").write_text(TRAINER.format(n=args.iterations, epochs=epochs))
+    (package / f"{trainer}.py").write_text(TRAINER.format(n=args.iterations, epochs=epochs, per_epoch=args.iterations // epochs))
     results = out / "nnUNet_results" / NAME / f"{trainer}__nnUNetPlans__3d_fullres" / "fold_0"
     if not (results / "checkpoint_final.pth").is_file():
         resume = ["--c"] if (results / "checkpoint_latest.pth").is_file() else []
@@ -108,7 +117,8 @@ def main() -> None:
     preds = out / "predictions"
     if len(list(preds.glob("*.nii.gz"))) < len(fold["val"]):
         run(str(bin_ / "nnUNetv2_predict"), "-i", str(images), "-o", str(preds), "-d", str(DATASET_ID), "-c", "3d_fullres",
-            "-f", "0", "-tr", trainer, "-device", args.device, "-chk", "checkpoint_final.pth")
+            "-f", "0", "-tr", trainer, "-device", args.device, "-chk", "checkpoint_final.pth", "--disable_tta",
+            "-npp", "1", "-nps", "1")  # no mirroring: segnas's rows predict without test-time augmentation too
     spec = load_dataset(SHARED_DATA / "LA2018_down2")
     pairs = [(preds / f"{cid}.nii.gz", spec.case(cid).label) for cid in fold["val"]]
     summary = evaluate_pairs(pairs, {"1": "left atrium"}, preds / "metrics.json")

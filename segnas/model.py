@@ -65,6 +65,10 @@ def check_patch(patch: list[int], settings: dict[str, Any], space: str) -> None:
     if len(patch) != settings["dims"] or any(p % m for p, m in zip(patch, multiples)):
         raise SegnasError(f"patch {patch} must have {settings['dims']} sizes, multiples of {multiples}, for this "
                           f"{space} (depth {settings['depth']})")
+    if math.prod(p // m for p, m in zip(patch, multiples)) == 1:
+        raise SegnasError(f"patch {patch} is too small for this {space} (depth {settings['depth']}): its deepest level "
+                          f"would be a single voxel, which instance normalisation cannot train on; use at least twice "
+                          f"{multiples[0]} along one axis")
 
 
 def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
