@@ -54,13 +54,18 @@ def train(work: str | Path, arch: str | Path, preset: str = "scnas", fold: int =
     return run_train(work, arch_path, cfg, run, resume=resume, show_progress=True)
 
 
-def predict(model: str | Path, inputs: str | Path, output: str | Path, overwrite: bool = False,
-            **options: Any) -> list[Path]:
-    """Predict a NIfTI image or a folder of them with a trained run folder; label maps on each input's grid.
-    `options`: mode, tta, save_probabilities, skip_existing (see `segnas predict --help`)."""
+def predict(model: str | Path | Sequence[str | Path], inputs: str | Path, output: str | Path, overwrite: bool = False,
+            postprocessing: str | Path | None = None, **options: Any) -> list[Path]:
+    """Predict a NIfTI image or a folder of them with a trained run folder (several: their mean probabilities);
+    label maps on each input's grid. `postprocessing`: a postprocessing.json to apply; `options`: mode, tta,
+    save_probabilities, skip_existing (see `segnas predict --help`)."""
     from segnas.inference import input_files, predict_files
     from segnas.model import load_model
-    return predict_files(load_model(model), input_files(inputs), output, overwrite=overwrite, **options)
+    from segnas.postprocess import load_rule
+    runs = [model] if isinstance(model, (str, Path)) else list(model)
+    rule = load_rule(postprocessing) if postprocessing is not None else None
+    return predict_files([load_model(r) for r in runs], input_files(inputs), output, overwrite=overwrite,
+                         postprocessing=rule, **options)
 
 
 def evaluate(predictions: str | Path, references: str | Path, dataset: str | Path | None = None) -> dict[str, Any]:

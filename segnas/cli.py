@@ -254,7 +254,7 @@ def train(
 @app.command()
 @reports_errors
 def predict(
-    model: Annotated[Path, typer.Option("--model", "-m", help="A training run folder (holds arch.json, plan.json, best.pt).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="A training run folder (holds arch.json, plan.json, best.pt); several (-m FOLD0 -m FOLD1 …) average their probabilities.")],
     inputs: Annotated[Path, typer.Option("--input", "-i", help="A NIfTI image or a folder of them.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the predicted label maps (not the input folder).")],
     mode: Annotated[str | None, typer.Option("--mode", help="sliding (50% overlap, Gaussian weights) or whole (one pass over the volume); default: the model's.")] = None,
@@ -264,17 +264,40 @@ def predict(
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
     keep: Annotated[bool, typer.Option("--continue", help="Keep predictions already in OUTPUT (an interrupted run's) and predict the rest.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace predictions already in OUTPUT (refused without this or --continue).")] = False,
+    postprocessing: Annotated[Path | None, typer.Option("--postprocessing", help="A postprocessing.json (from `segnas postprocess`) to apply.")] = None,
 ) -> None:
     """Predict label maps, written as NIfTI with exactly each input's shape and affine.
 
-    Example: [bold]segnas predict -m work/la/runs/train_scnas_fold0 -i data/imagesTs -o preds[/]
+    Example: [bold]segnas predict -m work/la/runs/train_scnas_fold0 -m work/la/runs/train_scnas_fold1 -i data/imagesTs -o preds[/]
     """
     from segnas.inference import input_files, predict_files
     from segnas.model import load_model
-    loaded = load_model(model, checkpoint, device)
+    from segnas.postprocess import load_rule
+    rule = load_rule(postprocessing) if postprocessing is not None else None
+    loaded = [load_model(m, checkpoint, device) for m in model]
     written = predict_files(loaded, input_files(inputs), output, mode, tta, save_probabilities, skip_existing=keep,
-                            overwrite=overwrite)
-    out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]")
+                            overwrite=overwrite, postprocessing=rule)
+    out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]" + (f" (mean of {len(loaded)} models)" if len(loaded) > 1 else ""))
+
+
+@app.command()
+@reports_errors
+def postprocess(
+    pred: Annotated[Path, typer.Option("--pred", help="Folder of predictions of validation cases (e.g. WORK/predictions/scnas/fold0).")],
+    ref: Annotated[Path, typer.Option("--ref", help="Folder of their reference label maps (same file names).")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the rule (default PRED/postprocessing.json).")] = None,
+) -> None:
+    """Decide nnU-Net's post-processing on validation predictions: keep the largest connected component (foreground,
+    then each class) where that raises the mean Dice. Apply it with `predict --postprocessing`.
+
+    Example: [bold]segnas postprocess --pred work/la/predictions/scnas/fold0 --ref data/labelsTr[/]
+    """
+    from segnas.postprocess import decide_folder
+    rule = decide_folder(pred, ref, out_file)
+    kept = (["foreground as one"] if rule["foreground_as_one"] else []) + [f"class {c}" for c in rule["classes"]]
+    out.print(f"largest component kept for: {', '.join(kept) or 'nothing (it did not raise the Dice)'}; mean Dice per class "
+              + ", ".join(f"{c}: {rule['dice_before'][c]:.3f} → {rule['dice_after'][c]:.3f}" for c in rule["dice_before"]))
+    out.print(f"wrote [bold]{out_file or pred / 'postprocessing.json'}[/]")
 
 
 @app.command()
@@ -333,6 +356,21 @@ def run(
     plan_options = {k: v for k, v in (("group_pattern", group), ("folds", num_folds)) if v is not None}
     run_pipeline(data, work, preset, parse_folds(fold), parse_overrides(search_settings or []),
                  parse_overrides(train_settings or []), plan_options, force, workers, out)
+
+
+@app.command()
+@reports_errors
+def report(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A search or training run folder.")],
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="metrics.json of the run's held-out predictions (default: the one `segnas run` wrote for it, if any).")] = None,
+) -> None:
+    """One HTML page for a run: plots, summary, found cells, per-case metrics, overlays of the best, median and worst case.
+
+    Example: [bold]segnas report work/la/runs/train_scnas_fold0[/]
+    """
+    from segnas.run_report import write_report
+    page = write_report(run, metrics)
+    out.print(f"wrote [bold]{page}[/] (open it in a browser)")
 
 
 @app.command()

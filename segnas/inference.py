@@ -10,6 +10,7 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from segnas.errors import Problem, SegnasError, as_problem, file_error
 from segnas.io import NIFTI, Images, atomic_path, channel_files, check_writable, read_image, read_shape, remove_partials, write_nifti
 from segnas.model import Model
 from segnas.msd import case_id_of
+from segnas.postprocess import apply_rule
 from segnas.progress import progress
 from segnas.preprocess import invert_probabilities, preprocess_image
 
@@ -126,14 +128,23 @@ def input_files(source: str | Path) -> list[Images]:
     return grouped
 
 
-def predict_case(model: Model, images: Images, out_path: Path, mode: str | None = None, tta: bool = False,
-                 save_probabilities: bool = False) -> Path:
+def predict_case(model: Model | Sequence[Model], images: Images, out_path: Path, mode: str | None = None, tta: bool = False,
+                 save_probabilities: bool = False, postprocessing: dict[str, Any] | None = None) -> Path:
     """Preprocess → predict → invert → write one case (an image, or its channel files) as NIfTI with exactly
-    the input's shape and affine."""
+    the input's shape and affine. Several models (an ensemble of folds) average their probabilities on the
+    input's grid, each after its own plan's preprocessing; `postprocessing` is a rule of `segnas.postprocess`."""
+    models = [model] if isinstance(model, Model) else list(model)
     image, geom = read_image(images)  # channels checked from the header by `check_inputs`; NaN by read_image
-    pre, cg = preprocess_image(image, geom, model.plan, channel_files(images)[0])
-    probs = invert_probabilities(predict_volume(model, pre, mode, tta), cg)
+    probs = None
+    for m in models:
+        pre, cg = preprocess_image(image, geom, m.plan, channel_files(images)[0])
+        p = invert_probabilities(predict_volume(m, pre, mode, tta), cg)
+        probs = p if probs is None else probs + p
+    assert probs is not None
+    probs /= len(models)
     labels = probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int16)
+    if postprocessing is not None:
+        labels = apply_rule(labels, postprocessing)
     if save_probabilities:
         with atomic_path(out_path.with_name(out_path.name.replace(".nii.gz", "_probabilities.npz"))) as tmp:
             with open(tmp, "wb") as f:
@@ -179,17 +190,29 @@ def check_output_folder(out_dir: Path, files: Sequence[Images], names: Sequence[
                           f"{', …' if len(existing) > 1 else ''}); --continue keeps them, --overwrite replaces them")
 
 
-def predict_files(model: Model, files: Sequence[Images], out_dir: str | Path, mode: str | None = None, tta: bool = False,
-                  save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True,
-                  overwrite: bool = False) -> list[Path]:
+def check_ensemble(models: Sequence[Model]) -> None:
+    """Models averaged together must take the same inputs and give the same classes."""
+    first = models[0]
+    for m in models[1:]:
+        for key in ("in_channels", "num_classes", "labels", "dims"):
+            if m.plan[key] != first.plan[key]:
+                raise SegnasError(f"{m.run}: its {key} ({m.plan[key]}) differs from {first.run}'s ({first.plan[key]}); "
+                                  "only models of one dataset can be averaged")
+
+
+def predict_files(model: Model | Sequence[Model], files: Sequence[Images], out_dir: str | Path, mode: str | None = None,
+                  tta: bool = False, save_probabilities: bool = False, skip_existing: bool = False, show_progress: bool = True,
+                  overwrite: bool = False, postprocessing: dict[str, Any] | None = None) -> list[Path]:
     """Predict each image (a file, or a case's channel files) into `out_dir` (one at a time, each file written
     atomically); returns the outputs.
 
     Existing outputs are kept with `skip_existing`, replaced with `overwrite`, and refused otherwise."""
     out_dir = Path(out_dir)
+    models = [model] if isinstance(model, Model) else list(model)
+    check_ensemble(models)
     names = [output_name(f) for f in files]
     check_output_folder(out_dir, files, names, skip_existing, overwrite)
-    check_inputs(model, files)
+    check_inputs(models[0], files)
     created = not out_dir.exists()
     check_writable(out_dir, "output folder")
     remove_partials(out_dir)  # a killed earlier run's unfinished files
@@ -200,7 +223,7 @@ def predict_files(model: Model, files: Sequence[Images], out_dir: str | Path, mo
             for f, name in zip(files, names):
                 target = out_dir / name
                 if not (skip_existing and target.is_file()):
-                    predict_case(model, f, target, mode, tta, save_probabilities)
+                    predict_case(models, f, target, mode, tta, save_probabilities, postprocessing)
                 written.append(target)
                 bar.advance(task)
     finally:

@@ -112,3 +112,19 @@ def test_cli_predict(model_run: Path, tmp_path: Path) -> None:
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["predict", "-m", str(tmp_path), "-i", str(tmp_path), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1 and "not a training run folder" in result.output
+
+
+def test_an_ensemble_averages_probabilities_and_refuses_other_datasets(model_run: Path, tmp_path: Path) -> None:
+    """Two models average their probabilities on the input's grid (the same model twice gives its own output);
+    models of another dataset are refused by name."""
+    model = load_model(model_run)
+    files = input_files(Path(model.plan["dataset"]) / "imagesTr")[:1]
+    one = predict_files(model, files, tmp_path / "one", save_probabilities=True, show_progress=False)[0]
+    two = predict_files([model, load_model(model_run)], files, tmp_path / "two", save_probabilities=True, show_progress=False)[0]
+    p1 = np.load(str(one).replace(".nii.gz", "_probabilities.npz"))["probabilities"]
+    p2 = np.load(str(two).replace(".nii.gz", "_probabilities.npz"))["probabilities"]
+    np.testing.assert_allclose(p1.astype(np.float32), p2.astype(np.float32), atol=2e-3)
+    other = load_model(model_run)
+    other.plan = {**other.plan, "num_classes": 5}
+    with pytest.raises(SegnasError, match="num_classes .* differs"):
+        predict_files([model, other], files, tmp_path / "three", show_progress=False)

@@ -107,3 +107,29 @@ def test_changed_data_and_split_options_are_named(synth3d: Path, tmp_path: Path)
     assert "the plan kept from an earlier run does not fit" in output and f"changed: {label.name.split('.')[0]}" in output
     output = run_cli(data, tmp_path / "w", "--num-folds", "3", "--force", "plan", code=1, search=["epochs=0"])
     assert "setting 'epochs' must be at least 1" in output  # every setting is checked before the plan is redone
+
+
+def test_report_page_loads_in_a_headless_browser(finished: tuple[Path, str]) -> None:
+    """`segnas report` on the trained fold: the page, its plots, the held-out table and three overlays; then a
+    real headless Chromium loads it and every image decodes (skipped where Chromium is not installed)."""
+    import re
+    import shutil
+    import subprocess
+    work, _ = finished
+    run = work / "runs/train_scnas_fold0"
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    page = run / "report" / "index.html"
+    text = page.read_text()
+    for name in ("learning_curve.png", "overlay_best.png", "overlay_median.png", "overlay_worst.png"):
+        assert f'src="{name}"' in text and (page.parent / name).is_file(), name
+    assert "Held-out cases" in text and "lesion Dice" in text
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium here: the page's images were checked on disk only")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-images="(\d+)" data-loaded="(\d+)"', dom)
+    assert found, dom[:500]
+    images, loaded = map(int, found.groups())
+    assert images == text.count("<img ") and loaded == images
