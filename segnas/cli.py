@@ -402,14 +402,16 @@ def export(
     out_file: Annotated[Path | None, typer.Option("--out", help="TorchScript file (default RUN/model.ts).")] = None,
     checkpoint: Annotated[str, typer.Option("--checkpoint", help="best or last.")] = "best",
 ) -> None:
-    """Write a TorchScript model (runs with torch alone) and check it against the eager model.
+    """Write TorchScript models (run with torch alone): the network, checked against the eager one, and the network with its preprocessing.
 
     Example: [bold]segnas export work/la/runs/train_scnas_fold0[/]
     """
     from segnas.export import export_model
     info = export_model(model, out_file, checkpoint)
-    out.print(f"wrote [bold]{(out_file or model / 'model.ts')}[/] and its .json; max difference to the eager model "
-              f"{info['max_abs_difference_vs_eager']:.2g}")
+    target = out_file or model / "model.ts"
+    out.print(f"wrote [bold]{target}[/] and its .json; max difference to the eager model "
+              f"{info['max_abs_difference_vs_eager']:.2g}; with its preprocessing, for use without segnas: "
+              f"[bold]{target.with_name(info['with_preprocessing']['file'])}[/]")
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`segnas export`: a trained model as a TorchScript file that runs without segnas, checked against the eager model."""
+"""`segnas export`: a trained model as TorchScript files that run without segnas — the network alone, checked
+against the eager model, and the network with its preprocessing (`segnas.standalone`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ import torch
 from segnas.errors import SegnasError
 from segnas.io import atomic_path, write_json
 from segnas.model import load_model
+from segnas.standalone import Standalone
+
+STANDALONE_USE = ("labels = torch.jit.load(FILE)(torch.from_numpy(nib.load(NIFTI).get_fdata(dtype='float32')), "
+                  "torch.tensor(nib.load(NIFTI).header.get_zooms()[:3]))  # (X, Y, Z) on the NIfTI's grid")
 
 
 def export_model(run: str | Path, out: str | Path | None = None, which: str = "best", atol: float = 1e-4) -> dict[str, Any]:
     """Trace the model of `run` on a patch-sized input and save it (default RUN/model.ts) with `model.json`
-    (input channels, patch, spacing, normalisation); returns the check on a second, random test volume."""
+    (input channels, patch, spacing, normalisation), and beside it `model_full.ts`: the network with its
+    preprocessing and sliding window (`segnas.standalone`), called on a NIfTI's voxels and voxel size;
+    returns the check of the network on a second, random test volume."""
     run = Path(run)
     model = load_model(run, which, device="cpu")
     net = model.net.float().eval()
@@ -36,7 +43,10 @@ def export_model(run: str | Path, out: str | Path | None = None, which: str = "b
     if diff > atol:
         out.unlink()
         raise SegnasError(f"{run}: the exported model differs from the eager one by {diff:.2g} (> {atol}); nothing written")
-    info = {"file": out.name, "input": f"(B, {c}, {', '.join(map(str, model.patch_size))}) preprocessed as plan.json says",
+    full_path = out.with_name(out.name.removesuffix(".ts") + "_full.ts")
+    with atomic_path(full_path) as tmp:
+        torch.jit.save(torch.jit.script(Standalone(loaded, model.plan, model.patch_size)), str(tmp))
+    info = {"file": out.name, "with_preprocessing": {"file": full_path.name, "use": STANDALONE_USE}, "input": f"(B, {c}, {', '.join(map(str, model.patch_size))}) preprocessed as plan.json says",
             "output": f"(B, {model.plan['num_classes']}, *S) logits", "modalities": model.plan["modalities"],
             "labels": model.plan["labels"], "target_spacing": model.plan["target_spacing"],
             "normalization": model.plan["normalization"], "max_abs_difference_vs_eager": diff,

@@ -79,6 +79,33 @@ def test_export_matches_the_eager_model(finished: tuple[Path, str], tmp_path: Pa
     assert (run / "model.ts").is_file() and json.loads((run / "model.json").read_text())["labels"]["2"] == "lesion"
 
 
+def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(finished: tuple[Path, str], tmp_path: Path) -> None:
+    """`model_full.ts` on a NIfTI file's voxels and voxel size, in a process that imports only torch and
+    nibabel, gives the labels `segnas predict` gives on (nearly) every voxel."""
+    import subprocess
+    import sys
+
+    import nibabel as nib
+    import numpy as np
+
+    from segnas.inference import predict_files
+    work, _ = finished
+    run = work / "runs/train_scnas_fold0"
+    export_model(run, tmp_path / "model.ts")
+    case = next(p for p in sorted((Path(load_model(run).plan["dataset"]) / "imagesTr").iterdir()) if p.name.endswith(".nii.gz"))
+    script = ("import sys, torch, nibabel as nib, numpy as np\n"
+              "assert not any(m.startswith('segnas') for m in sys.modules)\n"
+              "img = nib.load(sys.argv[2])\n"
+              "labels = torch.jit.load(sys.argv[1])(torch.from_numpy(img.get_fdata(dtype='float32')), torch.tensor(img.header.get_zooms()[:3]))\n"
+              "np.save(sys.argv[3], labels.numpy())\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "model_full.ts"), str(case), str(tmp_path / "labels.npy")],
+                   check=True, timeout=300)
+    standalone = np.load(tmp_path / "labels.npy")
+    segnas = np.asarray(nib.load(predict_files(load_model(run), [case], tmp_path / "pred", show_progress=False)[0]).dataobj)
+    assert standalone.shape == segnas.shape
+    assert np.mean(standalone == segnas) > 0.97
+
+
 def test_changed_settings_are_not_silently_reused(finished: tuple[Path, str], synth3d: Path) -> None:
     """A kept search or training made with other settings stops the run, naming the setting (it used to print
     "kept the found architecture" and keep it); a typo in a later stage's settings fails before any stage."""
