@@ -178,16 +178,16 @@ def report(out: Path, steps: int) -> None:
 
 
 def patch_statistics(ws: Workspace, n: int = 600) -> None:
-    """Zero padding and foreground share of `n` training patches (before augmentation) under each sampling rule."""
+    """Zero padding and foreground share of `n` training patches (flips only, as trained) under each sampling rule."""
     from segnas.data import PatchDataset
     ids = load_fold(ws, 0)["train"]
     print("\n| patches | zero padding | foreground share |\n|---|---:|---:|")
-    for name, kwargs in (("segnas default (fg 1/3, centres anywhere)", {}), ("patch_inside", {"inside": True}),
-                         ("fg_fraction 0.5", {"fg_fraction": 0.5}), ("patch_inside + fg_fraction 0.5", {"inside": True, "fg_fraction": 0.5})):
-        ds = PatchDataset(ws.root, ids, PATCH, 3, samples_per_epoch=n, augment=False, seed=0, **kwargs)
-        samples = [ds.sample(i) for i in range(n)]
-        pad = float(np.mean([s["padding"] for s in samples]))
-        fg = float(np.mean([np.mean(s["label"] > 0) for s in samples]))
+    for name, kwargs in (("fg 1/3, centres anywhere (the old default)", {"fg_fraction": 1 / 3, "inside": False}),
+                         ("fg 1/3, inside", {"fg_fraction": 1 / 3}), ("fg 0.5, centres anywhere", {"inside": False}),
+                         ("fg 0.5, inside (the default)", {})):
+        ds = PatchDataset(ws.root, ids, PATCH, 3, samples_per_epoch=n, augment=True, seed=0, **kwargs)
+        pad = float(np.mean([ds.sample(i, 0)["padding"] for i in range(n)]))
+        fg = float(np.mean([(ds[(0, i)]["label"] > 0).float().mean() for i in range(n)]))  # of the patch as trained
         print(f"| {name} | {pad:.3f} | {fg:.3f} |")
 
 

@@ -1,4 +1,5 @@
-"""Training patches: random crops from preprocessed cases, a third centred on foreground, augmented.
+"""Training patches: random crops inside preprocessed cases, half centred on foreground, flipped (rotation,
+scaling and intensity changes on request; `TrainConfig` holds the measured defaults, the search uses the same).
 
 Item `i` of epoch `e` depends only on (seed, e, i), never on the worker that builds it, so a run is
 reproducible whatever the number of loader workers. One loader serves a whole run: its sampler hands the
@@ -75,9 +76,9 @@ class PatchDataset(Dataset):
     """Random patches of `patch_size` from preprocessed cases → {"image": (C, *patch) float32, "label": (1, *patch) uint8}."""
 
     def __init__(self, work: str | Path, case_ids: Sequence[str], patch_size: Sequence[int], dims: int,
-                 slice_axis: int | None = None, samples_per_epoch: int = 250, fg_fraction: float = 1 / 3,
-                 augment: bool = True, seed: int = 0, affine: bool = True, intensity: bool = True,
-                 inside: bool = False) -> None:
+                 slice_axis: int | None = None, samples_per_epoch: int = 250, fg_fraction: float = 0.5,
+                 augment: bool = True, seed: int = 0, affine: bool = False, intensity: bool = False,
+                 inside: bool = True) -> None:
         if not case_ids:
             raise SegnasError(f"{work}: no cases to draw patches from")
         if len(patch_size) != dims:

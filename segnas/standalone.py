@@ -1,7 +1,7 @@
 """A trained model with its preprocessing, as one TorchScript module that needs torch alone: crop to the
 non-zero box, normalise as the plan says, resample to the plan's spacing, Gaussian sliding window, and the
-probabilities back onto the input's grid. Resampling is (bi/tri)linear here where segnas's pipeline uses
-cubic splines for images, so labels may differ from `segnas predict` at a few boundary voxels.
+probabilities back onto the input's grid. Images are resampled (bi/tri)linearly here where segnas's pipeline
+uses cubic splines; with linear resampling on both sides the labels match `segnas predict`'s.
 
     m = torch.jit.load("model_full.ts")
     img = nibabel.load("case.nii.gz")
@@ -37,7 +37,7 @@ class Standalone(nn.Module):
         self.register_buffer("clip", torch.tensor([s.get("clip", [0.0, 0.0]) for s in norm], dtype=torch.float32))
         self.register_buffer("mean", torch.tensor([float(s.get("mean", 0.0)) for s in norm]))
         self.register_buffer("std", torch.tensor([float(s.get("std", 1.0)) for s in norm]))
-        self.register_buffer("weights", gaussian(self.patch))
+        self.register_buffer("weights", importance(self.patch))
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """(C, *S) → normalised per channel (z-score inside the non-zero mask where the plan says so)."""
@@ -57,7 +57,8 @@ class Standalone(nn.Module):
         return torch.stack(out)
 
     def window(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, K, *S) of (B, C, *S) by Gaussian-weighted windows at half-patch steps (zero-padded up to the patch)."""
+        """Logits (B, K, *S) of (B, C, *S) by Gaussian-weighted windows at half-patch steps (zero-padded up to the
+        patch), as MONAI's sliding-window inferer places and weights them."""
         size = x.shape[2:]
         pads: list[int] = []
         for i in range(len(size) - 1, -1, -1):
@@ -66,12 +67,13 @@ class Standalone(nn.Module):
         x = F.pad(x, pads)
         padded = x.shape[2:]
         starts: list[list[int]] = []
-        for i in range(len(padded)):
+        for i in range(len(padded)):  # MONAI's positions: every half patch, the last one moved back inside
             n, p = padded[i], self.patch[i]
-            count = max(1, -(-(n - p) // max(p // 2, 1)) + 1)
+            step = max(p // 2, 1) if n > p else p
+            count = -(-(n - p) // step) + 1
             axis: list[int] = []
             for k in range(count):
-                axis.append(min(int(round(k * (n - p) / max(count - 1, 1))), n - p))
+                axis.append(min(k * step, n - p))
             starts.append(axis)
         total = torch.zeros(0)
         norm = torch.zeros(padded, dtype=x.dtype)
@@ -147,14 +149,7 @@ def _product(starts: list[list[int]]) -> list[list[int]]:
     return out
 
 
-def gaussian(patch: list[int], sigma_scale: float = 0.125) -> torch.Tensor:
-    """Importance of each voxel of a window (MONAI's Gaussian: σ = patch/8 per axis, floor 1e-3 of its peak)."""
-    w = torch.ones(patch)
-    for i, n in enumerate(patch):
-        centre, sigma = (n - 1) / 2, max(n * sigma_scale, 1e-3)
-        g = torch.exp(-0.5 * ((torch.arange(n, dtype=torch.float32) - centre) / sigma) ** 2)
-        shape = [1] * len(patch)
-        shape[i] = n
-        w = w * g.reshape(shape)
-    w = w / w.max()
-    return w.clamp_min(1e-3)
+def importance(patch: list[int]) -> torch.Tensor:
+    """Weight of each voxel of a window: MONAI's Gaussian importance map (σ = patch/8), as segnas predicts with."""
+    from monai.data.utils import compute_importance_map
+    return compute_importance_map(patch, mode="gaussian", sigma_scale=0.125).float()

@@ -113,7 +113,7 @@ def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, dict]) -> Non
     patch = [int(0.9 * min(s[a] for s in shapes)) for a in range(3)]  # fits every volume, its margin does not
     kwargs = dict(samples_per_epoch=60, seed=4, fg_fraction=0.0, affine=False, intensity=False)
     inside = PatchDataset(w, IDS, patch, 3, inside=True, **kwargs)
-    anywhere = PatchDataset(w, IDS, patch, 3, **kwargs)
+    anywhere = PatchDataset(w, IDS, patch, 3, inside=False, **kwargs)
     assert max(inside.sample(i)["padding"] for i in range(60)) == 0.0
     assert np.mean([anywhere.sample(i)["padding"] for i in range(60)]) > 0.05
     # the centre crop of the window is that patch: its voxels are all the volume's (no exact zeros after z-score)
