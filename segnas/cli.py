@@ -280,11 +280,15 @@ def predict(
     out.print(f"wrote {len(written)} prediction(s) to [bold]{output}[/]" + (f" (mean of {len(loaded)} models)" if len(loaded) > 1 else ""))
 
 
+Predictions = Annotated[Path, typer.Option("--pred", help="Folder of predicted label maps (e.g. WORK/predictions/scnas/fold0).")]
+References = Annotated[Path, typer.Option("--ref", help="Folder of reference label maps (same file names).")]
+
+
 @app.command()
 @reports_errors
 def postprocess(
-    pred: Annotated[Path, typer.Option("--pred", help="Folder of predictions of validation cases (e.g. WORK/predictions/scnas/fold0).")],
-    ref: Annotated[Path, typer.Option("--ref", help="Folder of their reference label maps (same file names).")],
+    pred: Predictions,
+    ref: References,
     out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the rule (default PRED/postprocessing.json).")] = None,
 ) -> None:
     """Decide nnU-Net's post-processing on validation predictions: keep the largest connected component (foreground,
@@ -303,8 +307,8 @@ def postprocess(
 @app.command()
 @reports_errors
 def evaluate(
-    pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted label maps.")],
-    ref: Annotated[Path, typer.Option("--ref", help="Folder of reference label maps (same file names).")],
+    pred: Predictions,
+    ref: References,
     dataset: Annotated[Path | None, typer.Option("--dataset", help="dataset.json (or its folder) for the class names.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the metrics (default PRED/metrics.json).")] = None,
     workers: Workers = 2,
