@@ -64,6 +64,8 @@ class LineProgress:
         if total is not None:
             t.total = total
         if completed is not None:
+            if completed == 0:  # (re)started, as each validation of a training is: time it from now
+                t.started = time.monotonic()
             t.completed = completed
         if advance is not None:
             t.completed += advance
