@@ -70,13 +70,16 @@ def test_same_seed_same_patch_new_epoch_new_patch(work3d: tuple[Path, dict]) -> 
     assert not torch.equal(a[0]["image"], before)
 
 
-def test_about_a_third_of_patches_are_centred_on_foreground(work3d: tuple[Path, dict]) -> None:
+def test_the_foreground_fraction_of_patches_is_honoured(work3d: tuple[Path, dict]) -> None:
+    """A third of the patches centred on foreground with fg_fraction 1/3, half with the default."""
     w, _ = work3d
-    ds = PatchDataset(w, IDS, [8, 8, 8], 3, samples_per_epoch=300, augment=False, seed=1)
-    centred = np.mean([ds.sample(i)["label"][0, 4, 4, 4] > 0 for i in range(300)])
-    base = PatchDataset(w, IDS, [8, 8, 8], 3, samples_per_epoch=300, augment=False, seed=1, fg_fraction=0.0)
-    chance = np.mean([base.sample(i)["label"][0, 4, 4, 4] > 0 for i in range(300)])
-    assert chance < 0.1 and 0.28 < centred < 0.5
+
+    def centred(**kwargs: float) -> float:
+        ds = PatchDataset(w, IDS, [8, 8, 8], 3, samples_per_epoch=300, augment=False, seed=1, **kwargs)
+        return float(np.mean([ds.sample(i)["label"][0, 4, 4, 4] > 0 for i in range(300)]))
+
+    chance = centred(fg_fraction=0.0)
+    assert chance < 0.1 and 0.28 < centred(fg_fraction=1 / 3) < 0.5 and 0.45 < centred() < 0.65
 
 
 def test_loader_workers_give_the_same_batches(work3d: tuple[Path, dict]) -> None:
