@@ -125,15 +125,15 @@ class PatchDataset(Dataset):
             centre = locations[int(rng.integers(len(locations)))]
         else:
             centre = [int(rng.integers(n)) for n in shape]
-        window = self._window(self.transform is not None)
+        window, patch = self._window(self.transform is not None), self._window(False)
         if self.inside:
-            centre = inside_centre(centre, self._window(False), shape)
+            centre = inside_centre(centre, patch, shape)
         image = extract(np.asarray(case.image), centre, window)
         label = extract(np.asarray(case.seg)[None], centre, window)
         if self.dims == 2:
             image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
         return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31)),
-                "padding": padding_share(centre, self._window(False), shape)}  # of the patch the network sees
+                "padding": padding_share(centre, patch, shape)}  # of the patch the network sees
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         s = self.sample(index) if isinstance(index, int) else self.sample(index[1], index[0])

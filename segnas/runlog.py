@@ -15,6 +15,7 @@ import torch
 from segnas.checkpoint import load_checkpoint
 from segnas.errors import SegnasError
 from segnas.io import atomic_path, remove_partials
+from segnas.staleness import FREE_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ def _tensorboard(run: Path) -> Any:
     return SummaryWriter(str(run / "tensorboard"))
 
 
-FREE_SETTINGS = {"workers", "device"}  # may change between runs without changing results
 
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
