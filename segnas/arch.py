@@ -59,11 +59,13 @@ Selection = dict[str, Pick]
 
 @dataclass
 class Architecture:
-    """A found architecture: space name, space settings (dims, channels, …) and {label: value}."""
+    """A found architecture: space name, space settings (dims, channels, …) and {label: value}; `provenance`
+    says how it was found (the search's budget, proxy and how decided it ended), for readers only."""
 
     space: str
     settings: dict[str, Any]
     values: dict[str, Value] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [f"{self.space}({', '.join(f'{k}={v}' for k, v in self.settings.items())})"]
@@ -72,11 +74,12 @@ class Architecture:
 
     def with_settings(self, **changes: Any) -> Architecture:
         """The same decisions with other settings (wider, other channels/classes: transfer)."""
-        return Architecture(self.space, {**self.settings, **changes}, dict(self.values))
+        return Architecture(self.space, {**self.settings, **changes}, dict(self.values), dict(self.provenance))
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form, with the format version."""
-        return {"format_version": FORMAT_VERSION, "space": self.space, "settings": self.settings, "values": self.values}
+        out = {"format_version": FORMAT_VERSION, "space": self.space, "settings": self.settings, "values": self.values}
+        return {**out, "provenance": self.provenance} if self.provenance else out
 
     def save(self, path: str | Path) -> None:
         """Write `arch.json` atomically."""
@@ -146,7 +149,10 @@ def load_architecture(path: str | Path) -> Architecture:
     for key, typ in (("space", str), ("settings", dict), ("values", dict)):
         if not isinstance(d.get(key), typ):
             raise SegnasError(f"{path}: '{key}' must be a {typ.__name__}")
-    return Architecture(d["space"], d["settings"], d["values"])
+    provenance = d.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise SegnasError(f"{path}: 'provenance' must be a dict")
+    return Architecture(d["space"], d["settings"], d["values"], provenance)
 
 
 def edge_strength(probs: Sequence[float], candidates: Sequence[str]) -> float:

@@ -36,6 +36,13 @@ class SearchConfig:
     plateau_patience: int = 20
     plateau_factor: float = 0.1
     warmup_epochs: int = 0  # epochs that train weights only, before any architecture step
+    # A budget in minutes (None: the epochs above). The search then picks its proxy and schedule from steps
+    # timed on this device (`segnas/budget.py`): epochs, steps_per_epoch, warmup_epochs, the supernet's
+    # channels, the patch and (differentiable strategies) arch_lr are replaced by the plan in budget.json.
+    minutes: float | None = None
+    budget_arch_steps: int = 500  # architecture steps the proxy must afford before a larger proxy is kept
+    budget_travel: float = 8.0  # arch_lr × architecture steps: how far a consistent signal can move a logit
+    budget_warmup: float = 0.2  # share of the budget's steps that train weights only, before any architecture step
     fold: int = 0
     seed: int = 0
     workers: int = 2
@@ -119,6 +126,10 @@ HELP: dict[str, str] = {  # one line per setting of either config: what `segnas 
     "plateau_patience": "epochs without a lower training loss before the learning rate drops",
     "plateau_factor": "factor of that drop",
     "warmup_epochs": "epochs that train weights only, before any architecture step",
+    "minutes": "search budget in minutes: proxy and schedule chosen from timed steps (null: the epochs as set)",
+    "budget_arch_steps": "architecture steps a proxy must afford within the budget before a larger one is kept",
+    "budget_travel": "budgeted search: arch_lr × architecture steps (how far a consistent signal moves a logit)",
+    "budget_warmup": "budgeted search: share of the steps that train weights only, first",
     "fold": "cross-validation fold",
     "seed": "random seed (weights, patches, sampling)",
     "workers": "patch loader processes (0: in the training process)",
@@ -251,6 +262,10 @@ def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
          "patch_size", "null or a list of positive integers")
     if isinstance(cfg, SearchConfig):
         need(cfg.arch_lr > 0, "arch_lr", "positive")
+        need(cfg.minutes is None or cfg.minutes > 0, "minutes", "null or positive")
+        need(cfg.budget_arch_steps >= 1, "budget_arch_steps", "at least 1")
+        need(cfg.budget_travel > 0, "budget_travel", "positive")
+        need(0 <= cfg.budget_warmup < 1, "budget_warmup", "from 0 to below 1")
         need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs",
              f"0 or more and below epochs ({cfg.epochs}): with {cfg.warmup_epochs} warm-up epochs of {cfg.epochs} the "
              "search would take no architecture step and export an untrained pick; lower warmup_epochs or raise epochs")

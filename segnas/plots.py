@@ -61,7 +61,32 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
         fig.subplots_adjust(hspace=0.55)
         written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
         plt.close(fig)
+    if any("decisions" in r for r in records):
+        written.append(plot_decisions(records, out_dir))
     return written
+
+
+def plot_decisions(records: list[dict[str, Any]], out_dir: Path) -> Path:
+    """`decisions.png`: how decided the search is per epoch (entropy, margin, decided share, changes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(r["epoch"] + 1, r["decisions"]) for r in records if "decisions" in r]
+    epochs = [e for e, _ in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(epochs, [d["mean_entropy"] for _, d in rows], label="mean entropy (1 = uniform)")
+    a.plot(epochs, [d["mean_margin"] for _, d in rows], label="mean top-1 − top-2 margin")
+    a.plot(epochs, [d["decided_share"] for _, d in rows], label="op decisions with top ≥ 2× uniform")
+    a.axhline(0.6, color="grey", lw=0.8, ls=":")
+    a.set_xlabel("epoch"), a.set_ylim(0, 1.02), a.legend(fontsize=8)
+    b.bar(epochs, [d["changed"] for _, d in rows])
+    b.set_xlabel("epoch"), b.set_ylabel("decisions of the derived architecture changed")
+    fig.suptitle("How decided the search is", fontsize=10)
+    out = _save(fig, out_dir / "decisions.png")
+    plt.close(fig)
+    return out
 
 
 def plot_training(records: list[dict[str, Any]], out_dir: Path) -> Path:

@@ -21,10 +21,12 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from segnas.arch import Architecture, Selection
+from segnas import budget as budgets
+from segnas.arch import Architecture, OpChoice, Selection, derive
 from segnas.checkpoint import rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import SearchConfig, check_config
 from segnas.data import PatchDataset, patch_loader
+from segnas.decisions import changed, describe, summarize, verdict
 from segnas.errors import SegnasError
 from segnas.guard import Guard, all_finite, finite_on_every_rank
 from segnas.lock import locks_work
@@ -175,28 +177,55 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     ckpt = run / "checkpoint.pt"
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
+    requested, budget = cfg, None
+    if cfg.minutes is not None:
+        budget = budgets.load_or_plan(work, cfg, run, resume)
+        cfg = budgets.apply(cfg, budget)
+        log.info("search budget %g min: %s", requested.minutes, budgets.describe(budget))
     s = build(work, cfg, run)
     main = s.group.main  # only rank 0 writes
     start = open_run(run, "search", resume, s.restore, main)
     if main:
-        write_json(run / "config.json", {**cfg.to_json(), "format": FORMAT, "space_settings_resolved": s.settings, "ranks": s.group.world})
+        write_json(run / "config.json", {**requested.to_json(), "format": FORMAT, "space_settings_resolved": s.settings,
+                                         "ranks": s.group.world, **({"budget": budget} if budget else {})})
     history = RunLog(run / "log.jsonl", start, write=main)
+    ops = [c.label for c in s.strategy.choices if isinstance(c, OpChoice)]
+
+    def derived(probs: dict[str, list[float]]) -> dict[str, Any]:
+        return derive(cfg.space, s.settings, s.strategy.choices, probs).values
+
+    previous = derived(history.records[-1]["probabilities"]) if history.records else None
+    spent = (budget or {}).get("planning_seconds", 0.0) + sum(r.get("seconds", 0.0) for r in history.records)
     with progress(show_progress and main, stats=True) as bar:
         task = bar.add_task(f"search {cfg.preset}", total=cfg.epochs * cfg.steps_per_epoch,
                             completed=start * cfg.steps_per_epoch, stats="")
         for epoch in range(start, cfg.epochs):
             record = run_epoch(s, epoch, lambda st: bar.update(task, advance=1, stats=st))
+            values = derived(record["probabilities"])
+            record["decisions"] = {**summarize(record["probabilities"], ops), "changed": changed(previous, values)}
+            previous = values
             history.append(record)
             if main:
                 save_checkpoint(ckpt, s.state(epoch))
             barrier(s.group)
+            spent += record["seconds"]
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
                 return run
+            if requested.minutes is not None and spent > requested.minutes * 60 and epoch + 1 < cfg.epochs:
+                log.warning("search budget of %.0f min spent after epoch %d of %d: exporting now", requested.minutes,
+                            epoch + 1, cfg.epochs)
+                break
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
+    summary = history.records[-1]["decisions"] if history.records else summarize(s.strategy.probabilities(), ops)
+    words = describe(summary)
+    arch.provenance = {"preset": cfg.preset, "strategy": cfg.strategy, "epochs_run": len(history.records),
+                       "decisions": summary, "verdict": verdict(summary), "in_words": words,
+                       **({"budget": budget["chosen"]} if budget else {})}
     if main:
         arch.save(run / "arch.json")
         choices = {c.label: list(c.candidates) for c in s.strategy.choices}
         plot_search(history.records, choices, run)
+        (log.info if verdict(summary) == "decided" else log.warning)("%s", words)
         log.info("search finished: %s", run / "arch.json")
     barrier(s.group)
     return run

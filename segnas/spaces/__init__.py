@@ -63,7 +63,7 @@ class Space:
             settings = self.settings(**arch.settings)
         except SegnasError as e:
             raise SegnasError(f"{where}: {e}") from None
-        return Architecture(self.name, settings, check_values(arch.values, self.decisions(settings), where))
+        return Architecture(self.name, settings, check_values(arch.values, self.decisions(settings), where), dict(arch.provenance))
 
     def network(self, arch: Architecture, where: str = "arch.json") -> nn.Module:
         """The found network: one op per edge; `forward(x)`."""

@@ -5,6 +5,7 @@ exports the found Architecture. Strategies know decisions (labels, candidates), 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -36,8 +37,9 @@ class Strategy(nn.Module):
     partial_channels = 1  # PC-DARTS asks the supernet to route 1/K of the channels through the ops
 
     def __init__(self, choices: Sequence[Choice], lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 1e-3) -> None:
+                 weight_decay: float = 1e-3, decisiveness: float = 0.0) -> None:
         super().__init__()
+        self.decisiveness = decisiveness  # weight of the decisions' mean normalised entropy in the architecture loss (DiNTS)
         self.choices = list(choices)
         self.ops = [c for c in self.choices if isinstance(c, OpChoice)]
         self.inputs = [c for c in self.choices if isinstance(c, InputChoice)]
@@ -66,11 +68,22 @@ class Strategy(nn.Module):
         """Current probability of each candidate, per decision (for derive and plots)."""
         raise NotImplementedError
 
+    def logits(self) -> list[torch.Tensor]:
+        """The architecture logits, one vector per decision (differentiable strategies)."""
+        return []
+
+    def entropy(self) -> torch.Tensor:
+        """Mean normalised entropy of the decisions' softmax (1: uniform, 0: decided); differentiable."""
+        terms = [-(torch.softmax(a, 0) * torch.log_softmax(a, 0)).sum() / math.log(a.numel()) for a in self.logits() if a.numel() > 1]
+        return torch.stack(terms).mean() if terms else torch.zeros(())
+
     def arch_step(self, evaluate: Evaluate) -> dict[str, float]:
-        """One step on the architecture parameters: first-order, through the validation loss."""
+        """One step on the architecture parameters: first-order, through the validation loss (plus
+        `decisiveness` × the decisions' entropy, which pushes each towards one candidate)."""
         self.optimizer.zero_grad(set_to_none=True)
         ev = evaluate(self.selection(for_weights=False), True)
-        ev.loss.backward()
+        loss = ev.loss + self.decisiveness * self.entropy().to(ev.loss.device) if self.decisiveness else ev.loss
+        loss.backward()
         self.sync_gradients()
         self.optimizer.step()
         return {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}

@@ -18,8 +18,8 @@ class Darts(Strategy):
     name = "darts"
 
     def __init__(self, choices: Sequence[Choice], lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 1e-3) -> None:
-        super().__init__(choices, lr, betas, weight_decay)
+                 weight_decay: float = 1e-3, decisiveness: float = 0.0) -> None:
+        super().__init__(choices, lr, betas, weight_decay, decisiveness)
         self.alpha = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.ops})
 
     def selection(self, for_weights: bool) -> Selection:
@@ -28,6 +28,9 @@ class Darts(Strategy):
             w = torch.softmax(self.alpha[key(c.label)], 0)
             sel[c.label] = Pick(range(len(c.candidates)), w.detach() if for_weights else w)
         return sel
+
+    def logits(self) -> list[torch.Tensor]:
+        return list(self.alpha.values())
 
     def probabilities(self) -> dict[str, list[float]]:
         with torch.no_grad():
@@ -40,8 +43,8 @@ class PCDarts(Darts):
     name = "pcdarts"
 
     def __init__(self, choices: Sequence[Choice], lr: float = 6e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 1e-3, partial_channels: int = 4) -> None:
-        super().__init__(choices, lr, betas, weight_decay)
+                 weight_decay: float = 1e-3, partial_channels: int = 4, decisiveness: float = 0.0) -> None:
+        super().__init__(choices, lr, betas, weight_decay, decisiveness)
         self.partial_channels = partial_channels
         self.beta = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.inputs})
 
@@ -51,6 +54,9 @@ class PCDarts(Darts):
             w = torch.softmax(self.beta[key(c.label)], 0)
             sel[c.label] = Pick(range(len(c.candidates)), w.detach() if for_weights else w)
         return sel
+
+    def logits(self) -> list[torch.Tensor]:
+        return super().logits() + list(self.beta.values())
 
     def probabilities(self) -> dict[str, list[float]]:
         probs = super().probabilities()

@@ -57,14 +57,17 @@ class Gumbel2(Strategy):
     name = "gumbel2"
 
     def __init__(self, choices: Sequence[Choice], lr: float = 3e-3, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 0.0, tau_start: float = 1.0, tau_end: float = 0.1) -> None:
-        super().__init__(choices, lr, betas, weight_decay)
+                 weight_decay: float = 0.0, tau_start: float = 1.0, tau_end: float = 0.1, decisiveness: float = 0.0) -> None:
+        super().__init__(choices, lr, betas, weight_decay, decisiveness)
         self.alpha = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.ops})
         self.tau_start, self.tau_end = tau_start, tau_end
         self.tau = tau_start
 
     def selection(self, for_weights: bool) -> Selection:
         return {c.label: two_op_pick(self.alpha[key(c.label)], self.tau, for_weights) for c in self.ops}
+
+    def logits(self) -> list[torch.Tensor]:
+        return list(self.alpha.values())
 
     def probabilities(self) -> dict[str, list[float]]:
         with torch.no_grad():

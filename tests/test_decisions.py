@@ -1,0 +1,125 @@
+"""Decision diagnostics on hand-made tables, the budget's plan, and a budgeted search that must find the
+one candidate that solves a task built for it."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from segnas import budget as budgets
+from segnas.config import make_config
+from segnas.decisions import changed, decided, describe, entropy, margin, summarize, verdict
+from tests.conftest import planned
+from tests.probe import BEST, SPACE, make_probe_dataset
+
+
+def test_entropy_and_margin_of_hand_made_tables() -> None:
+    assert entropy([0.25] * 4) == pytest.approx(1.0)
+    assert entropy([1.0, 0.0, 0.0]) == pytest.approx(0.0)
+    assert entropy([0.5, 0.5, 0.0, 0.0]) == pytest.approx(0.5)  # log 2 / log 4
+    assert margin([0.1, 0.6, 0.3]) == pytest.approx(0.3)
+    assert margin([0.5, 0.5]) == pytest.approx(0.0)
+
+
+def test_decided_is_twice_uniform() -> None:
+    assert decided([0.25, 0.25, 0.25, 0.25]) is False
+    assert decided([0.5, 0.2, 0.2, 0.1]) is True  # 0.5 = 2 × 1/4
+    assert decided([0.49, 0.21, 0.2, 0.1]) is False
+    assert decided([2 / 3, 1 / 6, 1 / 6]) is True
+    assert decided([0.6, 0.2, 0.2]) is False
+
+
+def test_summary_counts_op_decisions_only_and_the_verdict() -> None:
+    probs = {"a": [0.7, 0.1, 0.1, 0.1], "b": [0.25] * 4, "c": [0.6, 0.2, 0.1, 0.1], "in": [0.9, 0.1]}
+    s = summarize(probs, ["a", "b", "c"])
+    assert s["decided_share"] == pytest.approx(2 / 3)
+    assert s["op_decisions"] == 3
+    assert s["mean_entropy"] == pytest.approx(sum(map(entropy, probs.values())) / 4)
+    assert verdict(s) == "decided"
+    assert "2 of 3" in describe(s)
+    s_low = summarize({"a": [0.3, 0.3, 0.2, 0.2], "b": [0.25] * 4}, ["a", "b"])
+    assert verdict(s_low) == "undecided"
+    assert "NOT decide" in describe(s_low)
+
+
+def test_changed_counts_differing_values() -> None:
+    assert changed(None, {"a": "x"}) == 0
+    assert changed({"a": "x", "b": ["in0", "in1"]}, {"a": "y", "b": ["in0", "in1"]}) == 1
+
+
+def test_schedule_fills_the_time_and_ties_the_rate_to_the_steps() -> None:
+    cfg = make_config("scnas", {"budget_travel": 8.0, "budget_warmup": 0.2})
+    sched = budgets.schedule(600.0, weight_step=0.5, step=1.0, cfg=cfg)
+    steps = sched["epochs"] * sched["steps_per_epoch"]
+    warm = sched["warmup_epochs"] * sched["steps_per_epoch"]
+    seconds = warm * 0.5 + (steps - warm) * 1.0
+    assert 0.9 * 600 <= seconds <= 600
+    assert sched["arch_steps"] == steps - warm
+    assert sched["arch_lr"] == pytest.approx(8.0 / sched["arch_steps"])
+    assert "arch_lr" not in budgets.schedule(600.0, 0.5, 1.0, make_config("ronasmis"))  # ENAS keeps its rate
+
+
+def test_proxies_go_from_largest_to_smallest_and_fit_the_network() -> None:
+    plan = {"dims": 3, "in_channels": 1, "num_classes": 2, "patch_size": [80, 64, 32]}
+    found = budgets.proxies(make_config("scnas"), plan)
+    assert found[0] == (48, [80, 64, 32])
+    assert [w for w, _ in found[:4]] == [48, 16, 12, 8]
+    cost = [w * math.prod(p) for w, p in found]
+    assert cost == sorted(cost, reverse=True)
+    assert all(all(p % 8 == 0 for p in patch) for _, patch in found)
+    thrifty = budgets.proxies(make_config("thrifty"), plan)
+    assert all(w % 4 == 0 for w, _ in thrifty)  # partial channels K = 4
+
+
+@pytest.fixture
+def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The probe task planned, with the probe space registered."""
+    from segnas import spaces
+
+    monkeypatch.setitem(spaces.SPACES, "probe", SPACE)
+    return planned(make_probe_dataset(tmp_path / "probe"), tmp_path / "work", folds=2)
+
+
+@pytest.mark.parametrize("strategy", ["gumbel2", "darts"])
+def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: Path, strategy: str) -> None:
+    from segnas.search import search
+
+    cfg = make_config(None, {"space": "probe", "strategy": strategy, "minutes": 0.4, "patch_size": [32, 32],
+                             "batch_size": 4, "workers": 0, "weight_lr": 3e-3, "budget_arch_steps": 150})
+    t0 = time.perf_counter()
+    run = search(probe_work, cfg, show_progress=False)
+    seconds = time.perf_counter() - t0
+    arch = json.loads((run / "arch.json").read_text())
+    assert set(arch["values"].values()) == {BEST}, arch["values"]
+    prov = arch["provenance"]
+    assert prov["verdict"] == "decided" and prov["decisions"]["decided_share"] == 1.0
+    assert prov["budget"]["arch_steps"] >= 150
+    assert seconds <= 0.4 * 60 * 1.15 + 5  # the budget, within 15 % (and the start of the process)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all({"mean_entropy", "mean_margin", "decided_share", "changed"} <= set(r["decisions"]) for r in records)
+    assert (run / "decisions.png").is_file() and (run / "budget.json").is_file()
+    assert json.loads((run / "config.json").read_text())["budget"]["chosen"] == prov["budget"]
+
+
+def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> None:
+    from segnas.search import search
+
+    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.1, "patch_size": [32, 32],
+                             "batch_size": 2, "workers": 0, "budget_arch_steps": 20})
+    other = tmp_path / "work2"
+    shutil.copytree(probe_work, other)
+    full = search(probe_work, cfg, show_progress=False)
+    budget = json.loads((full / "budget.json").read_text())
+    (other / "runs" / full.name).mkdir(parents=True)
+    shutil.copy(full / "budget.json", other / "runs" / full.name / "budget.json")  # the same plan, not a new timing
+    part = search(other, cfg, show_progress=False, stop_after=2, resume=True)
+    part = search(other, cfg, show_progress=False, resume=True)
+    assert json.loads((part / "budget.json").read_text()) == budget
+    a = [json.loads(x)["probabilities"] for x in (full / "log.jsonl").read_text().splitlines()]
+    b = [json.loads(x)["probabilities"] for x in (part / "log.jsonl").read_text().splitlines()]
+    assert a == b
