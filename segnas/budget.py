@@ -123,9 +123,10 @@ def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool) -> dict
     """The run's `budget.json` when resuming a budgeted search that has one, else a fresh plan."""
     path = run / "budget.json"
     if resume and path.is_file():
-        budget = read_json(path)
-        if budget.get("minutes") == cfg.minutes:
-            return budget
+        return read_json(path)  # a changed `minutes` is then named by the resume check
+    if resume and (run / "checkpoint.pt").is_file():
+        raise SegnasError(f"{run}: this search was started without a budget in minutes; resume it with the settings it "
+                          "was started with (--epochs …)")
     run.mkdir(parents=True, exist_ok=True)
     return plan_budget(work, cfg, run)
 

@@ -133,21 +133,27 @@ def search(
     space: Annotated[str | None, typer.Option("--space", help="Override the preset's space (unet, nested).")] = None,
     strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas).")] = None,
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
-    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Search budget: the proxy (width, patch) and schedule are chosen from steps timed on this device (default 30 unless --epochs is given).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="The preset's fixed schedule with this many epochs, instead of a budget in minutes.")] = None,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2 (`segnas settings` lists them).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint (from the start if it has none yet).")] = False,
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
 
-    Example: [bold]segnas search --work work/la --preset scnas --fold 0 --set space_settings.channels=16[/]
+    By default the search fits 30 minutes of this machine and says at the end whether it decided.
+
+    Example: [bold]segnas search --work work/la --preset scnas --fold 0 --minutes 60[/]
     """
-    from segnas.config import make_config, parse_overrides
+    from segnas.arch import load_architecture
+    from segnas.config import budgeted_by_default, make_config, parse_overrides
     from segnas.search import search as run_search
     overrides: dict[str, Any] = parse_overrides(settings or [])
-    overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs)) if v is not None})
+    overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs), ("minutes", minutes))
+                      if v is not None})
     overrides["fold"] = fold
-    run = run_search(work, make_config(preset, overrides), resume=resume)
-    out.print(f"found architecture: [bold]{run / 'arch.json'}[/] (plots and log beside it)")
+    run = run_search(work, make_config(preset, budgeted_by_default(overrides)), resume=resume)
+    words = load_architecture(run / "arch.json").provenance.get("in_words")
+    out.print(f"found architecture: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
 
 
 def parse_patch(text: str) -> list[int]:
@@ -189,6 +195,8 @@ def show(
         t.add_column(col, justify="right")
     t.add_row(f"{info['parameters']:,}", f"{info['gflops']:.2f}", f"{info['supernet_parameters']:,}")
     out.print(t)
+    if "in_words" in arch.provenance:
+        out.print(f"how it was found: {arch.provenance['in_words']}")
     for path in draw_cells(arch, out_dir or arch_file.parent):
         out.print(f"drew {path}")
 
@@ -343,6 +351,7 @@ def run(
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts.")] = "scnas",
     fold: Annotated[str | None, typer.Option("--fold", "-f", help="Which folds to run: 0, a list like 0,2, or all (default all).")] = None,
     num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many folds the plan makes (default 5, or one per case group when there are fewer).")] = None,
+    search_minutes: Annotated[float | None, typer.Option("--search-minutes", min=0.1, help="Each fold's search budget in minutes (default 30 unless --search-set epochs=N).")] = None,
     search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
     train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
     group: Annotated[str | None, typer.Option("--group", help=r"Regex naming the patient so a patient's cases share a fold (e.g. 'patient(\d+)').")] = None,
@@ -355,10 +364,11 @@ def run(
 
     Example: [bold]segnas run ../shared/data/LA2018_down2 --work work/la --preset scnas --fold 0[/]
     """
-    from segnas.config import parse_overrides
+    from segnas.config import budgeted_by_default, parse_overrides
     from segnas.pipeline import run_pipeline
     plan_options = {k: v for k, v in (("group_pattern", group), ("folds", num_folds)) if v is not None}
-    run_pipeline(data, work, preset, parse_folds(fold), parse_overrides(search_settings or []),
+    searching = parse_overrides(search_settings or []) | ({"minutes": search_minutes} if search_minutes is not None else {})
+    run_pipeline(data, work, preset, parse_folds(fold), budgeted_by_default(searching),
                  parse_overrides(train_settings or []), plan_options, force, workers, out)
 
 

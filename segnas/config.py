@@ -279,6 +279,16 @@ def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
     return cfg
 
 
+DEFAULT_SEARCH_MINUTES = 30.0  # what `segnas search` and `segnas run` budget when given neither epochs nor minutes
+
+
+def budgeted_by_default(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Search overrides with the default budget in minutes unless they set `epochs` or `minutes` themselves."""
+    if "epochs" in overrides or "minutes" in overrides:
+        return overrides
+    return {**overrides, "minutes": DEFAULT_SEARCH_MINUTES}
+
+
 def steps_to_epochs(steps: int, steps_per_epoch: int) -> int:
     """Epochs that make exactly `steps` training steps; an error when `steps` is not a multiple of an epoch."""
     if steps % steps_per_epoch:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from segnas import budget as budgets
 from segnas.arch import Architecture, OpChoice, Selection, derive
-from segnas.checkpoint import rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import SearchConfig, check_config
 from segnas.data import PatchDataset, patch_loader
 from segnas.decisions import changed, describe, summarize, verdict
@@ -179,6 +179,8 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     requested, budget = cfg, None
     if cfg.minutes is not None:
+        if resume and ckpt.is_file():
+            load_checkpoint(ckpt, "search")  # a damaged checkpoint is named before minutes of timing
         budget = budgets.load_or_plan(work, cfg, run, resume)
         cfg = budgets.apply(cfg, budget)
         log.info("search budget %g min: %s", requested.minutes, budgets.describe(budget))
