@@ -4,7 +4,7 @@ warm-up, architecture learning rate) chosen from a few steps timed on this devic
 Why the schedule follows the number of architecture steps: Adam moves each logit by about its learning
 rate per step, so `arch_lr × arch_steps` bounds how far α can travel from uniform. The papers' rates
 (3e-4…3e-3) over the few hundred architecture steps a small machine affords leave α near uniform — a
-"found" architecture that is a random draw. Here the rate is `budget_travel / arch_steps`: a consistent
+"found" architecture that is a random draw. Here the rate is `budget_travel / arch_steps` (at most `budget_travel / budget_arch_steps`): a consistent
 signal can move a logit by `budget_travel`, noise only by about its square root of the steps' share.
 The plan is written to the run folder as `budget.json` and reused on `--resume`.
 """
@@ -84,7 +84,8 @@ def schedule(seconds: float, weight_step: float, step: float, cfg: SearchConfig)
     arch_steps = (epochs - warmup) * spe
     out: dict[str, Any] = {"epochs": epochs, "steps_per_epoch": spe, "warmup_epochs": warmup, "arch_steps": arch_steps}
     if cfg.strategy in DIFFERENTIABLE:
-        out["arch_lr"] = cfg.budget_travel / max(arch_steps, 1)
+        # never faster than for `budget_arch_steps` steps: a budget too small for a decision ends undecided
+        out["arch_lr"] = cfg.budget_travel / max(arch_steps, cfg.budget_arch_steps)
     return out
 
 
@@ -97,22 +98,34 @@ def plan_budget(work: Path, cfg: SearchConfig, run: Path) -> dict[str, Any]:
     total = cfg.minutes * 60.0
     plan = load_plan(Workspace(work))
     timed: list[dict[str, Any]] = []
-    chosen: dict[str, Any] | None = None
-    for width, patch in proxies(cfg, plan):
+
+    def measure(width: int, patch: list[int]) -> dict[str, Any]:
         weight_step, step = time_proxy(work, with_proxy(cfg, width, patch), run)
         left = total * (1 - RESERVE) - (time.perf_counter() - t_start)
-        sched = schedule(left, weight_step, step, cfg)
         row = {"channels": width, "patch_size": patch, "weight_step_seconds": round(weight_step, 4),
-               "step_seconds": round(step, 4), **sched}
+               "step_seconds": round(step, 4), **schedule(left, weight_step, step, cfg)}
         timed.append(row)
-        log.info("search proxy %d channels, patch %s: %.2f s per step → %d architecture steps", width, patch, step, sched["arch_steps"])
-        if sched["arch_steps"] >= cfg.budget_arch_steps:
+        log.info("search proxy %d channels, patch %s: %.2f s per step → %d architecture steps", width, patch, step, row["arch_steps"])
+        return row
+
+    candidates = proxies(cfg, plan)
+    smallest = measure(*candidates[-1])  # cheap, and a lower bound for the others
+    chosen: dict[str, Any] | None = None
+    for width, patch in candidates[:-1]:
+        # a step costs at least the smallest proxy's times its share of channels × voxels: when even that does not
+        # afford the steps, the proxy is not worth timing
+        scale = width / smallest["channels"] * math.prod(patch) / math.prod(smallest["patch_size"])
+        if smallest["arch_steps"] / scale < cfg.budget_arch_steps:
+            continue
+        row = measure(width, patch)
+        if row["arch_steps"] >= cfg.budget_arch_steps:
             chosen = row
             break
     if chosen is None:
-        chosen = timed[-1]
-        log.warning("even the smallest proxy affords only %d architecture steps in %.0f minutes (wanted %d): the search "
-                    "may end undecided", chosen["arch_steps"], cfg.minutes, cfg.budget_arch_steps)
+        chosen = smallest
+        if smallest["arch_steps"] < cfg.budget_arch_steps:
+            log.warning("even the smallest proxy affords only %d architecture steps in %g minutes (wanted %d): the "
+                        "search may end undecided", chosen["arch_steps"], cfg.minutes, cfg.budget_arch_steps)
     budget = {"minutes": cfg.minutes, "planning_seconds": round(time.perf_counter() - t_start, 1),
               "chosen": chosen, "timed": timed}
     write_json(run / "budget.json", budget)

@@ -61,6 +61,7 @@ def test_schedule_fills_the_time_and_ties_the_rate_to_the_steps() -> None:
     assert 0.9 * 600 <= seconds <= 600
     assert sched["arch_steps"] == steps - warm
     assert sched["arch_lr"] == pytest.approx(8.0 / sched["arch_steps"])
+    assert budgets.schedule(60.0, 0.5, 1.0, cfg)["arch_lr"] == pytest.approx(8.0 / cfg.budget_arch_steps)  # too short to decide: no faster
     assert "arch_lr" not in budgets.schedule(600.0, 0.5, 1.0, make_config("ronasmis"))  # ENAS keeps its rate
 
 
@@ -107,19 +108,23 @@ def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: 
 
 
 def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> None:
-    from segnas.search import search
+    """The plan is made once and kept in budget.json; a killed budgeted search resumes on it exactly."""
+    from segnas.search import run_folder, search
 
     cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.1, "patch_size": [32, 32],
                              "batch_size": 2, "workers": 0, "budget_arch_steps": 20})
+    run = run_folder(probe_work, cfg)
+    budget = budgets.plan_budget(probe_work, cfg, run)
+    budget["chosen"].update(epochs=4, warmup_epochs=1)  # short, so that the time guard cannot end either run early
     other = tmp_path / "work2"
     shutil.copytree(probe_work, other)
-    full = search(probe_work, cfg, show_progress=False)
-    budget = json.loads((full / "budget.json").read_text())
-    (other / "runs" / full.name).mkdir(parents=True)
-    shutil.copy(full / "budget.json", other / "runs" / full.name / "budget.json")  # the same plan, not a new timing
-    part = search(other, cfg, show_progress=False, stop_after=2, resume=True)
+    for w in (probe_work, other):
+        (w / "runs" / run.name).mkdir(parents=True, exist_ok=True)
+        (w / "runs" / run.name / "budget.json").write_text(json.dumps(budget))
+    full = search(probe_work, cfg, show_progress=False, resume=True)  # no checkpoint yet: starts on the kept plan
+    search(other, cfg, show_progress=False, stop_after=2, resume=True)
     part = search(other, cfg, show_progress=False, resume=True)
     assert json.loads((part / "budget.json").read_text()) == budget
     a = [json.loads(x)["probabilities"] for x in (full / "log.jsonl").read_text().splitlines()]
     b = [json.loads(x)["probabilities"] for x in (part / "log.jsonl").read_text().splitlines()]
-    assert a == b
+    assert len(a) == 4 and a == b

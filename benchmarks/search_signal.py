@@ -1,0 +1,236 @@
+"""Does a budgeted search decide, and is what it decides better than a random draw? (issue 21)
+
+Three pieces of evidence on fold 0 of a real dataset, each reusing what an earlier call finished:
+
+- `search`: budgeted searches (`--minutes`) with several seeds, and with `--placebo` the same search on labels
+  shuffled across cases (2D datasets whose slices share one shape). Each search runs in its own work folder
+  (the preprocessed cases are shared), so several can run side by side.
+- `train`: the searched networks and `--random N` random architectures of the same space and width, all
+  trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
+  with each `--train-seeds` seed; then fold 0's validation cases are predicted and scored in their original
+  geometry. `--only NAME …` trains a subset (one lane per process).
+- `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
+  placebo beside the real searches, and the searched networks' percentile among the random draws with a paired
+  per-case Wilcoxon against the random draws' mean.
+
+    cd benchmarks
+    OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py search --dataset isbi --out OUT --preset scnas --minutes 20 --seeds 0
+    OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py search --dataset isbi --out OUT --preset scnas --minutes 20 --seeds 1
+    OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py search --dataset isbi --out OUT --preset scnas --minutes 20 --placebo
+    OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py train --dataset isbi --out OUT --preset scnas --random 5 --train-steps 300
+    ../.venv/bin/python search_signal.py report --dataset isbi --out OUT --preset scnas --random 5 --train-steps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import header
+from real_data import DATASETS, case_dice, prepare
+from rich.console import Console
+from scipy.stats import binomtest, wilcoxon
+
+from segnas.arch import OpChoice, load_architecture
+from segnas.config import TrainConfig, make_config
+from segnas.io import read_json, write_json
+from segnas.pipeline import predict_stage
+from segnas.search import run_folder, search
+from segnas.spaces import get_space
+from segnas.splits import load_fold
+from segnas.train import train
+from segnas.workspace import Workspace
+
+
+def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Workspace:
+    """A work folder with `base`'s plan and splits; its preprocessed cases linked, or for a placebo copied with
+    the labels (and their foreground lists) permuted across cases."""
+    if (dst / "plan.json").is_file():
+        return Workspace(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("plan.json", "splits.json", "fingerprint.json"):
+        if (base.root / name).is_file():
+            shutil.copy(base.root / name, dst / name)
+    if placebo_seed is None:
+        os.symlink(base.preprocessed.resolve(), dst / "preprocessed")
+        return Workspace(dst)
+    shutil.copytree(base.preprocessed, dst / "preprocessed")
+    cases = sorted(p.name[: -len("_seg.npy")] for p in base.preprocessed.glob("*_seg.npy"))
+    shapes = {np.load(base.preprocessed / f"{c}_seg.npy", mmap_mode="r").shape for c in cases}
+    if len(shapes) != 1:
+        raise SystemExit(f"placebo needs cases of one shape; {base.preprocessed} has {len(shapes)}")
+    order = np.random.default_rng(placebo_seed).permutation(len(cases))
+    while np.any(order == np.arange(len(cases))):  # every case gets another case's label
+        order = np.random.default_rng(int(order[0]) + placebo_seed + 1).permutation(len(cases))
+    for c, j in zip(cases, order):
+        for suffix in ("_seg.npy", "_fg.npz"):
+            shutil.copy(base.preprocessed / f"{cases[j]}{suffix}", dst / "preprocessed" / f"{c}{suffix}")
+    return Workspace(dst)
+
+
+def search_name(preset: str, seed: int, placebo: bool) -> str:
+    """Folder name of one search."""
+    return f"search_{preset}_seed{seed}" + ("_placebo" if placebo else "")
+
+
+def run_search(base: Workspace, out: Path, preset: str, seed: int, minutes: float, placebo: bool, workers: int) -> Path:
+    """One budgeted search (reused when finished) → its arch.json."""
+    ws = work_copy(base, out / search_name(preset, seed, placebo), placebo_seed=seed if placebo else None)
+    cfg = make_config(preset, {"minutes": minutes, "seed": seed, "fold": 0, "workers": workers})
+    run = run_folder(ws.root, cfg)
+    if not (run / "arch.json").is_file():
+        search(ws.root, cfg, resume=(run / "checkpoint.pt").is_file())
+    return run / "arch.json"
+
+
+def networks(out: Path, preset: str, seeds: list[int], random: int) -> dict[str, Path]:
+    """name → arch.json of the finished searches (not placebos) and of `random` draws of their space."""
+    found = {f"searched_seed{s}": out / search_name(preset, s, False) for s in seeds}
+    archs = {}
+    for name, folder in found.items():
+        hits = sorted(folder.glob("runs/search_*/arch.json"))
+        if hits:
+            archs[name] = hits[0]
+    if not archs:
+        raise SystemExit(f"no finished search of {preset} under {out}")
+    template = load_architecture(next(iter(archs.values())))
+    for i in range(random):
+        path = out / "random" / f"{preset}_{i}.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            get_space(template.space).random(seed=1000 + i, **template.settings).save(path)
+        archs[f"random{i}"] = path
+    return archs
+
+
+def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int) -> dict[str, Any]:
+    """Train `arch` with the default recipe for `steps` steps (reused when finished), then score fold 0's validation cases."""
+    ws = work_copy(base, out / "train_work")
+    spe = 50
+    cfg = make_config(None, {"width": width, "epochs": -(-steps // spe), "steps_per_epoch": spe, "val_every": 0,
+                             "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
+    run = ws.root / "runs" / f"{steps}steps" / f"{name}_seed{seed}"
+    if not (run / "summary.json").is_file():
+        train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
+    preds = ws.root / "predictions" / f"{steps}steps" / f"{name}_seed{seed}"
+    if (preds / "metrics.json").is_file():
+        return read_json(preds / "metrics.json")
+    return predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))
+
+
+def decisions_of(arch_path: Path) -> dict[str, Any]:
+    """The op decisions of an arch.json and its search's verdict."""
+    arch = load_architecture(arch_path)
+    ops = {c.label for c in get_space(arch.space).choices(**arch.settings) if isinstance(c, OpChoice)}
+    return {"values": {k: v for k, v in arch.values.items() if k in ops}, "provenance": arch.provenance,
+            "candidates": {c.label: len(c.candidates) for c in get_space(arch.space).choices(**arch.settings)
+                           if isinstance(c, OpChoice)}}
+
+
+def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+    """Share of op decisions two searches made alike, chance (1 / non-zero candidates) and a one-sided binomial p."""
+    labels = sorted(a["values"])
+    same = sum(a["values"][k] == b["values"][k] for k in labels)
+    chance = float(np.mean([1 / (a["candidates"][k] - 1) for k in labels]))  # derive never picks zero
+    p = binomtest(same, len(labels), chance, alternative="greater").pvalue
+    return {"same": same, "decisions": len(labels), "share": same / len(labels), "chance": chance,
+            "ratio": same / len(labels) / chance, "p": float(p)}
+
+
+def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | None, train_seeds: list[int]) -> dict[str, Any]:
+    """Print and return every figure of what is finished."""
+    print(header(f"search signal: {preset} on {out.name}"))
+    found = {}
+    for s, placebo in itertools.product(seeds + [min(seeds)], (False, True)):
+        hits = sorted((out / search_name(preset, s, placebo)).glob("runs/search_*/arch.json"))
+        if hits:
+            found[search_name(preset, s, placebo)] = decisions_of(hits[0])
+    summary: dict[str, Any] = {"searches": {}, "agreement": [], "training": {}}
+    print("\n| search | proxy | architecture steps | decided op decisions | mean entropy | verdict |\n|---|---|---:|---:|---:|---|")
+    for name, d in found.items():
+        prov = d["provenance"]
+        b, dec = prov.get("budget", {}), prov.get("decisions", {})
+        summary["searches"][name] = {"budget": b, "decisions": dec, "verdict": prov.get("verdict"), "values": d["values"]}
+        print(f"| {name} | {b.get('channels')} ch, {'×'.join(map(str, b.get('patch_size', [])))} | {b.get('arch_steps')} | "
+              f"{dec.get('decided_share', float('nan')):.0%} of {dec.get('op_decisions')} | {dec.get('mean_entropy', float('nan')):.3f} | "
+              f"{prov.get('verdict')} |")
+    real = [n for n in found if not n.endswith("_placebo")]
+    for a, b in itertools.combinations(real, 2):
+        ag = agreement(found[a], found[b])
+        summary["agreement"].append({"a": a, "b": b, **ag})
+        print(f"\nseed agreement {a} vs {b}: {ag['same']}/{ag['decisions']} op decisions alike ({ag['share']:.0%}), chance "
+              f"{ag['chance']:.0%}, {ag['ratio']:.1f}× chance, binomial p = {ag['p']:.2g}")
+    if steps is None:
+        return summary
+    rows: dict[str, dict[str, float]] = {}
+    for name in [*(f"searched_seed{s}" for s in seeds), *(f"random{i}" for i in range(random))]:
+        for ts in train_seeds:
+            m = out / "train_work" / "predictions" / f"{steps}steps" / f"{name}_seed{ts}" / "metrics.json"
+            if m.is_file():
+                rows[f"{name}_seed{ts}"] = case_dice(read_json(m))
+    if not rows:
+        return summary
+    print(f"\n{steps} training steps per network, default recipe, fold 0 validation cases\n\n| network | mean Dice | sd |\n|---|---:|---:|")
+    for name, cases in rows.items():
+        v = np.array(list(cases.values()))
+        print(f"| {name} | {v.mean():.4f} | {v.std(ddof=1):.4f} |")
+    randoms = {k: v for k, v in rows.items() if k.startswith("random")}
+    summary["training"] = {"steps": steps, "per_case": rows}
+    if randoms:
+        cases = sorted(next(iter(randoms.values())))
+        random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
+        draws = sorted(float(np.mean(list(r.values()))) for r in randoms.values())
+        for k, v in rows.items():
+            if not k.startswith("searched"):
+                continue
+            mean = float(np.mean([v[c] for c in cases]))
+            pct = 100.0 * sum(d < mean for d in draws) / len(draws)
+            diff = [v[c] - random_mean[c] for c in cases]
+            p = float(wilcoxon(diff).pvalue) if any(diff) else 1.0
+            summary["training"][k] = {"mean": mean, "percentile_among_random": pct, "vs_random_mean": float(np.mean(diff)), "p": p}
+            print(f"\n{k}: mean Dice {mean:.4f}; above {pct:.0f} % of the {len(draws)} random draws "
+                  f"(their means {', '.join(f'{d:.3f}' for d in draws)}); vs the random draws' mean per case "
+                  f"{np.mean(diff):+.4f}, Wilcoxon p = {p:.2g}")
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["search", "train", "report"])
+    ap.add_argument("--dataset", choices=list(DATASETS), default="isbi")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--preset", default="scnas")
+    ap.add_argument("--minutes", type=float, default=20.0, help="budget of each search")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="search seeds")
+    ap.add_argument("--placebo", action="store_true", help="search on labels shuffled across cases (seed: the first of --seeds)")
+    ap.add_argument("--random", type=int, default=5, help="random architectures of the searched space")
+    ap.add_argument("--train-steps", type=int, default=300)
+    ap.add_argument("--train-seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--width", type=int, default=16, help="stem channels of every trained network")
+    ap.add_argument("--only", nargs="*", help="train only these networks (searched_seed0, random3, …)")
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    out = args.out / args.dataset
+    base = prepare(args.dataset, args.out)
+    if args.what == "search":
+        for seed in args.seeds[:1] if args.placebo else args.seeds:
+            arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers)
+            print(arch, json.dumps(load_architecture(arch).provenance.get("decisions")))
+    elif args.what == "train":
+        for name, arch in networks(out, args.preset, args.seeds, args.random).items():
+            if args.only and name not in args.only:
+                continue
+            for ts in args.train_seeds:
+                run_training(base, out, name, arch, args.train_steps, ts, args.width, args.workers)
+    summary = report(out, args.preset, args.seeds, args.random, args.train_steps if args.what != "search" else None, args.train_seeds)
+    write_json(out / f"signal_{args.preset}.json", summary)
+
+
+if __name__ == "__main__":
+    main()
