@@ -277,7 +277,9 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         record.update(recover(s, skipped + arch_skipped, steps + arch_steps - arch_skipped))
     if steps:
         s.scheduler.step(record["train_loss"])
-    record.update(s.strategy.end_epoch(epoch, s.cfg.epochs))
+    warm = s.cfg.warmup_epochs
+    if epoch >= warm:  # schedules (τ) move with the architecture epochs, not through the warm-up
+        record.update(s.strategy.end_epoch(epoch - warm, s.cfg.epochs - warm))
     record["lr"] = s.optimizer.param_groups[0]["lr"]
     record["seconds"] = time.perf_counter() - t0
     record["probabilities"] = s.strategy.probabilities()
