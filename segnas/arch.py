@@ -40,6 +40,23 @@ class InputChoice:
 
 
 Choice = Union[OpChoice, InputChoice]
+
+
+# The label grammar of cell decisions, in one place: the op on edge i into node j of a cell type, and the
+# inputs node j keeps.
+def edge_label(kind: str, node: int, edge: int) -> str:
+    """`{kind}/node{j}/edge{i}`: which op the edge from node j's i-th source runs."""
+    return f"{kind}/node{node}/edge{edge}"
+
+
+def inputs_label(kind: str, node: int) -> str:
+    """`{kind}/node{j}/inputs`: which of its sources node j keeps."""
+    return f"{kind}/node{node}/inputs"
+
+
+def module_key(label: str) -> str:
+    """A label as a ModuleDict/ParameterDict key (those may not contain '/' or '.')."""
+    return label.replace("/", "__")
 Value = Union[str, list[str]]
 
 

@@ -266,9 +266,9 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
         sums["train_loss"] = sums.get("train_loss", 0.0) + float(loss.detach())
         sums["train_dice"] = sums.get("train_dice", 0.0) + float(dice_per_sample(main_output(out).detach(), y, s.num_classes).mean())
         steps += 1
-        tau = getattr(s.strategy, "tau", None)
+        status = s.strategy.status()
         tick(f"epoch {epoch + 1} loss {sums['train_loss'] / steps:.3f} dice {sums['train_dice'] / steps:.3f}"
-             + (f" τ {tau:.2f}" if tau is not None else ""))
+             + (f" {status}" if status else ""))
     record: dict[str, Any] = {"epoch": epoch, "train_loss": float("nan"), "train_dice": float("nan"),
                               **{k: v / max(steps, 1) for k, v in sums.items()}}
     if arch_skipped:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from segnas.arch import Architecture, InputChoice
+from segnas.arch import Architecture, InputChoice, edge_label, inputs_label
 from segnas.io import atomic_path
 from segnas.spaces import get_space
 from segnas.spaces.cell import node_sources
@@ -43,9 +43,9 @@ def cell_edges(arch: Architecture, kind: str) -> list[tuple[str, str, str]]:
     edges = []
     for j in range(arch.settings["nodes"]):
         sources = node_sources(j)
-        chosen = arch.values.get(f"{kind}/node{j}/inputs", sources)
+        chosen = arch.values.get(inputs_label(kind, j), sources)
         for i, src in enumerate(sources):
-            op = arch.values[f"{kind}/node{j}/edge{i}"]
+            op = arch.values[edge_label(kind, j, i)]
             if src in chosen and op != "zero":
                 edges.append((src, f"node{j}", str(op)))
     return edges

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from segnas.arch import ZERO, Choice, InputChoice, OpChoice, Value
+from segnas.arch import ZERO, Choice, InputChoice, OpChoice, Value, edge_label, inputs_label, module_key
 from segnas.spaces.mixed import FixedEdge, MixedEdge, Selection
 from segnas.spaces.ops import ActConvNorm, resize
 
@@ -28,10 +28,10 @@ def cell_choices(kind: str, nodes: int, candidates: Sequence[str], k: int = 2) -
     out: list[Choice] = []
     for j in range(nodes):
         sources = node_sources(j)
-        edges = tuple(f"{kind}/node{j}/edge{i}" for i in range(len(sources)))
+        edges = tuple(edge_label(kind, j, i) for i in range(len(sources)))
         out += [OpChoice(e, tuple(candidates)) for e in edges]
         if len(sources) > k:
-            out.append(InputChoice(f"{kind}/node{j}/inputs", tuple(sources), k, edges))
+            out.append(InputChoice(inputs_label(kind, j), tuple(sources), k, edges))
     return out
 
 
@@ -72,16 +72,16 @@ class Cell(nn.Module):
         for j in range(nodes):
             sources = node_sources(j)
             chosen = range(len(sources))
-            if fixed is not None and f"{kind}/node{j}/inputs" in fixed:
-                chosen = [sources.index(s) for s in fixed[f"{kind}/node{j}/inputs"]]  # type: ignore[union-attr]
+            if fixed is not None and inputs_label(kind, j) in fixed:
+                chosen = [sources.index(s) for s in fixed[inputs_label(kind, j)]]  # type: ignore[union-attr]
             self.active[j] = []
             for i in chosen:
-                label = f"{kind}/node{j}/edge{i}"
+                label = edge_label(kind, j, i)
                 s = stride if sources[i].startswith("in") else 1
                 if fixed is None:
-                    self.edges[_key(label)] = MixedEdge(label, candidates, width, dims, s, partial)
+                    self.edges[module_key(label)] = MixedEdge(label, candidates, width, dims, s, partial)
                 elif fixed[label] != ZERO:
-                    self.edges[_key(label)] = FixedEdge(label, str(fixed[label]), width, dims, s)
+                    self.edges[module_key(label)] = FixedEdge(label, str(fixed[label]), width, dims, s)
                 else:
                     continue
                 self.active[j].append(i)
@@ -94,12 +94,12 @@ class Cell(nn.Module):
         ref: torch.Tensor | None = None
         for j in range(self.nodes):
             sources = node_sources(j)
-            label = f"{self.kind}/node{j}/inputs"
+            label = inputs_label(self.kind, j)
             pick = selection.get(label) if selection is not None else None
             indices = [i for i in (pick.indices if pick is not None else self.active[j]) if i in self.active[j]]
             acc = None
             for n, i in enumerate(indices):
-                edge = self.edges[_key(f"{self.kind}/node{j}/edge{i}")]
+                edge = self.edges[module_key(edge_label(self.kind, j, i))]
                 if isinstance(edge, MixedEdge) and (selection is None or edge.label not in selection):
                     raise ValueError(f"the selection has no pick for {edge.label!r}: a supernet runs only what it is told")
                 y = edge(states[sources[i]], selection[edge.label] if isinstance(edge, MixedEdge) else None)  # type: ignore[index]
@@ -116,7 +116,3 @@ class Cell(nn.Module):
         out = torch.cat([states[f"node{j}"] for j in range(self.nodes)], 1)
         return self.post(out) if self.post is not None else out
 
-
-def _key(label: str) -> str:
-    """ModuleDict keys may not contain '/' or '.'."""
-    return label.replace("/", "__")

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from segnas.arch import Architecture, Choice, InputChoice, OpChoice, Selection, derive
+from segnas.arch import Architecture, Choice, InputChoice, OpChoice, Selection, derive, module_key
 
 
 class Evaluation(NamedTuple):
@@ -25,9 +25,9 @@ class Evaluation(NamedTuple):
 Evaluate = Callable[[Selection, bool], Evaluation]  # (selection, with_grad) → Evaluation
 
 
-def key(label: str) -> str:
-    """Parameter-dict key for a label ('/' and '.' are not allowed there)."""
-    return label.replace("/", "__")
+def logit_table(choices: Sequence[Choice]) -> nn.ParameterDict:
+    """Near-uniform logits, 1e-3 · N(0, 1) per candidate, for each decision (keyed by `module_key(label)`)."""
+    return nn.ParameterDict({module_key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in choices})
 
 
 class Strategy(nn.Module):
@@ -89,8 +89,12 @@ class Strategy(nn.Module):
         return {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}
 
     def end_epoch(self, epoch: int, epochs: int) -> dict[str, float]:
-        """Schedules that move once an epoch (temperature); returns what to log."""
+        """Schedules that move once an architecture epoch (temperature); returns what to log."""
         return {}
+
+    def status(self) -> str:
+        """A few words on the strategy's state for the progress line (e.g. its temperature); '' if none."""
+        return ""
 
     def export(self, space: str, settings: dict[str, Any], evaluate_all: Callable[[Selection], float] | None = None) -> Architecture:
         """The found architecture."""
@@ -112,3 +116,23 @@ class Strategy(nn.Module):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of `extra_state`."""
+
+
+class LogitStrategy(Strategy):
+    """A strategy with logits α over every op decision (gumbel2, darts, pcdarts)."""
+
+    def __init__(self, choices: Sequence[Choice], lr: float, betas: tuple[float, float], weight_decay: float,
+                 decisiveness: float = 0.0) -> None:
+        super().__init__(choices, lr, betas, weight_decay, decisiveness)
+        self.alpha = logit_table(self.ops)
+
+    def softmax(self, label: str) -> torch.Tensor:
+        """The candidates' weights of an op decision (carrying gradients to α)."""
+        return torch.softmax(self.alpha[module_key(label)], 0)
+
+    def logits(self) -> list[torch.Tensor]:
+        return list(self.alpha.values())
+
+    def probabilities(self) -> dict[str, list[float]]:
+        with torch.no_grad():
+            return {c.label: self.softmax(c.label).tolist() for c in self.ops}

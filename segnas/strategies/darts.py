@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from segnas.arch import Choice, Pick, Selection
-from segnas.strategies.base import Strategy, key
+from segnas.arch import Choice, Pick, Selection, module_key
+from segnas.strategies.base import LogitStrategy, logit_table
 
 
-class Darts(Strategy):
+class Darts(LogitStrategy):
     """Softmax weights α over every candidate of every edge."""
 
     name = "darts"
@@ -20,21 +19,13 @@ class Darts(Strategy):
     def __init__(self, choices: Sequence[Choice], lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
                  weight_decay: float = 1e-3, decisiveness: float = 0.0) -> None:
         super().__init__(choices, lr, betas, weight_decay, decisiveness)
-        self.alpha = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.ops})
 
     def selection(self, for_weights: bool) -> Selection:
         sel: Selection = {}
         for c in self.ops:
-            w = torch.softmax(self.alpha[key(c.label)], 0)
+            w = self.softmax(c.label)
             sel[c.label] = Pick(range(len(c.candidates)), w.detach() if for_weights else w)
         return sel
-
-    def logits(self) -> list[torch.Tensor]:
-        return list(self.alpha.values())
-
-    def probabilities(self) -> dict[str, list[float]]:
-        with torch.no_grad():
-            return {c.label: torch.softmax(self.alpha[key(c.label)], 0).tolist() for c in self.ops}
 
 
 class PCDarts(Darts):
@@ -46,12 +37,12 @@ class PCDarts(Darts):
                  weight_decay: float = 1e-3, partial_channels: int = 4, decisiveness: float = 0.0) -> None:
         super().__init__(choices, lr, betas, weight_decay, decisiveness)
         self.partial_channels = partial_channels
-        self.beta = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.inputs})
+        self.beta = logit_table(self.inputs)
 
     def selection(self, for_weights: bool) -> Selection:
         sel = super().selection(for_weights)
         for c in self.inputs:
-            w = torch.softmax(self.beta[key(c.label)], 0)
+            w = torch.softmax(self.beta[module_key(c.label)], 0)
             sel[c.label] = Pick(range(len(c.candidates)), w.detach() if for_weights else w)
         return sel
 
@@ -61,5 +52,5 @@ class PCDarts(Darts):
     def probabilities(self) -> dict[str, list[float]]:
         probs = super().probabilities()
         with torch.no_grad():
-            probs.update({c.label: torch.softmax(self.beta[key(c.label)], 0).tolist() for c in self.inputs})
+            probs.update({c.label: torch.softmax(self.beta[module_key(c.label)], 0).tolist() for c in self.inputs})
         return probs

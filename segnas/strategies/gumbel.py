@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
-from segnas.arch import Choice, Pick, Selection
-from segnas.strategies.base import Strategy, key
+from segnas.arch import Choice, Pick, Selection, module_key
+from segnas.strategies.base import LogitStrategy
 
 NEGLIGIBLE = 1e-3
 
@@ -51,7 +50,7 @@ def two_op_pick(alpha: torch.Tensor, tau: float, detach: bool) -> Pick:
     return Pick(list(pair), w)
 
 
-class Gumbel2(Strategy):
+class Gumbel2(LogitStrategy):
     """Logits α per edge; two sampled ops per edge per step; τ annealed exponentially over the epochs."""
 
     name = "gumbel2"
@@ -59,25 +58,20 @@ class Gumbel2(Strategy):
     def __init__(self, choices: Sequence[Choice], lr: float = 3e-3, betas: tuple[float, float] = (0.5, 0.999),
                  weight_decay: float = 0.0, tau_start: float = 1.0, tau_end: float = 0.1, decisiveness: float = 0.0) -> None:
         super().__init__(choices, lr, betas, weight_decay, decisiveness)
-        self.alpha = nn.ParameterDict({key(c.label): nn.Parameter(1e-3 * torch.randn(len(c.candidates))) for c in self.ops})
         self.tau_start, self.tau_end = tau_start, tau_end
         self.tau = tau_start
 
     def selection(self, for_weights: bool) -> Selection:
-        return {c.label: two_op_pick(self.alpha[key(c.label)], self.tau, for_weights) for c in self.ops}
-
-    def logits(self) -> list[torch.Tensor]:
-        return list(self.alpha.values())
-
-    def probabilities(self) -> dict[str, list[float]]:
-        with torch.no_grad():
-            return {c.label: torch.softmax(self.alpha[key(c.label)], 0).tolist() for c in self.ops}
+        return {c.label: two_op_pick(self.alpha[module_key(c.label)], self.tau, for_weights) for c in self.ops}
 
     def end_epoch(self, epoch: int, epochs: int) -> dict[str, float]:
         """τ after epoch `epoch` (0-based) of `epochs`: exponential from tau_start to tau_end."""
         frac = min(1.0, (epoch + 1) / max(1, epochs - 1))
         self.tau = self.tau_start * math.exp(frac * math.log(self.tau_end / self.tau_start))
         return {"tau": self.tau}
+
+    def status(self) -> str:
+        return f"τ {self.tau:.2f}"
 
     def extra_state(self) -> dict[str, Any]:
         return {"tau": self.tau}
