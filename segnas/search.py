@@ -220,7 +220,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
     summary = history.records[-1]["decisions"] if history.records else summarize(s.strategy.probabilities(), ops)
     words = describe(summary)
-    arch.provenance = {"preset": cfg.preset, "strategy": cfg.strategy, "epochs_run": len(history.records),
+    arch.provenance = {"preset": cfg.preset, "strategy": cfg.strategy, "epochs_run": len(history.records), "epochs_planned": cfg.epochs,
                        "decisions": summary, "verdict": verdict(summary), "in_words": words,
                        **({"budget": budget["chosen"]} if budget else {})}
     if main:
