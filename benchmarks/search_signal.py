@@ -8,7 +8,7 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
 - `train`: the searched networks and `--random N` random architectures of the same space and width, all
   trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
   with each `--train-seeds` seed; then fold 0's validation cases are predicted and scored in their original
-  geometry. `--only NAME …` trains a subset (one lane per process).
+  geometry. `--only NAME …` trains a subset (one lane per process; each network trains in its own work folder).
 - `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
   placebo beside the real searches, and the searched networks' percentile among the random draws with a paired
   per-case Wilcoxon against the random draws' mean.
@@ -111,14 +111,14 @@ def networks(out: Path, preset: str, seeds: list[int], random: int) -> dict[str,
 
 def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int) -> dict[str, Any]:
     """Train `arch` with the default recipe for `steps` steps (reused when finished), then score fold 0's validation cases."""
-    ws = work_copy(base, out / "train_work")
+    ws = work_copy(base, out / "train" / f"{name}_seed{seed}")  # a work folder each: lanes may train side by side
     spe = 50
     cfg = make_config(None, {"width": width, "epochs": -(-steps // spe), "steps_per_epoch": spe, "val_every": 0,
                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
-    run = ws.root / "runs" / f"{steps}steps" / f"{name}_seed{seed}"
+    run = ws.root / "runs" / f"{steps}steps"
     if not (run / "summary.json").is_file():
         train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
-    preds = ws.root / "predictions" / f"{steps}steps" / f"{name}_seed{seed}"
+    preds = ws.root / "predictions" / f"{steps}steps"
     if (preds / "metrics.json").is_file():
         return read_json(preds / "metrics.json")
     return predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))
@@ -171,7 +171,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     rows: dict[str, dict[str, float]] = {}
     for name in [*(f"searched_seed{s}" for s in seeds), *(f"random{i}" for i in range(random))]:
         for ts in train_seeds:
-            m = out / "train_work" / "predictions" / f"{steps}steps" / f"{name}_seed{ts}" / "metrics.json"
+            m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
                 rows[f"{name}_seed{ts}"] = case_dice(read_json(m))
     if not rows:
