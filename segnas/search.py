@@ -213,8 +213,9 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
             spent += record["seconds"]
             if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
                 return run
-            if requested.minutes is not None and spent > requested.minutes * 60 and epoch + 1 < cfg.epochs:
-                log.warning("search budget of %.0f min spent after epoch %d of %d: exporting now", requested.minutes,
+            # another epoch like this one would overrun the budget (the machine got slower than when it was timed)
+            if requested.minutes is not None and spent + record["seconds"] > requested.minutes * 60 and epoch + 1 < cfg.epochs:
+                log.warning("search budget of %g min nearly spent after epoch %d of %d: exporting now", requested.minutes,
                             epoch + 1, cfg.epochs)
                 break
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())

@@ -100,7 +100,7 @@ def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: 
     prov = arch["provenance"]
     assert prov["verdict"] == "decided" and prov["decisions"]["decided_share"] == 1.0
     assert prov["budget"]["arch_steps"] >= 150
-    assert seconds <= 0.4 * 60 * 1.15 + 5  # the budget, within 15 % (and the start of the process)
+    assert 0.5 * 24 <= seconds <= 1.15 * 24  # the budget (0.4 min) used, and kept within 15 %
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert all({"mean_entropy", "mean_margin", "decided_share", "changed"} <= set(r["decisions"]) for r in records)
     assert (run / "decisions.png").is_file() and (run / "budget.json").is_file()
