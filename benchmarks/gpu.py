@@ -29,7 +29,7 @@ from search_step import dints_step, segnas_step  # noqa: E402
 from segnas.inference import sliding_window  # noqa: E402
 from segnas.losses import segmentation_loss  # noqa: E402
 from segnas.model import build_network  # noqa: E402
-from segnas.runlog import Precision  # noqa: E402
+from segnas.precision import Precision  # noqa: E402
 from segnas.spaces import get_space  # noqa: E402
 
 STRATEGIES = ["gumbel2", "darts", "pcdarts", "dints"]

@@ -8,9 +8,11 @@ change held one NumPy array, which the allow-list below still admits.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,13 @@ import numpy as np
 import torch
 
 from segnas.errors import SegnasError
-from segnas.io import atomic_path
+from segnas.io import atomic_path, remove_partials
+from segnas.staleness import FREE_SETTINGS
 
 # What checkpoints written before the NumPy state became a tensor contain besides tensors: one uint32 array.
 _LEGACY_GLOBALS: list[Any] = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct]
+
+log = logging.getLogger(__name__)
 
 
 def rng_state() -> dict[str, Any]:
@@ -82,3 +87,24 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("kind") != kind:
         raise SegnasError(f"{path}: not a segnas {kind} checkpoint")
     return state
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a run under other settings than it was started with."""
+    changed = sorted(k for k in saved if k not in FREE_SETTINGS and saved[k] != current.get(k))
+    if changed:
+        raise SegnasError(f"{path}: was made with other settings ({', '.join(changed)}); "
+                          "resume with the same ones or start a new run")
+
+
+def open_run(run: Path, kind: str, resume: bool, restore: Callable[[dict[str, Any]], int], main: bool) -> int:
+    """The epoch a run starts at: after its checkpoint when resuming (0 if none was written yet); the main
+    rank gets the folder, cleared of a killed writer's temporary files."""
+    ckpt = run / "checkpoint.pt"
+    if resume and not ckpt.is_file():
+        log.info("%s: no checkpoint yet; starting from the beginning", run)
+    start = restore(load_checkpoint(ckpt, kind)) if resume and ckpt.is_file() else 0
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        remove_partials(run)
+    return start

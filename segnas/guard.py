@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from segnas.checkpoint import load_checkpoint
-from segnas.distributed import Group, mean
+from segnas.distributed import Group, average_gradients, mean
+from segnas.precision import Precision
 from segnas.errors import SegnasError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,19 @@ def all_finite(tensors: Iterable[torch.Tensor]) -> bool:
 def finite_on_every_rank(value: torch.Tensor, group: Group) -> bool:
     """True when `value` is finite on every rank of the group (so every rank skips a step together)."""
     return mean(float(torch.isfinite(value.detach()).all()), group, value.device) == 1.0
+
+
+def guarded_step(optimizer: torch.optim.Optimizer, precision: Precision, net: torch.nn.Module, group: Group,
+                 compute: Callable[[], tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, Any] | None:
+    """One weight step of search or training: `compute()` → (loss, output) under autocast; when the loss is not
+    finite on some rank every rank skips the step (→ None), else backward, gradients averaged over ranks, step."""
+    optimizer.zero_grad(set_to_none=True)
+    with precision.autocast():
+        loss, out = compute()
+    if not finite_on_every_rank(loss, group):
+        return None
+    precision.step(loss, optimizer, lambda: average_gradients(net.parameters(), group))
+    return loss.detach(), out
 
 
 @dataclass

@@ -42,3 +42,8 @@ def segmentation_loss(name: str) -> Loss:
         return total / sum(weights)  # type: ignore[return-value]
 
     return loss
+
+
+def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The full-resolution logits of a network that may also return deep-supervision outputs."""
+    return out[0] if isinstance(out, tuple) else out

@@ -1,21 +1,13 @@
-"""What a long run shares: the JSONL log that survives kills, optional TensorBoard, the progress bar,
-a config check on resume, opening a run folder, and the weight optimiser."""
+"""A run's log: `log.jsonl`, a line per epoch that survives kills, mirrored to TensorBoard when it is installed."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from segnas.checkpoint import load_checkpoint
-from segnas.errors import SegnasError
-from segnas.io import atomic_path, remove_partials
-from segnas.staleness import FREE_SETTINGS
+from segnas.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -63,67 +55,3 @@ def _tensorboard(run: Path) -> Any:
     except ImportError:  # tensorboard not installed: optional
         return None
     return SummaryWriter(str(run / "tensorboard"))
-
-
-
-
-def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
-    """Refuse to resume a run under other settings than it was started with."""
-    changed = sorted(k for k in saved if k not in FREE_SETTINGS and saved[k] != current.get(k))
-    if changed:
-        raise SegnasError(f"{path}: was made with other settings ({', '.join(changed)}); "
-                          "resume with the same ones or start a new run")
-
-
-def open_run(run: Path, kind: str, resume: bool, restore: Callable[[dict[str, Any]], int], main: bool) -> int:
-    """The epoch a run starts at: after its checkpoint when resuming (0 if none was written yet); the main
-    rank gets the folder, cleared of a killed writer's temporary files."""
-    ckpt = run / "checkpoint.pt"
-    if resume and not ckpt.is_file():
-        log.info("%s: no checkpoint yet; starting from the beginning", run)
-    start = restore(load_checkpoint(ckpt, kind)) if resume and ckpt.is_file() else 0
-    if main:
-        run.mkdir(parents=True, exist_ok=True)
-        remove_partials(run)
-    return start
-
-
-def weight_optimizer(params: Any, cfg: Any) -> torch.optim.Optimizer:
-    """Adam or SGD for the network weights, as a search or training config says."""
-    if cfg.weight_optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.weight_lr, betas=tuple(cfg.weight_betas), weight_decay=cfg.weight_decay)
-    if cfg.weight_optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.weight_lr, momentum=cfg.weight_momentum, weight_decay=cfg.weight_decay)
-    raise SegnasError(f"unknown weight_optimizer {cfg.weight_optimizer!r}; known: adam, sgd")
-
-
-class Precision:
-    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); a no-op on CPU."""
-
-    def __init__(self, device: torch.device, enabled: bool, allow_fp16: bool = True) -> None:
-        cuda = device.type == "cuda"
-        self.enabled = enabled and cuda and (allow_fp16 or torch.cuda.is_bf16_supported())
-        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """The forward pass's autocast context."""
-        return torch.autocast("cuda", dtype=self.dtype) if self.enabled else contextlib.nullcontext()
-
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, sync: Callable[[], None] = lambda: None) -> None:
-        """Backward, `sync` (average gradients over ranks), optimiser step (scaled in fp16)."""
-        self.scaler.scale(loss).backward()
-        sync()
-        self.scaler.step(optimizer)
-        self.scaler.update()
-
-
-def speed_up(device: torch.device) -> None:
-    """Let cuDNN pick the fastest convolution algorithms for the fixed patch size (no-op on CPU)."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-
-
-def main_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """The full-resolution logits of a network that may also return deep-supervision outputs."""
-    return out[0] if isinstance(out, tuple) else out

@@ -8,7 +8,6 @@ steer the search. Every epoch ends with an atomic checkpoint; `resume=True` cont
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
@@ -23,23 +22,25 @@ from torch.utils.data import DataLoader
 
 from segnas import budget as budgets
 from segnas.arch import Architecture, OpChoice, Selection, derive
-from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.checkpoint import check_resumable, load_checkpoint, open_run, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import SearchConfig, check_config
 from segnas.data import PatchDataset, patch_loader
 from segnas.decisions import changed, describe, summarize, verdict
 from segnas.errors import SegnasError
-from segnas.guard import Guard, all_finite, finite_on_every_rank
+from segnas.guard import Guard, all_finite, guarded_step
 from segnas.lock import locks_work
 from segnas.io import write_json
 from segnas.distributed import (Group, average_gradients, barrier, broadcast, check_identical, device_for, max_difference,
                                 mean, rank_seed, setup, shard)
 from segnas.model import check_patch, memory_format
-from segnas.losses import segmentation_loss
+from segnas.losses import main_output, segmentation_loss
 from segnas.metrics import dice_per_sample
 from segnas.plan import load_plan
 from segnas.plots import plot_search
 from segnas.progress import progress
-from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
+from segnas.optim import weight_optimizer
+from segnas.precision import Precision, speed_up
+from segnas.runlog import RunLog
 from segnas.spaces import get_space
 from segnas.staleness import FORMAT
 from segnas.splits import load_fold
@@ -67,7 +68,7 @@ class Searcher:
     num_classes: int
     layout: torch.memory_format = torch.contiguous_format
     group: Group = Group()
-    precision: Precision | None = None  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
+    precision: Precision = field(default_factory=lambda: Precision(torch.device("cpu"), False))  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
     guard: Guard = field(init=False)
     loaders: tuple[DataLoader, DataLoader] = field(init=False)
 
@@ -98,7 +99,7 @@ class Searcher:
 
     def autocast(self) -> Any:
         """Mixed-precision context of the forward passes."""
-        return self.precision.autocast() if self.precision is not None else contextlib.nullcontext()
+        return self.precision.autocast()
 
     def evaluate(self, batch: dict[str, torch.Tensor]) -> Callable[[Selection, bool], Evaluation]:
         """The strategy's view of an architecture-validation batch."""
@@ -234,6 +235,12 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     return run
 
 
+def weight_loss(s: Searcher, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    """The supernet's training loss on a batch with what the strategy selects for the weights, and its output."""
+    out = s.net(x, s.strategy.selection(for_weights=True))
+    return s.loss(out, y), out
+
+
 def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str, Any]:
     """One epoch of alternating steps → the epoch's log record."""
     t0 = time.perf_counter()
@@ -252,19 +259,14 @@ def run_epoch(s: Searcher, epoch: int, tick: Callable[[str], None]) -> dict[str,
             for k, v in (stats or {}).items():
                 sums[k] = sums.get(k, 0.0) + v
         x, y = s.batch(tb)
-        s.optimizer.zero_grad(set_to_none=True)
-        with s.autocast():
-            out = s.net(x, s.strategy.selection(for_weights=True))
-            loss = s.loss(out, y)
-        if not finite_on_every_rank(loss, s.group):  # every rank skips together
+        done = guarded_step(s.optimizer, s.precision, s.net, s.group, lambda: weight_loss(s, x, y))
+        if done is None:
             skipped += 1
             log.warning("search epoch %d: non-finite loss, weight step skipped", epoch + 1)
             continue
-        loss.backward()
-        average_gradients(s.net.parameters(), s.group)
-        s.optimizer.step()
+        loss, out = done
         check_identical(s.strategy.parameters(), s.group, "architecture parameters")
-        sums["train_loss"] = sums.get("train_loss", 0.0) + float(loss.detach())
+        sums["train_loss"] = sums.get("train_loss", 0.0) + float(loss)
         sums["train_dice"] = sums.get("train_dice", 0.0) + float(dice_per_sample(main_output(out).detach(), y, s.num_classes).mean())
         steps += 1
         status = s.strategy.status()

@@ -24,23 +24,25 @@ import torch
 from torch.utils.data import DataLoader
 
 from segnas.arch import Architecture, load_architecture
-from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.checkpoint import check_resumable, load_checkpoint, open_run, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.config import TrainConfig, check_config
 from segnas.data import PatchDataset, patch_loader
-from segnas.distributed import Group, average_gradients, barrier, device_for, gather, max_difference, rank_seed, setup, shard
+from segnas.distributed import Group, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.errors import SegnasError
-from segnas.guard import Guard, all_finite, finite_on_every_rank
+from segnas.guard import Guard, all_finite, guarded_step
 from segnas.lock import locks_work
 from segnas.inference import predict_volume
 from segnas.io import write_json
-from segnas.losses import segmentation_loss
+from segnas.losses import main_output, segmentation_loss
 from segnas.metrics import dice, dice_per_sample
 from segnas.model import Model, build_network, check_architecture, check_patch, fit_architecture, memory_format
 from segnas.plan import load_plan
 from segnas.plots import plot_training
 from segnas.preprocess import load_case
 from segnas.progress import progress
-from segnas.runlog import Precision, RunLog, check_resumable, main_output, open_run, speed_up, weight_optimizer
+from segnas.optim import weight_optimizer
+from segnas.precision import Precision, speed_up
+from segnas.runlog import RunLog
 from segnas.spaces import get_space, inherit_weights
 from segnas.staleness import FORMAT
 from segnas.splits import load_fold
@@ -217,6 +219,12 @@ def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor
         yield b["image"].to(t.model.device, memory_format=t.model.layout), b["label"].to(t.model.device)
 
 
+def forward_loss(t: Trainer, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    """The training loss of a batch and the network's output."""
+    out = (t.forward or t.model.net)(x)
+    return t.loss(out, y), out
+
+
 def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = False,
               on_case: Callable[[int, int], None] = lambda done, total: None) -> dict[str, Any]:
     """One epoch of weight steps, then validation (every `val_every` epochs and when `last`; never if it is 0;
@@ -227,16 +235,13 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = 
     loss_sum = dice_sum = 0.0
     steps = skipped = 0
     for x, y in batches(t, epoch):
-        t.optimizer.zero_grad(set_to_none=True)
-        with t.precision.autocast():
-            out = (t.forward or net)(x)
-            loss = t.loss(out, y)
-        if not finite_on_every_rank(loss, t.group):  # every rank skips together
+        done = guarded_step(t.optimizer, t.precision, net, t.group, lambda: forward_loss(t, x, y))
+        if done is None:
             skipped += 1
             log.warning("epoch %d: non-finite loss, step skipped", epoch + 1)
             continue
-        t.precision.step(loss, t.optimizer, lambda: average_gradients(net.parameters(), t.group))
-        loss_sum += float(loss.detach())
+        loss, out = done
+        loss_sum += float(loss)
         dice_sum += float(dice_per_sample(main_output(out).detach(), y, k).mean())
         steps += 1
         tick(f"epoch {epoch + 1} loss {loss_sum / steps:.3f} dice {dice_sum / steps:.3f}")
