@@ -74,24 +74,25 @@ def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Wo
     return Workspace(dst)
 
 
-def search_name(preset: str, seed: int, placebo: bool) -> str:
-    """Folder name of one search."""
-    return f"search_{preset}_seed{seed}" + ("_placebo" if placebo else "")
+def search_name(preset: str, seed: int, placebo: bool, tag: str = "") -> str:
+    """Folder name of one search (`tag`: other search settings)."""
+    return f"search_{preset}{tag and '_' + tag}_seed{seed}" + ("_placebo" if placebo else "")
 
 
-def run_search(base: Workspace, out: Path, preset: str, seed: int, minutes: float, placebo: bool, workers: int) -> Path:
+def run_search(base: Workspace, out: Path, preset: str, seed: int, minutes: float, placebo: bool, workers: int,
+               tag: str = "", sets: dict[str, str] | None = None) -> Path:
     """One budgeted search (reused when finished) → its arch.json."""
-    ws = work_copy(base, out / search_name(preset, seed, placebo), placebo_seed=seed if placebo else None)
-    cfg = make_config(preset, {"minutes": minutes, "seed": seed, "fold": 0, "workers": workers})
+    ws = work_copy(base, out / search_name(preset, seed, placebo, tag), placebo_seed=seed if placebo else None)
+    cfg = make_config(preset, {"minutes": minutes, "seed": seed, "fold": 0, "workers": workers, **(sets or {})})
     run = run_folder(ws.root, cfg)
     if not (run / "arch.json").is_file():
         search(ws.root, cfg, resume=(run / "checkpoint.pt").is_file())
     return run / "arch.json"
 
 
-def networks(out: Path, preset: str, seeds: list[int], random: int) -> dict[str, Path]:
+def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "") -> dict[str, Path]:
     """name → arch.json of the finished searches (not placebos) and of `random` draws of their space."""
-    found = {f"searched_seed{s}": out / search_name(preset, s, False) for s in seeds}
+    found = {f"searched_seed{s}": out / search_name(preset, s, False, tag) for s in seeds}
     archs = {}
     for name, folder in found.items():
         hits = sorted(folder.glob("runs/search_*/arch.json"))
@@ -143,14 +144,15 @@ def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
             "ratio": same / len(labels) / chance, "p": float(p)}
 
 
-def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | None, train_seeds: list[int]) -> dict[str, Any]:
+def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | None, train_seeds: list[int],
+           tag: str = "") -> dict[str, Any]:
     """Print and return every figure of what is finished."""
-    print(header(f"search signal: {preset} on {out.name}"))
+    print(header(f"search signal: {preset} {tag} on {out.name}"))
     found = {}
-    for s, placebo in itertools.product(seeds + [min(seeds)], (False, True)):
-        hits = sorted((out / search_name(preset, s, placebo)).glob("runs/search_*/arch.json"))
+    for s, placebo in itertools.product(sorted(set(seeds)), (False, True)):
+        hits = sorted((out / search_name(preset, s, placebo, tag)).glob("runs/search_*/arch.json"))
         if hits:
-            found[search_name(preset, s, placebo)] = decisions_of(hits[0])
+            found[search_name(preset, s, placebo, tag)] = decisions_of(hits[0])
     summary: dict[str, Any] = {"searches": {}, "agreement": [], "training": {}}
     print("\n| search | proxy | architecture steps | decided op decisions | mean entropy | verdict |\n|---|---|---:|---:|---:|---|")
     for name, d in found.items():
@@ -215,21 +217,25 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=16, help="stem channels of every trained network")
     ap.add_argument("--only", nargs="*", help="train only these networks (searched_seed0, random3, …)")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--set", nargs="*", default=[], help="search settings KEY=VALUE (e.g. budget_travel=24)")
+    ap.add_argument("--tag", default="", help="names searches made with --set apart (e.g. travel24)")
     args = ap.parse_args()
+    sets = dict(kv.split("=", 1) for kv in args.set)
     out = args.out / args.dataset
     base = prepare(args.dataset, args.out)
     if args.what == "search":
         for seed in args.seeds[:1] if args.placebo else args.seeds:
-            arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers)
+            arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers, args.tag, sets)
             print(arch, json.dumps(load_architecture(arch).provenance.get("decisions")))
     elif args.what == "train":
-        for name, arch in networks(out, args.preset, args.seeds, args.random).items():
+        for name, arch in networks(out, args.preset, args.seeds, args.random, args.tag).items():
             if args.only and name not in args.only:
                 continue
             for ts in args.train_seeds:
                 run_training(base, out, name, arch, args.train_steps, ts, args.width, args.workers)
-    summary = report(out, args.preset, args.seeds, args.random, args.train_steps if args.what != "search" else None, args.train_seeds)
-    write_json(out / f"signal_{args.preset}.json", summary)
+    summary = report(out, args.preset, args.seeds, args.random, args.train_steps if args.what != "search" else None,
+                     args.train_seeds, args.tag)
+    write_json(out / f"signal_{args.preset}{args.tag and '_' + args.tag}.json", summary)
 
 
 if __name__ == "__main__":
