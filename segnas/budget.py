@@ -112,10 +112,10 @@ def plan_budget(work: Path, cfg: SearchConfig, run: Path) -> dict[str, Any]:
     smallest = measure(*candidates[-1])  # cheap, and a lower bound for the others
     chosen: dict[str, Any] | None = None
     for width, patch in candidates[:-1]:
-        # a step costs at least the smallest proxy's times its share of channels × voxels: when even that does not
-        # afford the steps, the proxy is not worth timing
+        # steps scale less than linearly with channels × voxels (fixed costs per step): a proxy is not worth timing
+        # only when even half the linear estimate of its time would not afford the steps
         scale = width / smallest["channels"] * math.prod(patch) / math.prod(smallest["patch_size"])
-        if smallest["arch_steps"] / scale < cfg.budget_arch_steps:
+        if 2 * smallest["arch_steps"] / scale < cfg.budget_arch_steps:
             continue
         row = measure(width, patch)
         if row["arch_steps"] >= cfg.budget_arch_steps:
