@@ -5,7 +5,7 @@ command line (`segnas settings` lists them; dotted keys as `**{"space_settings.c
     api.plan("data/Task02_Heart", "work/heart")
     api.preprocess("work/heart")
     found = api.search("work/heart", preset="scnas", fold=0, epochs=20)
-    model = api.train("work/heart", found / "arch.json", preset="scnas", fold=0, steps=3000)
+    model = api.train("work/heart", RunFolder(found).arch, preset="scnas", fold=0, steps=3000)
     api.predict(model, "data/Task02_Heart/imagesTs", "preds")
     api.evaluate("preds", "refs")["mean_foreground_dice"]
 

@@ -24,7 +24,7 @@ from segnas.io import read_json, write_json
 from segnas.model import patch_multiples
 from segnas.plan import load_plan
 from segnas.spaces import get_space
-from segnas.workspace import Workspace
+from segnas.workspace import RunFolder, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool) -> dict
     path = run / "budget.json"
     if resume and path.is_file():
         return read_json(path)  # a changed `minutes` is then named by the resume check
-    if resume and (run / "checkpoint.pt").is_file():
+    if resume and (RunFolder(run).checkpoint).is_file():
         raise SegnasError(f"{run}: this search was started without a budget in minutes; resume it with the settings it "
                           "was started with (--epochs …)")
     run.mkdir(parents=True, exist_ok=True)

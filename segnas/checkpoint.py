@@ -22,6 +22,7 @@ import torch
 from segnas.errors import SegnasError
 from segnas.io import atomic_path, remove_partials
 from segnas.staleness import FREE_SETTINGS
+from segnas.workspace import RunFolder
 
 # What checkpoints written before the NumPy state became a tensor contain besides tensors: one uint32 array.
 _LEGACY_GLOBALS: list[Any] = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct]
@@ -100,7 +101,7 @@ def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) 
 def open_run(run: Path, kind: str, resume: bool, restore: Callable[[dict[str, Any]], int], main: bool) -> int:
     """The epoch a run starts at: after its checkpoint when resuming (0 if none was written yet); the main
     rank gets the folder, cleared of a killed writer's temporary files."""
-    ckpt = run / "checkpoint.pt"
+    ckpt = RunFolder(run).checkpoint
     if resume and not ckpt.is_file():
         log.info("%s: no checkpoint yet; starting from the beginning", run)
     start = restore(load_checkpoint(ckpt, kind)) if resume and ckpt.is_file() else 0

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from segnas.errors import SegnasError
+from segnas.workspace import RunFolder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Neural architecture search for medical image segmentation (SCNAS, RONASMIS, Thrifty NAS).")
@@ -152,7 +153,7 @@ def search(
                       if v is not None})
     overrides["fold"] = fold
     run = run_search(work, make_config(preset, budgeted_by_default(overrides)), resume=resume)
-    words = load_architecture(run / "arch.json").provenance.get("in_words")
+    words = load_architecture(RunFolder(run).arch).provenance.get("in_words")
     out.print(f"found architecture: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
 
 

@@ -19,6 +19,7 @@ from segnas.checkpoint import load_checkpoint
 from segnas.distributed import Group, average_gradients, mean
 from segnas.precision import Precision
 from segnas.errors import SegnasError
+from segnas.workspace import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Guard:
 
         `restore(state)` puts the weights and optimiser states of the run's last checkpoint back.
         """
-        ckpt = self.run / "checkpoint.pt"
+        ckpt = RunFolder(self.run).checkpoint
         self.bad_epochs = self.bad_epochs + 1 if skipped > steps else 0
         if self.bad_epochs >= MAX_BAD_EPOCHS:
             raise SegnasError(f"{self.run}: NaN or Inf in most steps of {MAX_BAD_EPOCHS} epochs in a row even at a lower "

@@ -25,6 +25,7 @@ from segnas.errors import SegnasError
 from segnas.io import read_json
 from segnas.plan import check_plan
 from segnas.spaces import get_space
+from segnas.workspace import BEST, RunFolder
 
 
 def fit_architecture(arch: Architecture, plan: dict[str, Any], width: int | None = None) -> Architecture:
@@ -42,7 +43,7 @@ def check_architecture(arch: Architecture, where: str | Path) -> Architecture:
     return get_space(arch.space, where).check(arch, str(where))
 
 
-def build_network(arch: Architecture, where: str = "arch.json") -> nn.Module:
+def build_network(arch: Architecture, where: str = "the architecture") -> nn.Module:
     """The network of an architecture (found or baseline); impossible settings are an error naming `where`."""
     try:
         if arch.space in BASELINES:
@@ -98,16 +99,16 @@ class Model:
 def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Model:
     """The model in a training run folder: `best` (the selected weights, see `TrainConfig.select`) or `last`."""
     run = Path(run)
-    if not (run / "arch.json").is_file():
+    if not (RunFolder(run).arch).is_file():
         raise SegnasError(f"{run}: not a training run folder (no arch.json); train one with `segnas train`")
-    arch = load_architecture(run / "arch.json")
-    plan = check_plan(read_json(run / "plan.json"), run / "plan.json")
-    cfg = read_json(run / "config.json")
+    arch = load_architecture(RunFolder(run).arch)
+    plan = check_plan(read_json(RunFolder(run).plan), RunFolder(run).plan)
+    cfg = read_json(RunFolder(run).config)
     if which not in ("best", "last"):
         raise SegnasError(f"--checkpoint must be best or last, not {which!r}")
-    path = run / "best.pt" if which == "best" and (run / "best.pt").is_file() else run / "checkpoint.pt"
-    state = load_checkpoint(path, "model" if path.name == "best.pt" else "train")
-    net = build_network(arch, str(run / "arch.json"))
+    path = RunFolder(run).best if which == "best" and (RunFolder(run).best).is_file() else RunFolder(run).checkpoint
+    state = load_checkpoint(path, "model" if path.name == BEST else "train")
+    net = build_network(arch, str(RunFolder(run).arch))
     try:
         net.load_state_dict(state["net"])
     except RuntimeError as e:

@@ -20,7 +20,7 @@ from segnas.errors import SegnasError
 from segnas.io import read_json, write_json
 from segnas.lock import work_lock
 from segnas.staleness import FORMAT, setting_changes, signature_changes, stale
-from segnas.workspace import Workspace
+from segnas.workspace import ARCH, RunFolder, SUMMARY, Workspace
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
 
@@ -82,7 +82,7 @@ def _prepare(run: Path, done: str, stage: str, force: str | None, kept: str, con
     if (run / done).is_file():
         con.print(kept)
         return None
-    resume = (run / "checkpoint.pt").is_file()
+    resume = (RunFolder(run).checkpoint).is_file()
     con.print(f"{'resuming' if resume else 'starting'} {stage} {run.name}")
     return resume
 
@@ -94,7 +94,7 @@ def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any
 
     cfg = make_config(preset, {**overrides, "fold": fold})
     run = run_folder(ws.root, cfg)
-    resume = _prepare(run, "arch.json", "search", force, f"fold {fold}: kept the found architecture {run / 'arch.json'}", con)
+    resume = _prepare(run, ARCH, "search", force, f"fold {fold}: kept the found architecture {RunFolder(run).arch}", con)
     if resume is None:
         _check_kept("search", run, cfg.to_json())
         return run
@@ -109,7 +109,7 @@ def describe(run: Path, ws: Workspace, con: Console) -> None:
     from segnas.plan import load_plan
     from segnas.show import draw_cells, summarize
 
-    arch = load_architecture(run / "arch.json")
+    arch = load_architecture(RunFolder(run).arch)
     patch = load_plan(ws)["patch_size"]
     draw_cells(arch, run)
     info = summarize(arch, patch)
@@ -125,10 +125,10 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
 
     cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     run = run_folder(ws.root, cfg)
-    resume = _prepare(run, "summary.json", "train", force, f"fold {fold}: kept the trained model {run}", con)
+    resume = _prepare(run, SUMMARY, "train", force, f"fold {fold}: kept the trained model {run}", con)
     if resume is None:
         _check_kept("train", run, {**cfg.to_json(), "arch_source": str(arch_path)})
-        if load_architecture(run / "arch.json").values != load_architecture(arch_path).values:
+        if load_architecture(RunFolder(run).arch).values != load_architecture(arch_path).values:
             raise stale("train", run, [f"architecture: {arch_path} holds another one than the model was trained on"])
         return run
     return train(ws.root, arch_path, cfg, resume=resume)
@@ -136,7 +136,7 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
 
 def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
     """A kept search or training must have been made with these settings and this format of run folder."""
-    saved = read_json(run / "config.json")
+    saved = read_json(RunFolder(run).config)
     changes = setting_changes({"format": 1, **saved}, {**settings, "format": FORMAT})
     if changes:
         raise stale(stage, run, changes)
@@ -154,7 +154,7 @@ def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids
     cases = [spec.case(c) for c in case_ids]
     if forced("predict", force) and out.exists():
         shutil.rmtree(out)
-    source = {"model": str(model_run), "weights": file_signature(model_run / "best.pt")}
+    source = {"model": str(model_run), "weights": file_signature(RunFolder(model_run).best)}
     if (out / "source.json").is_file():
         changes = setting_changes(read_json(out / "source.json"), source)
         if changes:
@@ -206,7 +206,7 @@ def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, fo
         con.rule(f"fold {f}: search on {len(fold['search_train'])} + {len(fold['search_val'])} case(s)")
         search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
         con.rule(f"fold {f}: train on {len(fold['train'])} case(s), validate on {len(fold['val'])}")
-        model_run = train_stage(ws, preset, f, search_run / "arch.json", train_overrides or {}, force, con)
+        model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
         con.rule(f"fold {f}: predict and evaluate {len(fold['val'])} held-out case(s)")
         predict_stage(ws, plan, model_run, fold["val"], predictions / f"fold{f}", force, con)
     con.rule("cross-validation")

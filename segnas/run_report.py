@@ -14,6 +14,7 @@ import numpy as np
 
 from segnas.errors import SegnasError
 from segnas.io import atomic_path, read_image, read_json, read_label
+from segnas.workspace import RunFolder
 
 LOADED_CHECK = """<script>
 window.addEventListener("load", () => {  // for tests in a headless browser: how many images really decoded
@@ -73,22 +74,22 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 def write_report(run: str | Path, metrics: str | Path | None = None) -> Path:
     """Write RUN/report/index.html (and its PNGs) for a search or training run folder; returns the page."""
     run = Path(run)
-    if not (run / "config.json").is_file():
+    if not (RunFolder(run).config).is_file():
         raise SegnasError(f"{run}: not a run folder (no config.json)")
-    config = read_json(run / "config.json")
+    config = read_json(RunFolder(run).config)
     out = run / "report"
     out.mkdir(exist_ok=True)
     parts = [f"<h1>{html.escape(run.name)}</h1>"]
-    if (run / "arch.json").is_file():
+    if (RunFolder(run).arch).is_file():
         from segnas.arch import load_architecture
         from segnas.show import draw_cells
-        arch = load_architecture(run / "arch.json")
+        arch = load_architecture(RunFolder(run).arch)
         if arch.values:
             draw_cells(arch, run)
         parts.append(f"<p>architecture: space <code>{html.escape(arch.space)}</code>, "
                      f"{len(arch.values)} decisions (<code>arch.json</code>)</p>")
-    if (run / "summary.json").is_file():
-        summary = read_json(run / "summary.json")
+    if (RunFolder(run).summary).is_file():
+        summary = read_json(RunFolder(run).summary)
         parts.append("<h2>Summary</h2>" + _table([[html.escape(k), html.escape(str(v))] for k, v in summary.items()], ["", ""]))
     plots = sorted(run.glob("*.png"))
     if plots:
@@ -106,7 +107,7 @@ def write_report(run: str | Path, metrics: str | Path | None = None) -> Path:
                      + _table(rows, ["case", *[f"{n} Dice" for n in names], *[f"{n} HD95 mm" for n in names]]))
         ranked = sorted(m["cases"], key=case_dice)
         picks = {"worst": ranked[0], "median": ranked[len(ranked) // 2], "best": ranked[-1]}
-        plan = read_json(run / "plan.json") if (run / "plan.json").is_file() else None
+        plan = read_json(RunFolder(run).plan) if (RunFolder(run).plan).is_file() else None
         parts.append("<h2>Best, median and worst case</h2>")
         for name, case in picks.items():
             image = _image_of(case, plan)

@@ -45,7 +45,7 @@ from segnas.spaces import get_space
 from segnas.staleness import FORMAT
 from segnas.splits import load_fold
 from segnas.strategies import Evaluation, Strategy, get_strategy
-from segnas.workspace import Workspace
+from segnas.workspace import RunFolder, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Searcher:
 
     def restore(self, state: dict[str, Any]) -> int:
         """Load a checkpoint; returns the epoch to start from."""
-        check_resumable(state["config"], self.cfg.to_json(), self.run / "checkpoint.pt")
+        check_resumable(state["config"], self.cfg.to_json(), RunFolder(self.run).checkpoint)
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -175,7 +175,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     work = Path(work)
     check_config(cfg)
     run = run_folder(work, cfg)
-    ckpt = run / "checkpoint.pt"
+    ckpt = RunFolder(run).checkpoint
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     requested, budget = cfg, None
@@ -189,9 +189,9 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     main = s.group.main  # only rank 0 writes
     start = open_run(run, "search", resume, s.restore, main)
     if main:
-        write_json(run / "config.json", {**requested.to_json(), "format": FORMAT, "space_settings_resolved": s.settings,
+        write_json(RunFolder(run).config, {**requested.to_json(), "format": FORMAT, "space_settings_resolved": s.settings,
                                          "ranks": s.group.world, **({"budget": budget} if budget else {})})
-    history = RunLog(run / "log.jsonl", start, write=main)
+    history = RunLog(RunFolder(run).log, start, write=main)
     ops = [c.label for c in s.strategy.choices if isinstance(c, OpChoice)]
 
     def derived(probs: dict[str, list[float]]) -> dict[str, Any]:
@@ -226,11 +226,11 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
                        "decisions": summary, "verdict": verdict(summary), "in_words": words,
                        **({"budget": budget["chosen"]} if budget else {})}
     if main:
-        arch.save(run / "arch.json")
+        arch.save(RunFolder(run).arch)
         choices = {c.label: list(c.candidates) for c in s.strategy.choices}
         plot_search(history.records, choices, run)
         (log.info if verdict(summary) == "decided" else log.warning)("%s", words)
-        log.info("search finished: %s", run / "arch.json")
+        log.info("search finished: %s", RunFolder(run).arch)
     barrier(s.group)
     return run
 
@@ -322,4 +322,4 @@ def found_architecture(run: Path) -> Architecture:
     """The `arch.json` of a finished search run."""
     from segnas.arch import load_architecture
 
-    return load_architecture(run / "arch.json")
+    return load_architecture(RunFolder(run).arch)

@@ -46,7 +46,7 @@ from segnas.runlog import RunLog
 from segnas.spaces import get_space, inherit_weights
 from segnas.staleness import FORMAT
 from segnas.splits import load_fold
-from segnas.workspace import Workspace
+from segnas.workspace import RunFolder, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def run_folder(work: str | Path, cfg: TrainConfig) -> Path:
 
 def search_weights(arch_path: Path, arch: Architecture) -> torch.nn.Module:
     """The supernet of the search run that wrote `arch_path`, with its trained shared weights."""
-    ckpt = arch_path.parent / "checkpoint.pt"
+    ckpt = RunFolder(arch_path.parent).checkpoint
     state = load_checkpoint(ckpt, "search")
     if state["settings"] != arch.settings:
         raise SegnasError(f"{ckpt}: the search ran with other settings than the network to train "
@@ -102,7 +102,7 @@ class Trainer:
 
     def restore(self, state: dict[str, Any]) -> int:
         """Load a checkpoint; returns the epoch to start from."""
-        check_resumable(state["config"], self.cfg.to_json(), self.run / "checkpoint.pt")
+        check_resumable(state["config"], self.cfg.to_json(), RunFolder(self.run).checkpoint)
         self.model.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -294,17 +294,17 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     work, arch_path = Path(work), Path(arch_path)
     check_config(cfg)
     run = Path(run) if run is not None else run_folder(work, cfg)
-    ckpt = run / "checkpoint.pt"
+    ckpt = RunFolder(run).checkpoint
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
     t = build(work, arch_path, cfg, run)
     main = t.group.main  # only rank 0 writes
     start = open_run(run, "train", resume, t.restore, main)
     if main:
-        write_json(run / "config.json", {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
-        write_json(run / "plan.json", t.model.plan)
-        t.model.arch.save(run / "arch.json")
-    history = RunLog(run / "log.jsonl", start, write=main)
+        write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
+        write_json(RunFolder(run).plan, t.model.plan)
+        t.model.arch.save(RunFolder(run).arch)
+    history = RunLog(RunFolder(run).log, start, write=main)
     t_start = time.perf_counter()
     with progress(show_progress and main, stats=True) as bar:
         task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
@@ -318,7 +318,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
             if selects(cfg, record, t.best, bool(t.val_ids)):
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
                 if main:
-                    save_checkpoint(run / "best.pt", {"kind": "model", "net": t.model.net.state_dict(), **t.best})
+                    save_checkpoint(RunFolder(run).best, {"kind": "model", "net": t.model.net.state_dict(), **t.best})
             if main and cfg.keep_every and (epoch + 1) * cfg.steps_per_epoch // cfg.keep_every > epoch * cfg.steps_per_epoch // cfg.keep_every:
                 step = (epoch + 1) * cfg.steps_per_epoch
                 save_checkpoint(run / "checkpoints" / f"step_{step}.pt", {"kind": "model", "net": t.model.net.state_dict(),
@@ -341,7 +341,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         return run
     plot_training(history.records, run)
     last = history.records[-1] if history.records else {}
-    write_json(run / "summary.json", {"selected_on": SELECTED_ON[cfg.select],
+    write_json(RunFolder(run).summary, {"selected_on": SELECTED_ON[cfg.select],
                                       "best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],
                                       "epochs_run": len(history.records), "last_val_dice": last.get("val_dice"),
                                       "last_val_dice_per_class": last.get("val_dice_per_class"),

@@ -111,11 +111,12 @@ def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> 
     """The plan is made once and kept in budget.json; a killed budgeted search resumes on it exactly."""
     from segnas.search import run_folder, search
 
-    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.1, "patch_size": [32, 32],
+    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.5, "patch_size": [32, 32],
                              "batch_size": 2, "workers": 0, "budget_arch_steps": 20})
     run = run_folder(probe_work, cfg)
     budget = budgets.plan_budget(probe_work, cfg, run)
-    budget["chosen"].update(epochs=4, warmup_epochs=1)  # short, so that the time guard cannot end either run early
+    budget["chosen"].update(epochs=4, warmup_epochs=1, steps_per_epoch=5)  # short: the time guard cannot end a run early
+    budget["planning_seconds"] = 0.0
     other = tmp_path / "work2"
     shutil.copytree(probe_work, other)
     for w in (probe_work, other):

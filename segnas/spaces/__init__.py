@@ -55,7 +55,7 @@ class Space:
         """All candidates on every edge; `forward(x, selection)`."""
         return self.builder(self.settings(**overrides), None, partial_channels)
 
-    def check(self, arch: Architecture, where: str = "arch.json") -> Architecture:
+    def check(self, arch: Architecture, where: str = "the architecture") -> Architecture:
         """`arch` with its settings and values checked against this space."""
         if arch.space != self.name:
             raise SegnasError(f"{where}: architecture is for space {arch.space!r}, not {self.name!r}")
@@ -65,7 +65,7 @@ class Space:
             raise SegnasError(f"{where}: {e}") from None
         return Architecture(self.name, settings, check_values(arch.values, self.decisions(settings), where), dict(arch.provenance))
 
-    def network(self, arch: Architecture, where: str = "arch.json") -> nn.Module:
+    def network(self, arch: Architecture, where: str = "the architecture") -> nn.Module:
         """The found network: one op per edge; `forward(x)`."""
         arch = self.check(arch, where)
         return self.builder(arch.settings, arch.values, 1)
