@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/segnas demo --out demo_run
 
 test: $(STAMP)
+	$(BIN)/ruff check segnas tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:

@@ -11,9 +11,9 @@ nnU-Net is a benchmark dependency only, installed in a virtual environment of it
 Steps (each skipped when its output exists, so a rerun continues): raw dataset (links to the LA files,
 `dataset.json` in nnU-Net's format, `splits_final.json` = segnas's fold 0), `nnUNetv2_plan_and_preprocess`,
 a trainer of `--iterations` (nnU-Net's own trainer with epochs × iterations per epoch set to the budget, up
-to nnU-Net's 250 per epoch, and its own end-of-training validation skipped, written as `nnUNetTrainer_<N>it` into nnU-Net's trainer package, which is where nnU-Net
-looks trainers up by name), `nnUNetv2_train`, `nnUNetv2_predict` on the 16 cases (no test-time mirroring, as segnas's rows), then
-per-case Dice. Data augmentation runs in `nnUNet_n_proc_DA` processes (default here 1).
+to nnU-Net's 250 per epoch, and its own end-of-training validation skipped, written as `nnUNetTrainer_<N>it` into
+nnU-Net's trainer package, which is where nnU-Net looks trainers up by name), `nnUNetv2_train`, `nnUNetv2_predict` on
+the 16 cases (no test-time mirroring, as segnas's rows), then per-case Dice. Data augmentation runs in `nnUNet_n_proc_DA` processes (default here 1).
 """
 
 from __future__ import annotations

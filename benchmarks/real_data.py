@@ -207,7 +207,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
 def table(s: dict[str, Any]) -> str:
     """Markdown table of one dataset's summary."""
     classes = list(next(iter(s["networks"].values()))["per_class"])
-    head = ["network", "kind", "params (M)", "GFLOPs", "search min", "train min", "steps"] + classes + ["mean Dice", "mean HD95 mm", "vs best baseline (p)"]
+    head = (["network", "kind", "params (M)", "GFLOPs", "search min", "train min", "steps"] + classes
+            + ["mean Dice", "mean HD95 mm", "vs best baseline (p)"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, r in s["networks"].items():
         w = r.get("wilcoxon_vs_best_baseline")

@@ -134,7 +134,8 @@ def check_values(values: Mapping[str, Any], choices: Sequence[Choice], where: st
     by_label = {c.label: c for c in choices}
     unknown = sorted(set(values) - set(by_label))
     if unknown:
-        raise SegnasError(f"{where}: label {unknown[0]!r} is not a decision of this space" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise SegnasError(f"{where}: label {unknown[0]!r} is not a decision of this space{more}")
     missing = sorted(set(by_label) - set(values))
     if missing:
         raise SegnasError(f"{where}: label {missing[0]!r} has no value" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

@@ -93,10 +93,13 @@ def plan(
     work: Work,
     dims: Annotated[int | None, typer.Option("--dims", help="Force a 2D or 3D plan (default: from the data).")] = None,
     budget: Annotated[int | None, typer.Option("--budget", help="Patch voxel budget (default 96³ in 3D, 256² in 2D).")] = None,
-    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many cross-validation folds (default 5, or one per case group when there are fewer).")] = None,
+    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many cross-validation folds (default 5, or one per case group "
+                                                                             "when there are fewer).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
-    search_ratio: Annotated[float, typer.Option("--search-ratio", help="Share of a fold's training cases that train weights during search; the rest validate architectures.")] = 0.8,
-    group: Annotated[str | None, typer.Option("--group", help=r"Regex whose first group names the patient, so a patient's cases stay together (e.g. 'patient(\d+)').")] = None,
+    search_ratio: Annotated[float, typer.Option("--search-ratio", help="Share of a fold's training cases that train weights during search; the rest "
+                                                                       "validate architectures.")] = 0.8,
+    group: Annotated[str | None, typer.Option("--group", help=r"Regex whose first group names the patient, so a patient's cases stay together "
+                                                          r"(e.g. 'patient(\d+)').")] = None,
     workers: Workers = 2,
 ) -> None:
     """Fingerprint a dataset and write fingerprint.json, plan.json and splits.json (plan.json is yours to edit).
@@ -134,9 +137,14 @@ def search(
     space: Annotated[str | None, typer.Option("--space", help="Override the preset's space (unet, nested).")] = None,
     strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas).")] = None,
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
-    minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Search budget: the proxy (width, patch) and schedule are chosen from steps timed on this device (default 30 unless --epochs is given).")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="The preset's fixed schedule with this many epochs, instead of a budget in minutes.")] = None,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, space_settings.channels=32, strategy_options.tau_end=0.2 (`segnas settings` lists them).")] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Search budget: the proxy (width, patch) and schedule are chosen from "
+                                                                             "steps timed on this device (default 30 unless --epochs is "
+                                                                             "given).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="The preset's fixed schedule with this many epochs, instead of a "
+                                                                             "budget in minutes.")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE, e.g. steps_per_epoch=50, "
+                                                                     "space_settings.channels=32, strategy_options.tau_end=0.2 (`segnas "
+                                                                     "settings` lists them).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint (from the start if it has none yet).")] = False,
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
@@ -225,12 +233,15 @@ def parse_folds(text: str | None) -> list[int] | None:
 @reports_errors
 def train(
     work: Work,
-    arch: Annotated[Path, typer.Option("--arch", "-a", help="arch.json of a search (or any architecture file, e.g. from another dataset), or a baseline: monai_unet, monai_dynunet.")],
+    arch: Annotated[Path, typer.Option("--arch", "-a", help="arch.json of a search (or any architecture file, e.g. from another dataset), or a "
+                                                            "baseline: monai_unet, monai_dynunet.")],
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's training recipe.")] = "scnas",
     fold: Annotated[str, typer.Option("--fold", "-f", help="Fold number, a list like 0,2, or all.")] = "0",
-    width: Annotated[int | None, typer.Option("--width", help="Stem channels of the trained network (default: the preset's; SCNAS retrains at 68).")] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Stem channels of the trained network (default: the "
+                                                             "preset's; SCNAS retrains at 68).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", "-e", min=1, help="Epochs (default: the preset's).")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Training steps in all (epochs × steps_per_epoch; a multiple of steps_per_epoch).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Training steps in all (epochs × steps_per_epoch; a multiple of "
+                                                                     "steps_per_epoch).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads of torch (default: torch's choice).")] = None,
     settings: Settings = None,
     name: Annotated[str | None, typer.Option("--name", help="Run folder name under WORK/runs (default train_<preset>_fold<F>).")] = None,
@@ -263,17 +274,22 @@ def train(
 @app.command()
 @reports_errors
 def predict(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="A training run folder (holds arch.json, plan.json, best.pt); several (-m FOLD0 -m FOLD1 …) average their probabilities.")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="A training run folder (holds arch.json, plan.json, best.pt); several (-m FOLD0 "
+                                                                    "-m FOLD1 …) average their probabilities.")],
     inputs: Annotated[Path, typer.Option("--input", "-i", help="A NIfTI image or a folder of them.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the predicted label maps (not the input folder).")],
-    mode: Annotated[str | None, typer.Option("--mode", help="sliding (50% overlap, Gaussian weights) or whole (one pass over the volume); default: the model's.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="sliding (50% overlap, Gaussian weights) or whole (one pass over the volume); default: "
+                                                            "the model's.")] = None,
     tta: Annotated[bool, typer.Option("--tta", help="Average over mirrorings along every axis.")] = False,
-    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (the training's selected weights: the last epoch unless it ran with select=inner or val) or last.")] = "best",
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="best (the training's selected weights: the last epoch unless it ran with "
+                                                                 "select=inner or val) or last.")] = "best",
     save_probabilities: Annotated[bool, typer.Option("--save-probabilities", help="Also write class probabilities (.npz, float16).")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 …")] = "auto",
     keep: Annotated[bool, typer.Option("--continue", help="Keep predictions already in OUTPUT (an interrupted run's) and predict the rest.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace predictions already in OUTPUT (refused without this or --continue).")] = False,
-    postprocessing: Annotated[Path | None, typer.Option("--postprocessing", help="A postprocessing.json (from `segnas postprocess`) to apply.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace predictions already in OUTPUT (refused without "
+                                                                  "this or --continue).")] = False,
+    postprocessing: Annotated[Path | None, typer.Option("--postprocessing", help="A postprocessing.json (from `segnas postprocess`) "
+                                                                                    "to apply.")] = None,
 ) -> None:
     """Predict label maps, written as NIfTI with exactly each input's shape and affine.
 
@@ -351,12 +367,18 @@ def run(
     work: Work,
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts.")] = "scnas",
     fold: Annotated[str | None, typer.Option("--fold", "-f", help="Which folds to run: 0, a list like 0,2, or all (default all).")] = None,
-    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many folds the plan makes (default 5, or one per case group when there are fewer).")] = None,
-    search_minutes: Annotated[float | None, typer.Option("--search-minutes", min=0.1, help="Each fold's search budget in minutes (default 30 unless --search-set epochs=N).")] = None,
-    search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
-    train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable; `segnas settings` lists them).")] = None,
-    group: Annotated[str | None, typer.Option("--group", help=r"Regex naming the patient so a patient's cases share a fold (e.g. 'patient(\d+)').")] = None,
-    force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, train or predict.")] = None,
+    num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many folds the plan makes (default 5, or one per case group when "
+                                                                             "there are fewer).")] = None,
+    search_minutes: Annotated[float | None, typer.Option("--search-minutes", min=0.1, help="Each fold's search budget in minutes (default 30 unless "
+                                                                                           "--search-set epochs=N).")] = None,
+    search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable; `segnas settings` lists "
+                                                                                   "them).")] = None,
+    train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable; `segnas settings` lists "
+                                                                                 "them).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help=r"Regex naming the patient so a patient's cases share a fold "
+                                                          r"(e.g. 'patient(\d+)').")] = None,
+    force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, "
+                                                          "train or predict.")] = None,
     workers: Workers = 2,
 ) -> None:
     """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
@@ -377,7 +399,8 @@ def run(
 @reports_errors
 def report(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="A search or training run folder.")],
-    metrics: Annotated[Path | None, typer.Option("--metrics", help="metrics.json of the run's held-out predictions (default: the one `segnas run` wrote for it, if any).")] = None,
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="metrics.json of the run's held-out predictions (default: the one `segnas run` "
+                                                                   "wrote for it, if any).")] = None,
 ) -> None:
     """One HTML page for a run: plots, summary, found cells, per-case metrics, overlays of the best, median and worst case.
 

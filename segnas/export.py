@@ -46,7 +46,8 @@ def export_model(run: str | Path, out: str | Path | None = None, which: str = "b
     full_path = out.with_name(out.name.removesuffix(".ts") + "_full.ts")
     with atomic_path(full_path) as tmp:
         torch.jit.save(torch.jit.script(Standalone(loaded, model.plan, model.patch_size)), str(tmp))
-    info = {"file": out.name, "with_preprocessing": {"file": full_path.name, "use": STANDALONE_USE}, "input": f"(B, {c}, {', '.join(map(str, model.patch_size))}) preprocessed as plan.json says",
+    info = {"file": out.name, "with_preprocessing": {"file": full_path.name, "use": STANDALONE_USE},
+            "input": f"(B, {c}, {', '.join(map(str, model.patch_size))}) preprocessed as plan.json says",
             "output": f"(B, {model.plan['num_classes']}, *S) logits", "modalities": model.plan["modalities"],
             "labels": model.plan["labels"], "target_spacing": model.plan["target_spacing"],
             "normalization": model.plan["normalization"], "max_abs_difference_vs_eager": diff,

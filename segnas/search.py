@@ -68,7 +68,8 @@ class Searcher:
     num_classes: int
     layout: torch.memory_format = torch.contiguous_format
     group: Group = Group()
-    precision: Precision = field(default_factory=lambda: Precision(torch.device("cpu"), False))  # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
+    # bf16 autocast on GPUs that have it (no loss scaling in the architecture step)
+    precision: Precision = field(default_factory=lambda: Precision(torch.device("cpu"), False))
     guard: Guard = field(init=False)
     loaders: tuple[DataLoader, DataLoader] = field(init=False)
 

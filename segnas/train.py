@@ -301,7 +301,8 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     main = t.group.main  # only rank 0 writes
     start = open_run(run, "train", resume, t.restore, main)
     if main:
-        write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work), "ranks": t.group.world})
+        write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work),
+                                           "ranks": t.group.world})
         write_json(RunFolder(run).plan, t.model.plan)
         t.model.arch.save(RunFolder(run).arch)
     history = RunLog(RunFolder(run).log, start, write=main)

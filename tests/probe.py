@@ -1,5 +1,6 @@
 """A search task built so that one candidate is clearly better: the label marks where the image's second
-difference along x (left + right neighbour − 2 × the pixel) is large — unchanged by the training's flips. The `probe` space has three parallel edges between 1×1 convolutions (their
+difference along x (left + right neighbour − 2 × the pixel) is large — unchanged by the training's flips.
+The `probe` space has three parallel edges between 1×1 convolutions (their
 outputs summed); only `conv3` can weigh neighbours with opposite signs (pooling only averages or takes a
 maximum, identity sees no neighbour), so a search that works ranks `conv3` first on every edge. (Trained alone: three
 `conv3` edges reach Dice ≈ 0.9 on it in 600 steps, the other candidates ≈ 0.)"""

@@ -79,7 +79,8 @@ class UNet(nn.Module):
                 self.skips[str(spec.level)] = ActConvNorm(width(spec.level), width(spec.level), dims) if s["skip"] == "conv" else nn.Identity()
             states.append((cell.out_channels, spec.level))
         self.out = nn.Sequential(nn.LeakyReLU(0.01), conv_nd(dims)(c, s["num_classes"], 1))
-        self.heads = nn.ModuleList(conv_nd(dims)(width(level), s["num_classes"], 1) for level in range(1, depth)) if self.deep_supervision else nn.ModuleList()
+        levels = range(1, depth) if self.deep_supervision else range(0)
+        self.heads = nn.ModuleList(conv_nd(dims)(width(level), s["num_classes"], 1) for level in levels)
 
     def forward(self, x: torch.Tensor, selection: Selection | None = None) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Logits; in training with deep supervision, (logits, coarser logits …) finest first."""
