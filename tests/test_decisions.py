@@ -129,3 +129,22 @@ def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> 
     a = [json.loads(x)["probabilities"] for x in (full / "log.jsonl").read_text().splitlines()]
     b = [json.loads(x)["probabilities"] for x in (part / "log.jsonl").read_text().splitlines()]
     assert len(a) == 4 and a == b
+
+
+def test_a_fixed_search_is_not_resumed_under_a_budget(probe_work: Path) -> None:
+    from segnas.errors import SegnasError
+    from segnas.search import search
+
+    fixed = make_config(None, {"space": "probe", "epochs": 2, "steps_per_epoch": 2, "patch_size": [32, 32], "workers": 0})
+    search(probe_work, fixed, show_progress=False, stop_after=1)
+    budgeted = make_config(None, {"space": "probe", "minutes": 0.2, "patch_size": [32, 32], "workers": 0})
+    with pytest.raises(SegnasError, match="started without a budget"):
+        search(probe_work, budgeted, show_progress=False, resume=True)
+
+
+def test_the_command_line_budgets_a_search_unless_told_epochs() -> None:
+    from segnas.config import DEFAULT_SEARCH_MINUTES, budgeted_by_default
+
+    assert budgeted_by_default({})["minutes"] == DEFAULT_SEARCH_MINUTES
+    assert "minutes" not in budgeted_by_default({"epochs": "3"})
+    assert budgeted_by_default({"minutes": "5"})["minutes"] == "5"
