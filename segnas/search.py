@@ -206,7 +206,9 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
         for epoch in range(start, cfg.epochs):
             record = run_epoch(s, epoch, lambda st: bar.update(task, advance=1, stats=st))
             values = derived(record["probabilities"])
-            record["decisions"] = {**summarize(record["probabilities"], ops), "changed": changed(previous, values)}
+            moved = changed(previous, values)
+            record["decisions"] = {**summarize(record["probabilities"], ops), "changed": moved,
+                                   "changed_share": moved / max(len(values), 1)}
             previous = values
             history.append(record)
             if main:

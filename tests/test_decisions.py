@@ -42,6 +42,8 @@ def test_summary_counts_op_decisions_only_and_the_verdict() -> None:
     assert s["mean_entropy"] == pytest.approx(sum(map(entropy, probs.values())) / 4)
     assert verdict(s) == "decided"
     assert "2 of 3" in describe(s)
+    assert verdict({**s, "changed_share": 0.2}) == "undecided"  # leaning but still moving
+    assert "NOT settle" in describe({**s, "changed_share": 0.2})
     s_low = summarize({"a": [0.3, 0.3, 0.2, 0.2], "b": [0.25] * 4}, ["a", "b"])
     assert verdict(s_low) == "undecided"
     assert "NOT decide" in describe(s_low)
