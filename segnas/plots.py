@@ -82,7 +82,7 @@ def plot_decisions(records: list[dict[str, Any]], out_dir: Path) -> Path:
     a.axhline(0.6, color="grey", lw=0.8, ls=":")
     a.set_xlabel("epoch"), a.set_ylim(0, 1.02), a.legend(fontsize=8)
     b.bar(epochs, [d["changed"] for _, d in rows])
-    b.set_xlabel("epoch"), b.set_ylabel("decisions of the derived architecture changed")
+    b.set_xlabel("epoch"), b.set_ylabel("derived decisions changed")
     fig.suptitle("How decided the search is", fontsize=10)
     out = _save(fig, out_dir / "decisions.png")
     plt.close(fig)
