@@ -4,6 +4,8 @@ each image) and nnU-Net v2's raw one (`dataset.json` with `channel_names` and `f
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -87,7 +89,7 @@ def _parse_index_map(obj: Any, key: str, where: str, problems: list[Problem]) ->
         return {}
     out: dict[int, str] = {}
     for k, v in obj.items():
-        if isinstance(k, str) and k.strip().lstrip("-").isdigit():
+        if isinstance(k, str) and re.fullmatch(r"-?[0-9]+", k.strip()):  # ASCII digits: '²'.isdigit() is True
             out[int(k)] = str(v)
         elif isinstance(v, int) and not isinstance(v, bool):
             out[v] = str(k)

@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segnas.msd import parse_dataset
@@ -28,6 +28,7 @@ documents = plausible | st.dictionaries(keys, json_values, max_size=6) | json_va
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
+@example({"modality": {}, "labels": {"²": None}, "training": [], "numTraining": 0, "test": []})  # '²'.isdigit() is True
 def test_any_dataset_json_gives_a_spec_or_named_problems(doc: object) -> None:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
