@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test test-fast setup clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check segnas tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)  # the tests that are not marked slow: about a minute, for the edit-test loop
+	$(BIN)/ruff check segnas tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) demo_run .pytest_cache

@@ -513,6 +513,7 @@ def test_corpus_is_large_enough() -> None:
     assert len(CORPUS) >= 70
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_broken_input_is_refused_clearly_and_leaves_nothing(name: str, tmp_path: Path, synth3d: Path, synth2d: Path,
                                                             work3d: Path, trained_model: Path, one_real_case: Path) -> None:

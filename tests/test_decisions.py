@@ -88,6 +88,7 @@ def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return planned(make_probe_dataset(tmp_path / "probe"), tmp_path / "work", folds=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["gumbel2", "darts"])
 def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: Path, strategy: str) -> None:
     from segnas.search import search
@@ -109,6 +110,7 @@ def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: 
     assert json.loads((run / "config.json").read_text())["budget"]["chosen"] == prov["budget"]
 
 
+@pytest.mark.slow
 def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> None:
     """The plan is made once and kept in budget.json; a killed budgeted search resumes on it exactly."""
     from segnas.search import run_folder, search

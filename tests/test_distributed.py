@@ -56,6 +56,7 @@ def records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
 def test_two_rank_search_stays_in_step_and_resumes_alone(preset: str, work3d: Path, tmp_path: Path) -> None:
     work = copy_work(work3d, tmp_path / "w")
@@ -70,6 +71,7 @@ def test_two_rank_search_stays_in_step_and_resumes_alone(preset: str, work3d: Pa
     assert (run / "arch.json").is_file() and [r["epoch"] for r in records(run)] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_two_rank_training_stays_in_step_and_resumes_alone(work3d: Path, tmp_path: Path) -> None:
     work = copy_work(work3d, tmp_path / "w")
     arch = tmp_path / "arch.json"
@@ -83,6 +85,7 @@ def test_two_rank_training_stays_in_step_and_resumes_alone(work3d: Path, tmp_pat
     assert (run / "summary.json").is_file() and [r["epoch"] for r in records(run)] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_torchrun_runs_the_cli(work3d: Path, tmp_path: Path) -> None:
     work = copy_work(work3d, tmp_path / "w")
     sets = [a for k, v in {**SEARCH, "epochs": 1}.items() for a in ("--set", f"{k}={json.dumps(v).replace(' ', '')}")]

@@ -7,6 +7,8 @@ present after a kill must be a complete file.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import random
@@ -90,6 +92,7 @@ SEARCH = ["--preset", "scnas", "--epochs", "4", "--set", "steps_per_epoch=3", "-
           "--set", "warmup_epochs=0"]
 
 
+@pytest.mark.slow
 def test_search_killed_at_random_points_resumes_to_the_uninterrupted_result(work3d: Path, tmp_path: Path) -> None:
     ref, w = copy_work(work3d, tmp_path / "ref"), copy_work(work3d, tmp_path / "w")
     seconds = timed(["search", "--work", str(ref), *SEARCH])
@@ -119,6 +122,7 @@ TRAIN = ["--preset", "darts", "--epochs", "4", "--set", "steps_per_epoch=3", "--
          "--set", "patch_size=[16,16,16]", "--set", "workers=2", "--set", "width=8", "--set", "val_every=1"]
 
 
+@pytest.mark.slow
 def test_training_killed_at_random_points_resumes_to_the_uninterrupted_result(work3d: Path, tmp_path: Path) -> None:
     arch = _arch(tmp_path / "arch.json")
     ref, w = copy_work(work3d, tmp_path / "ref"), copy_work(work3d, tmp_path / "w")
@@ -138,6 +142,7 @@ def test_training_killed_at_random_points_resumes_to_the_uninterrupted_result(wo
     assert not no_partials(run), delays
 
 
+@pytest.mark.slow
 def test_prediction_killed_at_random_points_leaves_only_complete_files(trained_model: Path, synth3d: Path, tmp_path: Path) -> None:
     images = synth3d / "imagesTr"
     ref, out = tmp_path / "ref", tmp_path / "out"

@@ -63,6 +63,7 @@ def test_output_names() -> None:
     assert output_name(Path("a/case_1.nii")) == "case_1.nii.gz"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, tta", [("sliding", False), ("whole", False), ("sliding", True)])
 def test_predictions_have_the_input_geometry(model_run: Path, mode: str, tta: bool, tmp_path: Path) -> None:
     model = load_model(model_run)
@@ -89,6 +90,7 @@ def test_refuses_to_write_into_the_input_folder(model_run: Path, tmp_path: Path)
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == sorted(p.name for p in src.iterdir())
 
 
+@pytest.mark.slow
 def test_wrong_channel_count_names_the_file(model_run: Path, tmp_path: Path) -> None:
     bad = tmp_path / "in" / "one_channel.nii.gz"
     write_nifti(bad, np.zeros((20, 20, 8), np.float32), np.eye(4))
@@ -114,6 +116,7 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a training run folder" in result.output
 
 
+@pytest.mark.slow
 def test_an_ensemble_averages_probabilities_and_refuses_other_datasets(model_run: Path, tmp_path: Path) -> None:
     """Two models average their probabilities on the input's grid (the same model twice gives its own output);
     models of another dataset are refused by name."""

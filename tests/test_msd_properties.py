@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import tempfile
 from pathlib import Path
@@ -26,6 +28,7 @@ plausible = st.fixed_dictionaries({
 documents = plausible | st.dictionaries(keys, json_values, max_size=6) | json_values
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 @example({"modality": {}, "labels": {"²": None}, "training": [], "numTraining": 0, "test": []})  # '²'.isdigit() is True

@@ -35,6 +35,7 @@ def finished(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     return work, run_cli(synth3d, work)
 
 
+@pytest.mark.slow
 def test_run_writes_every_stage(finished: tuple[Path, str]) -> None:
     work, output = finished
     for f in ("plan.json", "fingerprint.json", "splits.json", "runs/search_scnas_unet_gumbel2_fold0/arch.json",
@@ -46,6 +47,7 @@ def test_run_writes_every_stage(finished: tuple[Path, str]) -> None:
     assert "cross-validation" in output and "mean foreground" in output
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_stages_and_force_redoes(finished: tuple[Path, str], synth3d: Path) -> None:
     work, _ = finished
     pred = next((work / "predictions/scnas/fold0").glob("*.nii.gz"))
@@ -64,6 +66,7 @@ def test_unknown_stage_is_refused(synth3d: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_export_matches_the_eager_model(finished: tuple[Path, str], tmp_path: Path) -> None:
     work, _ = finished
     run = work / "runs/train_scnas_fold0"
@@ -79,6 +82,7 @@ def test_export_matches_the_eager_model(finished: tuple[Path, str], tmp_path: Pa
     assert (run / "model.ts").is_file() and json.loads((run / "model.json").read_text())["labels"]["2"] == "lesion"
 
 
+@pytest.mark.slow
 def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(finished: tuple[Path, str], tmp_path: Path) -> None:
     """`model_full.ts` on a NIfTI file's voxels and voxel size, in a process that imports only torch and
     nibabel, gives the labels `segnas predict` gives (with linear image resampling, as the standalone's) on
@@ -109,6 +113,7 @@ def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(fini
     assert np.mean(standalone == segnas) > 0.999
 
 
+@pytest.mark.slow
 def test_changed_settings_are_not_silently_reused(finished: tuple[Path, str], synth3d: Path) -> None:
     """A kept search or training made with other settings stops the run, naming the setting (it used to print
     "kept the found architecture" and keep it); a typo in a later stage's settings fails before any stage."""
@@ -139,6 +144,7 @@ def test_changed_data_and_split_options_are_named(synth3d: Path, tmp_path: Path)
     assert "setting 'epochs' must be at least 1" in output  # every setting is checked before the plan is redone
 
 
+@pytest.mark.slow
 def test_report_page_loads_in_a_headless_browser(finished: tuple[Path, str]) -> None:
     """`segnas report` on the trained fold: the page, its plots, the held-out table and three overlays; then a
     real headless Chromium loads it and every image decodes (skipped where Chromium is not installed)."""

@@ -44,6 +44,7 @@ def round_trip_dice(data: Path, work: Path, target: list[float] | None = None) -
     return out
 
 
+@pytest.mark.slow
 def test_synthetic_round_trip_through_resampling(synth3d: Path, tmp_path: Path) -> None:
     scores = round_trip_dice(synth3d, tmp_path / "w")
     assert min(s[1] for s in scores) >= 0.95  # organ
@@ -118,6 +119,7 @@ def test_label_resampling_round_trip(shape: tuple[int, int, int], factors: tuple
     assert dice(back == 1, seg == 1) > 0.75 and dice(back > 0, seg > 0) > 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", ["LA2018_down2", "ACDC_subset"])
 def test_real_labels_round_trip_at_planned_spacing(name: str, tmp_path: Path) -> None:
@@ -126,6 +128,7 @@ def test_real_labels_round_trip_at_planned_spacing(name: str, tmp_path: Path) ->
     assert worst >= 0.98, worst
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_la_round_trip_through_coarser_spacing(tmp_path: Path) -> None:
     """Edited to 1.6 mm (from 1.25): resampled down and up again, the atrium still matches."""

@@ -38,6 +38,7 @@ def work(work3d: Path) -> Path:
     return work3d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_searches_and_writes_its_artifacts(preset: str, work: Path, tmp_path: Path) -> None:
     w = copy_work(work, tmp_path / "w")
@@ -54,6 +55,7 @@ def test_every_preset_searches_and_writes_its_artifacts(preset: str, work: Path,
     assert json.loads((run / "config.json").read_text())["preset"] == preset
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("preset", "workers"), [("scnas", 0), ("ronasmis", 0), ("scnas", 2)])
 def test_killed_and_resumed_equals_uninterrupted(preset: str, workers: int, work: Path, tmp_path: Path) -> None:
     """With loader workers too: their seed must not come from (and shift) the run's global random stream."""
@@ -74,6 +76,7 @@ def test_killed_and_resumed_equals_uninterrupted(preset: str, workers: int, work
     assert len((b / "log.jsonl").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_misuse_is_refused_clearly(work: Path, tmp_path: Path) -> None:
     w = copy_work(work, tmp_path / "w")
     run = search(w, tiny("scnas"), stop_after=1, show_progress=False)
@@ -88,6 +91,7 @@ def test_misuse_is_refused_clearly(work: Path, tmp_path: Path) -> None:
         search(w, tiny("darts", fold=7), show_progress=False)
 
 
+@pytest.mark.slow
 def test_cli_search_with_overrides(work: Path, tmp_path: Path) -> None:
     w = copy_work(work, tmp_path / "w")
     args = ["search", "--work", str(w), "--preset", "thrifty", "--epochs", "1", "--set", "steps_per_epoch=1",
@@ -104,6 +108,7 @@ def _records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_nonfinite_losses_skip_steps_halve_rates_and_the_search_finishes(work: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(3))
     cfg = tiny("scnas", steps_per_epoch=3)
@@ -117,6 +122,7 @@ def test_nonfinite_losses_skip_steps_halve_rates_and_the_search_finishes(work: P
     assert (run / "arch.json").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
 def test_nonfinite_architecture_parameters_are_undone(preset: str, work: Path, tmp_path: Path, monkeypatch) -> None:
     strategy_cls = get_strategy(PRESETS[preset]["strategy"])
@@ -141,6 +147,7 @@ def test_nonfinite_architecture_parameters_are_undone(preset: str, work: Path, t
     assert load_architecture(run / "arch.json").values
 
 
+@pytest.mark.slow
 def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(1))
     w = copy_work(work, tmp_path / "w")
@@ -151,6 +158,7 @@ def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: P
     assert not (run / "arch.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
 def test_same_seed_same_search_other_seed_other_search(preset: str, work: Path, tmp_path: Path) -> None:
     runs = [search(copy_work(work, tmp_path / f"w{i}"), tiny(preset, seed=seed), show_progress=False)

@@ -20,6 +20,7 @@ def test_gflops_of_one_conv_is_exact() -> None:
     assert gflops(conv, 2, (8, 8, 8)) == pytest.approx(2 * 2 * 4 * 27 * 8**3 / 1e9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_summary_counts_the_found_network(name: str) -> None:
     arch = SPACES[name].random(0, channels=8)
@@ -28,6 +29,7 @@ def test_summary_counts_the_found_network(name: str) -> None:
     assert 0 < info["parameters"] < info["supernet_parameters"] and info["gflops"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_show_prints_and_draws(name: str, tmp_path: Path) -> None:
     SPACES[name].random(1, channels=8).save(tmp_path / "arch.json")

@@ -70,6 +70,7 @@ def test_enas_learns_a_rewarded_choice() -> None:
 CASES = [(strategy, space, dims) for strategy in sorted(STRATEGIES) for space in sorted(SPACES) for dims in (2, 3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy, space, dims", CASES)
 def test_every_strategy_on_every_space(strategy: str, space: str, dims: int) -> None:
     torch.manual_seed(0)

@@ -45,6 +45,7 @@ def test_geometry_looks_acquired(dims: int) -> None:
     assert image[0].max() / image[1].max() > 1.5  # channels in different units
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dims", [2, 3])
 def test_not_solvable_by_thresholding_one_channel(dims: int) -> None:
     best_per_case = []

@@ -35,6 +35,7 @@ def tiny(**more: object) -> TrainConfig:
     return make_config("darts", {**TINY, **more}, TrainConfig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dims", [2, 3])
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_every_baseline_trains_and_predicts_in_2d_and_3d(name: str, dims: int, work3d: Path, work2d: Path, tmp_path: Path) -> None:
@@ -50,6 +51,7 @@ def test_every_baseline_trains_and_predicts_in_2d_and_3d(name: str, dims: int, w
     assert 0.0 <= json.loads((run / "summary.json").read_text())["best_val_dice"] <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dims", [2, 3])
 @pytest.mark.parametrize("space", sorted(SPACES))
 def test_every_space_trains_in_2d_and_3d(space: str, dims: int, work3d: Path, work2d: Path, tmp_path: Path) -> None:
@@ -69,6 +71,7 @@ def test_every_space_trains_in_2d_and_3d(space: str, dims: int, work3d: Path, wo
     assert all(0.0 <= v <= 1.0 for v in records[-1]["val_dice_per_class"].values())
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_equals_uninterrupted(work3d: Path, tmp_path: Path) -> None:
     arch_path = random_arch("unet", tmp_path / "arch.json")
     cfg = tiny(patch_size=PATCH[3], epochs=3)
@@ -86,6 +89,7 @@ def test_killed_and_resumed_equals_uninterrupted(work3d: Path, tmp_path: Path) -
     assert [json.loads(x)["epoch"] for x in (b / "log.jsonl").read_text().splitlines()] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings(work3d: Path, tmp_path: Path) -> None:
     arch_path = random_arch("unet", tmp_path / "arch.json")
     w = copy_work(work3d, tmp_path / "w")
@@ -94,6 +98,7 @@ def test_resume_refuses_other_settings(work3d: Path, tmp_path: Path) -> None:
         train(w, arch_path, tiny(patch_size=PATCH[3], epochs=3, weight_lr=0.1), resume=True, show_progress=False)
 
 
+@pytest.mark.slow
 def test_ronasmis_child_keeps_the_shared_weights(work3d: Path, tmp_path: Path) -> None:
     """init=search: before any step the trained network computes exactly what the supernet's child computes."""
     w = copy_work(work3d, tmp_path / "w")
@@ -137,6 +142,7 @@ def test_arch_of_another_space_is_named(work3d: Path, tmp_path: Path) -> None:
         train(copy_work(work3d, tmp_path / "w"), path, tiny(patch_size=PATCH[3]), show_progress=False)
 
 
+@pytest.mark.slow
 def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(2))
     arch_path = random_arch("unet", tmp_path / "arch.json")
@@ -148,6 +154,7 @@ def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp
     assert all(torch.isfinite(v).all() for v in state["net"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_losses_that_stay_nonfinite_stop_with_the_last_good_checkpoint(work3d: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(1))
     arch_path = random_arch("unet", tmp_path / "arch.json")
@@ -158,6 +165,7 @@ def test_losses_that_stay_nonfinite_stop_with_the_last_good_checkpoint(work3d: P
     assert state["epoch"] == 1  # epochs 0 and 1 were saved; the third bad epoch stopped before writing
 
 
+@pytest.mark.slow
 def test_same_seed_same_training_other_seed_other_training(work3d: Path, tmp_path: Path) -> None:
     arch_path = random_arch("unet", tmp_path / "arch.json")
     runs = [train(copy_work(work3d, tmp_path / f"w{i}"), arch_path, tiny(patch_size=PATCH[3], seed=seed), show_progress=False)
@@ -168,6 +176,7 @@ def test_same_seed_same_training_other_seed_other_training(work3d: Path, tmp_pat
     assert summaries[0] == summaries[1]
 
 
+@pytest.mark.slow
 def test_time_budget_stops_after_a_validated_epoch(work3d: Path, tmp_path: Path) -> None:
     arch_path = random_arch("unet", tmp_path / "arch.json")
     w = copy_work(work3d, tmp_path / "w")
@@ -194,6 +203,7 @@ def test_no_validation_keeps_the_last_epoch(work3d: Path, tmp_path: Path) -> Non
               show_progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("select", ["last", "inner", "val"])
 def test_model_selection_never_touches_the_reported_cases_unless_asked(select: str, work3d: Path, tmp_path: Path) -> None:
     """best.pt: the last epoch, the best on the fold's search_val cases held out of training, or (knowingly) the
@@ -221,6 +231,7 @@ def test_model_selection_never_touches_the_reported_cases_unless_asked(select: s
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_4.pt"]  # steps 2, 4, 6: one multiple of 4
 
 
+@pytest.mark.slow
 def test_cli_trains_a_baseline_by_name_for_a_number_of_steps(work3d: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
     from segnas.cli import app
