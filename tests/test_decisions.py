@@ -101,7 +101,10 @@ def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: 
     arch = json.loads((run / "arch.json").read_text())
     assert set(arch["values"].values()) == {BEST}, arch["values"]
     prov = arch["provenance"]
-    assert prov["verdict"] == "decided"
+    if prov["epochs_run"] == prov["epochs_planned"]:  # a machine that got busier after the timing cuts the search short
+        assert prov["verdict"] == "decided"
+    else:
+        assert prov["verdict"] == "decided" or "NOT" in prov["in_words"]
     assert prov["budget"]["arch_steps"] >= 150
     assert 0.5 * 30 <= seconds <= 1.15 * 30  # the budget (0.5 min) used, and kept within 15 %
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
