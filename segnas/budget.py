@@ -4,8 +4,8 @@ warm-up, architecture learning rate) chosen from a few steps timed on this devic
 Why the schedule follows the number of architecture steps: Adam moves each logit by about its learning
 rate per step, so `arch_lr × arch_steps` bounds how far α can travel from uniform. The papers' rates
 (3e-4…3e-3) over the few hundred architecture steps a small machine affords leave α near uniform — a
-"found" architecture that is a random draw. Here the rate is `budget_travel / arch_steps` (at most `budget_travel / budget_arch_steps`): a consistent
-signal can move a logit by `budget_travel`, noise only by about its square root of the steps' share.
+"found" architecture that is a random draw. Here the rate is `budget_travel / arch_steps` (at most
+`budget_travel / budget_arch_steps`): a consistent signal can move a logit by `budget_travel`, noise much less.
 The plan is written to the run folder as `budget.json` and reused on `--resume`.
 """
 
@@ -128,16 +128,16 @@ def plan_budget(work: Path, cfg: SearchConfig, run: Path) -> dict[str, Any]:
                         "search may end undecided", chosen["arch_steps"], cfg.minutes, cfg.budget_arch_steps)
     budget = {"minutes": cfg.minutes, "planning_seconds": round(time.perf_counter() - t_start, 1),
               "chosen": chosen, "timed": timed}
-    write_json(run / "budget.json", budget)
+    write_json(RunFolder(run).budget, budget)
     return budget
 
 
 def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool) -> dict[str, Any]:
     """The run's `budget.json` when resuming a budgeted search that has one, else a fresh plan."""
-    path = run / "budget.json"
-    if resume and path.is_file():
-        return read_json(path)  # a changed `minutes` is then named by the resume check
-    if resume and (RunFolder(run).checkpoint).is_file():
+    files = RunFolder(run)
+    if resume and files.budget.is_file():
+        return read_json(files.budget)  # a changed `minutes` is then named by the resume check
+    if resume and files.checkpoint.is_file():
         raise SegnasError(f"{run}: this search was started without a budget in minutes; resume it with the settings it "
                           "was started with (--epochs …)")
     run.mkdir(parents=True, exist_ok=True)
