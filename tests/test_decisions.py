@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from segnas import budget as budgets
-from segnas.config import make_config
+from segnas.config import SearchConfig, make_config
 from segnas.decisions import changed, decided, describe, entropy, margin, summarize, verdict
 from tests.conftest import planned
 from tests.probe import BEST, SPACE, make_probe_dataset
@@ -88,26 +88,51 @@ def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return planned(make_probe_dataset(tmp_path / "probe"), tmp_path / "work", folds=2)
 
 
+def kept_plan(work: Path, cfg: SearchConfig, chosen: dict) -> None:
+    """Write `chosen` as the run's budget.json, so that a resumed search runs this plan whatever the machine's load."""
+    from segnas.search import run_folder
+
+    run = run_folder(work, cfg)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "budget.json").write_text(json.dumps({"minutes": cfg.minutes, "planning_seconds": 0.0, "chosen": chosen, "timed": [chosen]}))
+
+
+# the plan a budget of 0.5 min gets on an idle 2-core machine (952 steps, 752 of them architecture steps)
+IDLE_PLAN = {"channels": 8, "patch_size": [32, 32], "weight_step_seconds": 0.018, "step_seconds": 0.028, "epochs": 20,
+             "steps_per_epoch": 47, "warmup_epochs": 4, "arch_steps": 752, "arch_lr": 8.0 / 752}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["gumbel2", "darts"])
-def test_a_budgeted_search_finds_the_candidate_that_solves_the_task(probe_work: Path, strategy: str) -> None:
+def test_the_budgets_schedule_finds_the_candidate_that_solves_the_task(probe_work: Path, strategy: str) -> None:
+    """Run on a kept plan (a timed one depends on the machine's load: under CI's, the same 30 s buy fewer steps)."""
     from segnas.search import search
 
-    cfg = make_config(None, {"space": "probe", "strategy": strategy, "minutes": 0.5, "patch_size": [32, 32],
+    cfg = make_config(None, {"space": "probe", "strategy": strategy, "minutes": 10.0, "patch_size": [32, 32],
+                             "batch_size": 4, "workers": 0, "weight_lr": 3e-3})
+    kept_plan(probe_work, cfg, IDLE_PLAN)
+    run = search(probe_work, cfg, show_progress=False, resume=True)
+    arch = json.loads((run / "arch.json").read_text())
+    assert set(arch["values"].values()) == {BEST}, arch["values"]
+    assert arch["provenance"]["epochs_run"] == 20 and arch["provenance"]["verdict"] == "decided", arch["provenance"]
+
+
+@pytest.mark.slow
+def test_a_budgeted_search_keeps_its_time_and_says_what_it_planned(probe_work: Path) -> None:
+    from segnas.search import search
+
+    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.5, "patch_size": [32, 32],
                              "batch_size": 4, "workers": 0, "weight_lr": 3e-3, "budget_arch_steps": 150})
     t0 = time.perf_counter()
     run = search(probe_work, cfg, show_progress=False)
     seconds = time.perf_counter() - t0
     arch = json.loads((run / "arch.json").read_text())
-    assert set(arch["values"].values()) == {BEST}, arch["values"]
     prov = arch["provenance"]
-    if prov["epochs_run"] == prov["epochs_planned"]:  # a machine that got busier after the timing cuts the search short
-        assert prov["verdict"] == "decided"
-    else:
-        assert prov["verdict"] == "decided" or "NOT" in prov["in_words"]
+    assert prov["verdict"] in ("decided", "undecided") and prov["in_words"]
     assert prov["budget"]["arch_steps"] >= 150
     assert 0.5 * 30 <= seconds <= 1.15 * 30  # the budget (0.5 min) used, and kept within 15 %
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == prov["epochs_run"] <= prov["epochs_planned"]
     assert all({"mean_entropy", "mean_margin", "decided_share", "changed"} <= set(r["decisions"]) for r in records)
     assert (run / "decisions.png").is_file() and (run / "budget.json").is_file()
     assert json.loads((run / "config.json").read_text())["budget"]["chosen"] == prov["budget"]
