@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, run_isolated  # noqa: E402
 from search_step import dints_step, segnas_step  # noqa: E402
 
-from segnas.inference import sliding_window  # noqa: E402
-from segnas.losses import segmentation_loss  # noqa: E402
-from segnas.model import build_network  # noqa: E402
-from segnas.precision import Precision  # noqa: E402
-from segnas.spaces import get_space  # noqa: E402
+from segnas.inference.predict import sliding_window  # noqa: E402
+from segnas.nas.spaces import get_space  # noqa: E402
+from segnas.networks.model import build_network  # noqa: E402
+from segnas.runtime.precision import Precision  # noqa: E402
+from segnas.training.losses import segmentation_loss  # noqa: E402
 
 STRATEGIES = ["gumbel2", "darts", "pcdarts", "dints"]
 LAYOUT = torch.channels_last_3d

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from _common import SHARED_DATA, header
 
-from segnas.data import PatchDataset, patch_loader
-from segnas.plan import plan_dataset
-from segnas.preprocess import preprocess_dataset
-from segnas.splits import load_splits
-from segnas.synthetic import make_dataset
-from segnas.workspace import Workspace
+from segnas.data.patches import PatchDataset, patch_loader
+from segnas.data.plan import plan_dataset
+from segnas.data.preprocess import preprocess_dataset
+from segnas.data.splits import load_splits
+from segnas.data.synthetic import make_dataset
+from segnas.runtime.workspace import Workspace
 
 
 def main() -> None:

@@ -67,7 +67,7 @@ def main() -> None:
         prep_mb, prep_s = peak(["preprocess", "--work", str(work), "--workers", str(args.workers)])
         if model is None:  # any trained model will do: memory, not quality, is measured
             arch = root / "arch.json"
-            from segnas.spaces import get_space
+            from segnas.nas.spaces import get_space
             get_space("unet").random(seed=0, channels=8, depth=4).save(arch)
             peak(["train", "--work", str(work), "--arch", str(arch), "--preset", "darts", "--epochs", "1",
                   "--set", "steps_per_epoch=2", "--set", "batch_size=1", "--set", "width=8", "--set", "workers=0"])

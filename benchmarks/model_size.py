@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header  # noqa: E402
 
-from segnas.arch import OpChoice  # noqa: E402
-from segnas.show import summarize  # noqa: E402
-from segnas.spaces import SPACES  # noqa: E402
+from segnas.app.show import summarize  # noqa: E402
+from segnas.nas.arch import OpChoice  # noqa: E402
+from segnas.nas.spaces import SPACES  # noqa: E402
 
 
 def uniform(space: str, op: str, **settings: object):

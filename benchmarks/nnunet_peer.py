@@ -27,9 +27,9 @@ from pathlib import Path
 
 from _common import SHARED_DATA
 
-from segnas.evaluate import evaluate_pairs
-from segnas.io import write_json
-from segnas.msd import load_dataset
+from segnas.data.msd import load_dataset
+from segnas.inference.evaluate import evaluate_pairs
+from segnas.runtime.files import write_json
 
 sys.path.insert(0, str(Path(__file__).parent))
 from real_data import prepare  # noqa: E402

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from _common import SHARED_DATA, header
 
-from segnas.msd import load_dataset
-from segnas.plan import plan_dataset
-from segnas.preprocess import preprocess_dataset
-from segnas.validate import validate_dataset
+from segnas.data.msd import load_dataset
+from segnas.data.plan import plan_dataset
+from segnas.data.preprocess import preprocess_dataset
+from segnas.data.validate import validate_dataset
 
 
 def main() -> None:

@@ -30,21 +30,21 @@ from _common import SHARED_DATA, header
 from rich.console import Console
 from scipy.stats import wilcoxon
 
-from segnas.arch import Architecture, load_architecture
-from segnas.baselines import BASELINES, baseline_architecture
+from segnas.app.pipeline import predict_stage
+from segnas.app.show import count_parameters, gflops
 from segnas.config import PRESETS, TrainConfig, make_config
-from segnas.io import atomic_path, read_json, write_json
-from segnas.pipeline import predict_stage
-from segnas.plan import plan_dataset
-from segnas.preprocess import preprocess_dataset
-from segnas.search import run_folder as search_folder
-from segnas.search import search
-from segnas.show import count_parameters, gflops
-from segnas.model import build_network, fit_architecture
-from segnas.spaces import get_space
-from segnas.splits import load_fold
-from segnas.train import train
-from segnas.workspace import Workspace
+from segnas.data.plan import plan_dataset
+from segnas.data.preprocess import preprocess_dataset
+from segnas.data.splits import load_fold
+from segnas.nas.arch import Architecture, load_architecture
+from segnas.nas.search import run_folder as search_folder
+from segnas.nas.search import search
+from segnas.nas.spaces import get_space
+from segnas.networks.baselines import BASELINES, baseline_architecture
+from segnas.networks.model import build_network, fit_architecture
+from segnas.runtime.files import atomic_path, read_json, write_json
+from segnas.runtime.workspace import Workspace
+from segnas.training.train import train
 
 # One fold of 5 by (patient) group: LA 64/16 cases, ACDC 80/20 % by patient, ISBI 19/5 slices.
 DATASETS: dict[str, dict[str, Any]] = {

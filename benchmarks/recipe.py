@@ -35,16 +35,16 @@ from _common import header
 from rich.console import Console
 from scipy.stats import wilcoxon
 
-from segnas.baselines import baseline_architecture
-from segnas.checkpoint import save_checkpoint
+from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
-from segnas.io import read_json, write_json
-from segnas.model import build_network
-from segnas.pipeline import predict_stage
-from segnas.preprocess import load_case
-from segnas.splits import load_fold
-from segnas.train import train
-from segnas.workspace import Workspace
+from segnas.data.preprocess import load_case
+from segnas.data.splits import load_fold
+from segnas.networks.baselines import baseline_architecture
+from segnas.networks.model import build_network
+from segnas.runtime.checkpoint import save_checkpoint
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.workspace import Workspace
+from segnas.training.train import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from real_data import prepare  # noqa: E402  (the benchmarks folder is not a package)
@@ -179,7 +179,7 @@ def report(out: Path, steps: int) -> None:
 
 def patch_statistics(ws: Workspace, n: int = 600) -> None:
     """Zero padding and foreground share of `n` training patches (flips only, as trained) under each sampling rule."""
-    from segnas.data import PatchDataset
+    from segnas.data.patches import PatchDataset
     ids = load_fold(ws, 0)["train"]
     print("\n| patches | zero padding | foreground share |\n|---|---:|---:|")
     for name, kwargs in (("fg 1/3, centres anywhere (the old default)", {"fg_fraction": 1 / 3, "inside": False}),

@@ -37,15 +37,15 @@ from real_data import DATASETS, case_dice, prepare
 from rich.console import Console
 from scipy.stats import binomtest, wilcoxon
 
-from segnas.arch import OpChoice, load_architecture
+from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
-from segnas.io import read_json, write_json
-from segnas.pipeline import predict_stage
-from segnas.search import run_folder, search
-from segnas.spaces import get_space
-from segnas.splits import load_fold
-from segnas.train import train
-from segnas.workspace import Workspace
+from segnas.data.splits import load_fold
+from segnas.nas.arch import OpChoice, load_architecture
+from segnas.nas.search import run_folder, search
+from segnas.nas.spaces import get_space
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.workspace import Workspace
+from segnas.training.train import train
 
 
 def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Workspace:

@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, measure, run_isolated  # noqa: E402
 
-from segnas.losses import segmentation_loss  # noqa: E402
-from segnas.metrics import dice_per_sample  # noqa: E402
-from segnas.spaces import SPACES  # noqa: E402
-from segnas.strategies import STRATEGIES, Evaluation  # noqa: E402
+from segnas.inference.metrics import dice_per_sample  # noqa: E402
+from segnas.nas.spaces import SPACES  # noqa: E402
+from segnas.nas.strategies import STRATEGIES, Evaluation  # noqa: E402
+from segnas.training.losses import segmentation_loss  # noqa: E402
 
 ROWS = ["gumbel2", "darts", "pcdarts", "enas", "dints"]
 LAYOUT = torch.channels_last_3d  # as `segnas search` runs 3D networks; DiNTS gets the same

@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, measure, run_isolated  # noqa: E402
 
-from segnas.arch import OpChoice  # noqa: E402
-from segnas.spaces import SPACES  # noqa: E402
-from segnas.spaces.mixed import Pick  # noqa: E402
+from segnas.nas.arch import OpChoice  # noqa: E402
+from segnas.nas.spaces import SPACES  # noqa: E402
+from segnas.nas.spaces.mixed import Pick  # noqa: E402
 
 MODES = {"a": "all candidates", "b": "two sampled", "c": "partial channels K=4"}
 

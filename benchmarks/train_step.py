@@ -22,12 +22,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, measure, run_isolated  # noqa: E402
 
-from segnas.arch import Architecture, load_architecture  # noqa: E402
-from segnas.baselines import BASELINES, baseline_architecture  # noqa: E402
 from segnas.config import PRESETS  # noqa: E402
-from segnas.losses import segmentation_loss  # noqa: E402
-from segnas.model import build_network, memory_format  # noqa: E402
-from segnas.spaces import get_space  # noqa: E402
+from segnas.nas.arch import Architecture, load_architecture  # noqa: E402
+from segnas.nas.spaces import get_space  # noqa: E402
+from segnas.networks.baselines import BASELINES, baseline_architecture  # noqa: E402
+from segnas.networks.model import build_network, memory_format  # noqa: E402
+from segnas.training.losses import segmentation_loss  # noqa: E402
 
 SEARCHED = ("scnas", "ronasmis", "thrifty")
 

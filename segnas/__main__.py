@@ -1,5 +1,5 @@
 """`python -m segnas` runs the command line."""
 
-from segnas.cli import main
+from segnas.app.cli import main
 
 main()

@@ -9,7 +9,7 @@ command line (`segnas settings` lists them; dotted keys as `**{"space_settings.c
     api.predict(model, "data/Task02_Heart/imagesTs", "preds")
     api.evaluate("preds", "refs")["mean_foreground_dice"]
 
-(The names are the modules' too — `segnas.search` is the search module — so they live here, not in `segnas`.)
+(The names are the modules' too — `segnas.nas.search` is the search module — so they live here, not in `segnas`.)
 """
 
 from __future__ import annotations
@@ -22,20 +22,20 @@ from typing import Any
 def plan(data: str | Path, work: str | Path, num_folds: int | None = None, group_pattern: str | None = None,
          workers: int = 2) -> dict[str, Any]:
     """Validate and fingerprint a dataset (MSD or nnU-Net v2 raw) and write plan.json, splits.json; returns the plan."""
-    from segnas.plan import plan_dataset
+    from segnas.data.plan import plan_dataset
     return plan_dataset(data, work, workers=workers, folds=num_folds, group_pattern=group_pattern)
 
 
 def preprocess(work: str | Path, workers: int = 2) -> dict[str, int]:
     """Crop, normalise and resample every case as plan.json says → {"done": n, "cached": m}."""
-    from segnas.preprocess import preprocess_dataset
+    from segnas.data.preprocess import preprocess_dataset
     return preprocess_dataset(work, workers)
 
 
 def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool = False, **settings: Any) -> Path:
     """Search an architecture on a fold's search split; returns the run folder (its `arch.json` is the find)."""
     from segnas.config import make_config
-    from segnas.search import search as run_search
+    from segnas.nas.search import search as run_search
     return run_search(work, make_config(preset, {**settings, "fold": fold}), resume=resume)
 
 
@@ -44,9 +44,9 @@ def train(work: str | Path, arch: str | Path, preset: str = "scnas", fold: int =
     """Train an architecture (`arch.json`, or a baseline's name: monai_unet, monai_dynunet) on a fold; `steps`
     sets the epochs for that many steps in all; returns the run folder (a model for `predict`)."""
     from segnas.config import TrainConfig, make_config, steps_to_epochs
-    from segnas.train import baseline_file
-    from segnas.train import train as run_train
-    from segnas.workspace import Workspace
+    from segnas.runtime.workspace import Workspace
+    from segnas.training.train import baseline_file
+    from segnas.training.train import train as run_train
     cfg = make_config(preset, {**settings, "fold": fold}, TrainConfig)
     if steps is not None:
         cfg.epochs = steps_to_epochs(steps, cfg.steps_per_epoch)
@@ -59,9 +59,9 @@ def predict(model: str | Path | Sequence[str | Path], inputs: str | Path, output
     """Predict a NIfTI image or a folder of them with a trained run folder (several: their mean probabilities);
     label maps on each input's grid. `postprocessing`: a postprocessing.json to apply; `options`: mode, tta,
     save_probabilities, skip_existing (see `segnas predict --help`)."""
-    from segnas.inference import input_files, predict_files
-    from segnas.model import load_model
-    from segnas.postprocess import load_rule
+    from segnas.inference.postprocess import load_rule
+    from segnas.inference.predict import input_files, predict_files
+    from segnas.networks.model import load_model
     runs = [model] if isinstance(model, (str, Path)) else list(model)
     rule = load_rule(postprocessing) if postprocessing is not None else None
     return predict_files([load_model(r) for r in runs], input_files(inputs), output, overwrite=overwrite,
@@ -70,7 +70,7 @@ def predict(model: str | Path | Sequence[str | Path], inputs: str | Path, output
 
 def evaluate(predictions: str | Path, references: str | Path, dataset: str | Path | None = None) -> dict[str, Any]:
     """Dice and HD95 per case and class of a folder of predictions against one of references (PRED/metrics.json)."""
-    from segnas.evaluate import evaluate_folders
+    from segnas.inference.evaluate import evaluate_folders
     return evaluate_folders(predictions, references, dataset)
 
 
@@ -78,5 +78,5 @@ def run(data: str | Path, work: str | Path, preset: str = "scnas", folds: Sequen
         search_settings: dict[str, Any] | None = None, train_settings: dict[str, Any] | None = None,
         force: str | None = None, workers: int = 2) -> dict[str, Any]:
     """Every stage (as `segnas run`); returns the cross-validation summary."""
-    from segnas.pipeline import run_pipeline
+    from segnas.app.pipeline import run_pipeline
     return run_pipeline(data, work, preset, folds, search_settings, train_settings, None, force, workers)

@@ -37,7 +37,7 @@ class SearchConfig:
     plateau_factor: float = 0.1
     warmup_epochs: int = 0  # epochs that train weights only, before any architecture step
     # A budget in minutes (None: the epochs above). The search then picks its proxy and schedule from steps
-    # timed on this device (`segnas/budget.py`): epochs, steps_per_epoch, warmup_epochs, the supernet's
+    # timed on this device (`segnas/nas/budget.py`): epochs, steps_per_epoch, warmup_epochs, the supernet's
     # channels, the patch and (differentiable strategies) arch_lr are replaced by the plan in budget.json.
     minutes: float | None = None
     budget_arch_steps: int = 500  # architecture steps the proxy must afford before a larger proxy is kept

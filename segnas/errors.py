@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,9 @@ def file_error(path: str | Path, message: str) -> SegnasError:
 def as_problem(error: SegnasError, fallback: str | Path) -> Problem:
     """The error as a Problem of its file (or of `fallback` when it names none)."""
     return Problem(error.path or str(fallback), error.reason if error.path else str(error))
+
+
+def short_repr(v: Any) -> str:
+    """A value for a message, cut to a readable length (a hand-edited file may hold a 4000-digit number)."""
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "…"

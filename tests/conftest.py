@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from segnas.synthetic import make_dataset
+from segnas.data.synthetic import make_dataset
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -60,8 +60,8 @@ def one_real_case(tmp_path: Path, synth3d: Path) -> Path:
 
 def planned(data: Path, work: Path, folds: int = 3) -> Path:
     """Plan and preprocess `data` into `work`."""
-    from segnas.plan import plan_dataset
-    from segnas.preprocess import preprocess_dataset
+    from segnas.data.plan import plan_dataset
+    from segnas.data.preprocess import preprocess_dataset
     plan_dataset(data, work, workers=1, folds=folds)
     preprocess_dataset(work)
     return work
@@ -87,7 +87,7 @@ def copy_work(work: Path, dst: Path) -> Path:
 
 def nan_every(n: int):
     """A `segmentation_loss` stand-in whose loss is NaN on every n-th call (to monkeypatch into a loop)."""
-    from segnas.losses import segmentation_loss
+    from segnas.training.losses import segmentation_loss
     calls = {"n": 0}
 
     def make(name: str):
@@ -105,8 +105,8 @@ def nan_every(n: int):
 def trained_model(work3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small trained 3D model run folder (quality does not matter; read-only: copy before breaking)."""
     from segnas.config import TrainConfig, make_config
-    from segnas.spaces import get_space
-    from segnas.train import train
+    from segnas.nas.spaces import get_space
+    from segnas.training.train import train
     tmp = tmp_path_factory.mktemp("trained")
     get_space("unet").random(seed=5, channels=8, depth=3).save(tmp / "arch.json")
     cfg = make_config("darts", {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16],

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from segnas.arch import Choice, OpChoice, Value
-from segnas.io import write_json, write_nifti
-from segnas.spaces import Space
-from segnas.spaces.mixed import FixedEdge, MixedEdge, Selection
+from segnas.data.io import write_nifti
+from segnas.nas.arch import Choice, OpChoice, Value
+from segnas.nas.spaces import Space
+from segnas.nas.spaces.mixed import FixedEdge, MixedEdge, Selection
+from segnas.runtime.files import write_json
 
 CANDIDATES = ("identity", "avg_pool3", "max_pool3", "conv3")
 BEST = "conv3"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from segnas.arch import InputChoice, OpChoice, derive, load_architecture
 from segnas.errors import SegnasError
-from segnas.spaces import SPACES, get_space
+from segnas.nas.arch import InputChoice, OpChoice, derive, load_architecture
+from segnas.nas.spaces import SPACES, get_space
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
 
 runner = CliRunner()
 COMMANDS = ["synth", "validate", "plan", "preprocess", "search", "show", "train", "predict", "evaluate", "cv", "run",

@@ -22,7 +22,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
 
 from .conftest import copy_work
 from .test_validate import BREAKERS

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from segnas.data import PatchDataset, extract, patch_loader
+from segnas.data.patches import PatchDataset, extract, patch_loader
+from segnas.data.plan import plan_dataset
+from segnas.data.preprocess import load_case, preprocess_dataset
 from segnas.errors import SegnasError
-from segnas.plan import plan_dataset
-from segnas.preprocess import load_case, preprocess_dataset
-from segnas.workspace import Workspace
+from segnas.runtime.workspace import Workspace
 
 
 def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, dict]:

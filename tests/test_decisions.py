@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from segnas import budget as budgets
 from segnas.config import SearchConfig, make_config
-from segnas.decisions import changed, decided, describe, entropy, margin, summarize, verdict
+from segnas.nas import budget as budgets
+from segnas.nas.decisions import changed, decided, describe, entropy, margin, summarize, verdict
 from tests.conftest import planned
 from tests.probe import BEST, SPACE, make_probe_dataset
 
@@ -82,15 +82,14 @@ def test_proxies_go_from_largest_to_smallest_and_fit_the_network() -> None:
 @pytest.fixture
 def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The probe task planned, with the probe space registered."""
-    from segnas import spaces
-
+    from segnas.nas import spaces
     monkeypatch.setitem(spaces.SPACES, "probe", SPACE)
     return planned(make_probe_dataset(tmp_path / "probe"), tmp_path / "work", folds=2)
 
 
 def kept_plan(work: Path, cfg: SearchConfig, chosen: dict) -> None:
     """Write `chosen` as the run's budget.json, so that a resumed search runs this plan whatever the machine's load."""
-    from segnas.search import run_folder
+    from segnas.nas.search import run_folder
 
     run = run_folder(work, cfg)
     run.mkdir(parents=True, exist_ok=True)
@@ -106,7 +105,7 @@ IDLE_PLAN = {"channels": 8, "patch_size": [32, 32], "weight_step_seconds": 0.018
 @pytest.mark.parametrize("strategy", ["gumbel2", "darts"])
 def test_the_budgets_schedule_finds_the_candidate_that_solves_the_task(probe_work: Path, strategy: str) -> None:
     """Run on a kept plan (a timed one depends on the machine's load: under CI's, the same 30 s buy fewer steps)."""
-    from segnas.search import search
+    from segnas.nas.search import search
 
     cfg = make_config(None, {"space": "probe", "strategy": strategy, "minutes": 10.0, "patch_size": [32, 32],
                              "batch_size": 4, "workers": 0, "weight_lr": 3e-3})
@@ -119,7 +118,7 @@ def test_the_budgets_schedule_finds_the_candidate_that_solves_the_task(probe_wor
 
 @pytest.mark.slow
 def test_a_budgeted_search_keeps_its_time_and_says_what_it_planned(probe_work: Path) -> None:
-    from segnas.search import search
+    from segnas.nas.search import search
 
     cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.5, "patch_size": [32, 32],
                              "batch_size": 4, "workers": 0, "weight_lr": 3e-3, "budget_arch_steps": 150})
@@ -141,7 +140,7 @@ def test_a_budgeted_search_keeps_its_time_and_says_what_it_planned(probe_work: P
 @pytest.mark.slow
 def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> None:
     """The plan is made once and kept in budget.json; a killed budgeted search resumes on it exactly."""
-    from segnas.search import run_folder, search
+    from segnas.nas.search import run_folder, search
 
     cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 0.5, "patch_size": [32, 32],
                              "batch_size": 2, "workers": 0, "budget_arch_steps": 20})
@@ -165,7 +164,7 @@ def test_a_budgeted_search_resumes_exactly(probe_work: Path, tmp_path: Path) -> 
 
 def test_a_fixed_search_is_not_resumed_under_a_budget(probe_work: Path) -> None:
     from segnas.errors import SegnasError
-    from segnas.search import search
+    from segnas.nas.search import search
 
     fixed = make_config(None, {"space": "probe", "epochs": 2, "steps_per_epoch": 2, "patch_size": [32, 32], "workers": 0})
     search(probe_work, fixed, show_progress=False, stop_after=1)

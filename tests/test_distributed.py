@@ -15,10 +15,10 @@ import torch
 import torch.multiprocessing as mp
 
 from segnas.config import TrainConfig, make_config
-from segnas.distributed import Group, average_gradients, shard
-from segnas.search import search
-from segnas.spaces import get_space
-from segnas.train import train
+from segnas.nas.search import search
+from segnas.nas.spaces import get_space
+from segnas.runtime.distributed import Group, average_gradients, shard
+from segnas.training.train import train
 
 from .conftest import copy_work
 

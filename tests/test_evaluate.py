@@ -11,10 +11,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
+from segnas.data.io import read_label, write_nifti
 from segnas.errors import SegnasError
-from segnas.evaluate import cross_validation, evaluate_folders, metrics_table
-from segnas.io import read_label, write_nifti
+from segnas.inference.evaluate import cross_validation, evaluate_folders, metrics_table
 
 
 @pytest.fixture

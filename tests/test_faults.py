@@ -7,8 +7,6 @@ present after a kill must be a complete file.
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import os
 import random
@@ -21,10 +19,11 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pytest
 import torch
 
-from segnas.checkpoint import load_checkpoint
-from segnas.spaces import get_space
+from segnas.nas.spaces import get_space
+from segnas.runtime.checkpoint import load_checkpoint
 
 from .conftest import copy_work
 

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from segnas.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.data.io import Geometry, read_header, read_label
+from segnas.data.preprocess import preprocess_image
 from segnas.errors import SegnasError
-from segnas.io import Geometry, read_header, read_label, write_json
-from segnas.preprocess import preprocess_image
+from segnas.runtime.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from segnas.runtime.files import write_json
 
 from .test_corpus import patch_header
 

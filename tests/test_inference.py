@@ -11,14 +11,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
 from segnas.config import TrainConfig, make_config
+from segnas.data.io import write_nifti
 from segnas.errors import SegnasError
-from segnas.inference import input_files, mirror_axes, output_name, pad_to_multiple, predict_files, sliding_window, whole_volume
-from segnas.io import write_nifti
-from segnas.model import load_model
-from segnas.spaces import get_space
-from segnas.train import train
+from segnas.inference.predict import input_files, mirror_axes, output_name, pad_to_multiple, predict_files, sliding_window, whole_volume
+from segnas.nas.spaces import get_space
+from segnas.networks.model import load_model
+from segnas.training.train import train
 
 from .conftest import copy_work
 

@@ -8,8 +8,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from segnas.data.io import read_image, read_label, write_nifti
 from segnas.errors import SegnasError
-from segnas.io import atomic_path, read_image, read_json, read_label, write_json, write_nifti
+from segnas.runtime.files import atomic_path, read_json, write_json
 
 
 def test_channels_last_on_disk_first_in_memory(tmp_path: Path) -> None:

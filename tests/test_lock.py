@@ -9,12 +9,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from segnas.cli import app
-from segnas.lock import work_lock
+from segnas.app.cli import app
+from segnas.runtime.lock import work_lock
 
 from .conftest import copy_work
 
-HOLD = "import sys, time; from segnas.lock import work_lock\nwith work_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
+HOLD = "import sys, time; from segnas.runtime.lock import work_lock\nwith work_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
 
 
 def test_second_command_is_refused_and_a_killed_holder_frees_the_folder(work3d: Path, tmp_path: Path) -> None:

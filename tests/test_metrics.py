@@ -8,8 +8,8 @@ import torch
 from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
-from segnas.io import read_label
-from segnas.metrics import case_metrics, dice, hd95, majority_dice
+from segnas.data.io import read_label
+from segnas.inference.metrics import case_metrics, dice, hd95, majority_dice
 
 from .conftest import shared_dataset
 

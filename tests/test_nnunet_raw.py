@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
+from segnas.data.io import read_image, read_nifti, write_nifti
+from segnas.data.msd import load_dataset, parse_dataset
 from segnas.errors import SegnasError
-from segnas.inference import input_files
-from segnas.io import read_image, read_nifti, write_nifti
-from segnas.msd import load_dataset, parse_dataset
+from segnas.inference.predict import input_files
 
 from .test_pipeline import SEARCH, TRAIN
 

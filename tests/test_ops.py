@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segnas.spaces import SPACES
-from segnas.spaces.ops import OPS, Conv3d, norm_nd
+from segnas.nas.spaces import SPACES
+from segnas.nas.spaces.ops import OPS, Conv3d, norm_nd
 from tests.test_spaces import _settings, _size, random_selection
 
 CL = torch.channels_last_3d

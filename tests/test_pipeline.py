@@ -10,9 +10,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segnas.cli import app
-from segnas.export import export_model
-from segnas.model import load_model
+from segnas.app.cli import app
+from segnas.inference.export import export_model
+from segnas.networks.model import load_model
 
 SEARCH = ["epochs=1", "steps_per_epoch=2", "batch_size=2", "patch_size=[16,16,16]", "workers=0", "space_settings.channels=8"]
 TRAIN = ["epochs=1", "steps_per_epoch=2", "batch_size=2", "patch_size=[16,16,16]", "workers=0", "width=8"]
@@ -93,7 +93,7 @@ def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(fini
     import nibabel as nib
     import numpy as np
 
-    from segnas.inference import predict_files
+    from segnas.inference.predict import predict_files
     work, _ = finished
     run = work / "runs/train_scnas_fold0"
     export_model(run, tmp_path / "model.ts")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
+from segnas.data.plan import check_plan, fit_patch, make_plan, plan_dataset, target_spacing
 from segnas.errors import SegnasError
-from segnas.plan import check_plan, fit_patch, make_plan, plan_dataset, target_spacing
 
 runner = CliRunner()
 

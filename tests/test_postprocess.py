@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segnas.cli import app
+from segnas.app.cli import app
+from segnas.data.io import write_nifti
 from segnas.errors import SegnasError
-from segnas.io import write_nifti
-from segnas.postprocess import apply_rule, decide, largest_component, load_rule
+from segnas.inference.postprocess import apply_rule, decide, largest_component, load_rule
 
 
 def blobs(*boxes: tuple[slice, slice, slice], value: int = 1, shape: tuple[int, int, int] = (24, 24, 12)) -> np.ndarray:

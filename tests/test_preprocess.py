@@ -12,12 +12,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segnas.io import Geometry, read_image, read_label, write_nifti
-from segnas.msd import load_dataset
-from segnas.plan import plan_dataset
-from segnas.preprocess import (CaseGeometry, invert_probabilities, invert_segmentation, load_case, normalise, preprocess_image,
-                               preprocess_dataset, resample_labels)
-from segnas.workspace import Workspace
+from segnas.data.io import Geometry, read_image, read_label, write_nifti
+from segnas.data.msd import load_dataset
+from segnas.data.plan import plan_dataset
+from segnas.data.preprocess import (
+    CaseGeometry,
+    invert_probabilities,
+    invert_segmentation,
+    load_case,
+    normalise,
+    preprocess_dataset,
+    preprocess_image,
+    resample_labels,
+)
+from segnas.runtime.workspace import Workspace
 from tests.conftest import shared_dataset
 
 

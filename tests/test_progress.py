@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from segnas.progress import LineProgress, progress
+from segnas.runtime.progress import LineProgress, progress
 
 
 def test_not_a_terminal_gets_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from segnas.runlog import RunLog
+from segnas.runtime.runlog import RunLog
 
 
 def test_records_reach_tensorboard_while_the_run_goes_on(tmp_path: Path) -> None:

@@ -10,13 +10,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segnas.arch import load_architecture
-from segnas.cli import app
+from segnas.app.cli import app
 from segnas.config import PRESETS, make_config
 from segnas.errors import SegnasError
-from segnas.search import search
-from segnas.spaces import get_space
-from segnas.strategies import get_strategy
+from segnas.nas.arch import load_architecture
+from segnas.nas.search import search
+from segnas.nas.spaces import get_space
+from segnas.nas.strategies import get_strategy
 
 from .conftest import copy_work, nan_every
 
@@ -110,7 +110,7 @@ def _records(run: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_nonfinite_losses_skip_steps_halve_rates_and_the_search_finishes(work: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(3))
+    monkeypatch.setattr("segnas.nas.search.segmentation_loss", nan_every(3))
     cfg = tiny("scnas", steps_per_epoch=3)
     run = search(copy_work(work, tmp_path / "w"), cfg, show_progress=False)
     records = _records(run)
@@ -149,7 +149,7 @@ def test_nonfinite_architecture_parameters_are_undone(preset: str, work: Path, t
 
 @pytest.mark.slow
 def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("segnas.search.segmentation_loss", nan_every(1))
+    monkeypatch.setattr("segnas.nas.search.segmentation_loss", nan_every(1))
     w = copy_work(work, tmp_path / "w")
     with pytest.raises(SegnasError, match="checkpoint is intact"):
         search(w, tiny("thrifty", epochs=5), show_progress=False)

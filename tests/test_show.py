@@ -8,9 +8,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segnas.cli import app
-from segnas.show import count_parameters, gflops, summarize
-from segnas.spaces import SPACES
+from segnas.app.cli import app
+from segnas.app.show import count_parameters, gflops, summarize
+from segnas.nas.spaces import SPACES
 
 runner = CliRunner()
 

@@ -7,9 +7,9 @@ import random
 import pytest
 import torch
 
-from segnas.arch import OpChoice
-from segnas.spaces import SPACES
-from segnas.spaces.mixed import MixedEdge, Pick
+from segnas.nas.arch import OpChoice
+from segnas.nas.spaces import SPACES
+from segnas.nas.spaces.mixed import MixedEdge, Pick
 
 WIDTHS = {"unet": (8, 12), "nested": (4, 8)}
 CASES = [(name, dims, width) for name in sorted(SPACES) for dims in (2, 3) for width in WIDTHS[name]]

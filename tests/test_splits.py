@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segnas.data.splits import make_splits
 from segnas.errors import SegnasError
-from segnas.splits import make_splits
 
 
 def _check(splits: dict, ids: list[str]) -> None:

@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from segnas.arch import OpChoice
-from segnas.spaces import SPACES
-from segnas.strategies import STRATEGIES, Evaluation
-from segnas.strategies.enas import Enas
-from segnas.strategies.gumbel import Gumbel2, pair_probability, sample_pair, two_op_pick
+from segnas.nas.arch import OpChoice
+from segnas.nas.spaces import SPACES
+from segnas.nas.strategies import STRATEGIES, Evaluation
+from segnas.nas.strategies.enas import Enas
+from segnas.nas.strategies.gumbel import Gumbel2, pair_probability, sample_pair, two_op_pick
 
 
 def test_pair_distribution_matches_algorithm_1() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segnas.io import read_image, read_label
-from segnas.synthetic import SCANNER_SCALE, make_case, make_dataset
+from segnas.data.io import read_image, read_label
+from segnas.data.synthetic import SCANNER_SCALE, make_case, make_dataset
 from segnas.errors import SegnasError
 
 

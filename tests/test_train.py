@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from segnas.arch import Architecture, load_architecture
-from segnas.baselines import BASELINES, baseline_architecture
 from segnas.config import TrainConfig, make_config
 from segnas.errors import SegnasError
-from segnas.search import search
-from segnas.spaces import SPACES, get_space
-from segnas.model import load_model
-from segnas.train import train
+from segnas.nas.arch import Architecture, load_architecture
+from segnas.nas.search import search
+from segnas.nas.spaces import SPACES, get_space
+from segnas.networks.baselines import BASELINES, baseline_architecture
+from segnas.networks.model import load_model
+from segnas.training.train import train
 
 from .conftest import copy_work, nan_every
 
@@ -144,7 +144,7 @@ def test_arch_of_another_space_is_named(work3d: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(2))
+    monkeypatch.setattr("segnas.training.train.segmentation_loss", nan_every(2))
     arch_path = random_arch("unet", tmp_path / "arch.json")
     run = train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(patch_size=PATCH[3], steps_per_epoch=4), show_progress=False)
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -156,7 +156,7 @@ def test_nonfinite_losses_are_skipped_logged_and_slow_the_rate(work3d: Path, tmp
 
 @pytest.mark.slow
 def test_losses_that_stay_nonfinite_stop_with_the_last_good_checkpoint(work3d: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("segnas.train.segmentation_loss", nan_every(1))
+    monkeypatch.setattr("segnas.training.train.segmentation_loss", nan_every(1))
     arch_path = random_arch("unet", tmp_path / "arch.json")
     w = copy_work(work3d, tmp_path / "w")
     with pytest.raises(SegnasError, match="checkpoint is intact"):
@@ -208,9 +208,9 @@ def test_no_validation_keeps_the_last_epoch(work3d: Path, tmp_path: Path) -> Non
 def test_model_selection_never_touches_the_reported_cases_unless_asked(select: str, work3d: Path, tmp_path: Path) -> None:
     """best.pt: the last epoch, the best on the fold's search_val cases held out of training, or (knowingly) the
     best on the reported validation cases; summary.json says which."""
-    from segnas.splits import load_fold
-    from segnas.train import training_split
-    from segnas.workspace import Workspace
+    from segnas.data.splits import load_fold
+    from segnas.runtime.workspace import Workspace
+    from segnas.training.train import training_split
     work = copy_work(work3d, tmp_path / "w")
     fold = load_fold(Workspace(work), 0)
     train_ids, val_ids = training_split(fold, select)
@@ -234,7 +234,8 @@ def test_model_selection_never_touches_the_reported_cases_unless_asked(select: s
 @pytest.mark.slow
 def test_cli_trains_a_baseline_by_name_for_a_number_of_steps(work3d: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
-    from segnas.cli import app
+
+    from segnas.app.cli import app
     work = copy_work(work3d, tmp_path / "w")
     args = ["train", "--work", str(work), "--arch", "monai_unet", "--preset", "darts", "--name", "unet", "--threads", "1",
             "--set", "steps_per_epoch=2", "--set", "batch_size=1", "--set", "patch_size=[32,32,32]", "--set", "workers=0"]

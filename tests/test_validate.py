@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from segnas.cli import app
-from segnas.validate import validate_dataset
+from segnas.app.cli import app
+from segnas.data.validate import validate_dataset
 from tests.conftest import shared_dataset
 
 runner = CliRunner()

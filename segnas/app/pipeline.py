@@ -1,0 +1,216 @@
+"""`segnas run`: validate → plan → preprocess → per fold (search → train → predict held-out cases → evaluate) → cross-validation.
+
+Resumable stage by stage: a stage whose outputs exist is kept when they were made from the same settings,
+inputs and format (otherwise it stops, naming what differs), a run with a checkpoint is resumed, and `force`
+redoes a stage and every stage after it. Every setting is checked before the first stage runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from segnas.errors import SegnasError
+from segnas.nas.arch import load_architecture
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.lock import work_lock
+from segnas.runtime.staleness import FORMAT, setting_changes, signature_changes, stale
+from segnas.runtime.workspace import ARCH, SUMMARY, RunFolder, Workspace
+
+STAGES = ("plan", "preprocess", "search", "train", "predict")
+
+
+def forced(stage: str, force: str | None) -> bool:
+    """Whether `stage` is redone when `force` names the first stage to redo."""
+    if force is None:
+        return False
+    if force not in STAGES:
+        raise SegnasError(f"--force {force!r}: known stages are {', '.join(STAGES)}")
+    return STAGES.index(stage) >= STAGES.index(force)
+
+
+def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> dict[str, Any]:
+    """Validate the data and plan; a kept plan is used only for the same files (then they are not read again)
+    and the same split options."""
+    from segnas.app.report import plan_table, validation_table
+    from segnas.data.msd import data_signature, load_dataset
+    from segnas.data.plan import load_plan, plan_dataset
+    from segnas.data.validate import validate_dataset
+
+    con.rule("validate")
+    kept = ws.plan.is_file() and not forced("plan", force)
+    if kept:
+        plan = load_plan(ws)
+        if Path(plan["dataset"]).resolve() != data.resolve():
+            raise SegnasError(f"{ws.plan}: this work folder was planned for {plan['dataset']}, not {data}; use another --work")
+    saved = read_json(ws.fingerprint).get("files") if kept and ws.fingerprint.is_file() else None  # None: planned before signatures
+    if saved is not None:
+        changes = signature_changes(saved, data_signature(load_dataset(data)))
+        if changes:
+            raise stale("plan", ws.plan, [f"the dataset's files changed since planning: {c}" for c in changes])
+        con.print(f"{len(saved) - 1} case(s) unchanged since they were validated and planned: not read again")
+    else:
+        report = validate_dataset(data)
+        if not report.ok:
+            raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
+        con.print(validation_table(report))
+    con.rule("plan")
+    if kept:
+        splits = read_json(ws.splits)
+        made = {"folds": len(splits["folds"]), "group_pattern": splits.get("group_pattern")}
+        asked = {k: v for k, v in plan_options.items() if k in made}
+        changes = setting_changes({k: made[k] for k in asked}, asked)
+        if changes:
+            raise stale("plan", ws.splits, [f"split option {c}" for c in changes])
+        con.print(f"kept the existing {ws.plan} (use --force plan to redo)")
+    else:
+        plan = plan_dataset(data, ws.root, workers=workers, validated=True, **plan_options)
+    con.print(plan_table(plan))
+    return plan
+
+
+def _prepare(run: Path, done: str, stage: str, force: str | None, kept: str, con: Console) -> bool | None:
+    """None when the run finished before (its `done` file exists): keep it; else whether to resume it.
+    A forced stage's run folder is removed first."""
+    if forced(stage, force) and run.exists():
+        shutil.rmtree(run)
+    if (run / done).is_file():
+        con.print(kept)
+        return None
+    resume = (RunFolder(run).checkpoint).is_file()
+    con.print(f"{'resuming' if resume else 'starting'} {stage} {run.name}")
+    return resume
+
+
+def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any], force: str | None, con: Console) -> Path:
+    """The fold's search run folder with `arch.json` (searched, resumed or kept)."""
+    from segnas.config import make_config
+    from segnas.nas.search import run_folder, search
+
+    cfg = make_config(preset, {**overrides, "fold": fold})
+    run = run_folder(ws.root, cfg)
+    resume = _prepare(run, ARCH, "search", force, f"fold {fold}: kept the found architecture {RunFolder(run).arch}", con)
+    if resume is None:
+        _check_kept("search", run, cfg.to_json())
+        return run
+    run = search(ws.root, cfg, resume=resume)
+    describe(run, ws, con)
+    return run
+
+
+def describe(run: Path, ws: Workspace, con: Console) -> None:
+    """Draw the found cells beside arch.json and print the network's size."""
+    from segnas.app.show import draw_cells, summarize
+    from segnas.data.plan import load_plan
+    from segnas.nas.arch import load_architecture
+
+    arch = load_architecture(RunFolder(run).arch)
+    patch = load_plan(ws)["patch_size"]
+    draw_cells(arch, run)
+    info = summarize(arch, patch)
+    con.print(f"found {run / 'arch.json'}: {info['parameters']:,} parameters as searched ({info['supernet_parameters']:,} "
+              f"in the supernet), {info['gflops']:.2f} GFLOPs per {'×'.join(map(str, patch))} patch; cells drawn in {run}/cell_*.png")
+
+
+def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, overrides: dict[str, Any], force: str | None,
+                con: Console) -> Path:
+    """The fold's trained model folder (trained, resumed or kept)."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.training.train import run_folder, train
+
+    cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
+    run = run_folder(ws.root, cfg)
+    resume = _prepare(run, SUMMARY, "train", force, f"fold {fold}: kept the trained model {run}", con)
+    if resume is None:
+        _check_kept("train", run, {**cfg.to_json(), "arch_source": str(arch_path)})
+        if load_architecture(RunFolder(run).arch).values != load_architecture(arch_path).values:
+            raise stale("train", run, [f"architecture: {arch_path} holds another one than the model was trained on"])
+        return run
+    return train(ws.root, arch_path, cfg, resume=resume)
+
+
+def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
+    """A kept search or training must have been made with these settings and this format of run folder."""
+    saved = read_json(RunFolder(run).config)
+    changes = setting_changes({"format": 1, **saved}, {**settings, "format": FORMAT})
+    if changes:
+        raise stale(stage, run, changes)
+
+
+def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids: Sequence[str], out: Path,
+                  force: str | None, con: Console) -> dict[str, Any]:
+    """Predict the held-out cases from their original files, then evaluate against their labels."""
+    from segnas.data.msd import file_signature, load_dataset
+    from segnas.inference.evaluate import evaluate_pairs, metrics_table
+    from segnas.inference.predict import predict_files
+    from segnas.networks.model import load_model
+
+    spec = load_dataset(plan["dataset"])
+    cases = [spec.case(c) for c in case_ids]
+    if forced("predict", force) and out.exists():
+        shutil.rmtree(out)
+    source = {"model": str(model_run), "weights": file_signature(RunFolder(model_run).best)}
+    if (out / "source.json").is_file():
+        changes = setting_changes(read_json(out / "source.json"), source)
+        if changes:
+            raise stale("predict", out, changes)
+    preds = predict_files(load_model(model_run), [c.images for c in cases], out, skip_existing=True)
+    write_json(out / "source.json", source)
+    pairs = [(p, c.label) for p, c in zip(preds, cases)]
+    summary = evaluate_pairs(pairs, {str(k): v for k, v in plan["labels"].items()}, out / "metrics.json")
+    con.print(metrics_table(summary, f"{out.parent.name} {out.name}: held-out cases in their original geometry"))
+    return summary
+
+
+def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", folds: Sequence[int] | None = None,
+                 search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
+                 plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
+                 console: Console | None = None) -> dict[str, Any]:
+    """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json)."""
+    from segnas.config import TrainConfig, make_config
+    con = console or Console()
+    data, ws = Path(data), Workspace(Path(work))
+    forced("plan", force)  # an unknown stage name or setting fails before any work
+    make_config(preset, {**(search_overrides or {}), "fold": 0})
+    make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
+    t0 = time.perf_counter()
+    plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
+    with work_lock(ws.root):
+        return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0)
+
+
+def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, folds: Sequence[int] | None,
+                search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
+                workers: int, con: Console, t0: float) -> dict[str, Any]:
+    """The stages after planning, under the work folder's lock."""
+    from segnas.data.preprocess import preprocess_dataset
+    from segnas.data.splits import load_splits
+    from segnas.inference.evaluate import cross_validation, cv_table
+
+    con.rule("preprocess")
+    counts = preprocess_dataset(ws.root, workers, forced("preprocess", force))
+    con.print(f"{counts['done']} case(s) preprocessed, {counts['cached']} cached, in {ws.preprocessed}")
+    all_folds = load_splits(ws)["folds"]
+    chosen = list(range(len(all_folds))) if folds is None else list(folds)
+    for f in chosen:
+        if not 0 <= f < len(all_folds):
+            raise SegnasError(f"{ws.splits}: there is no fold {f} (folds 0..{len(all_folds) - 1})")
+    predictions = ws.root / "predictions" / preset
+    for f in chosen:
+        fold = all_folds[f]
+        con.rule(f"fold {f}: search on {len(fold['search_train'])} + {len(fold['search_val'])} case(s)")
+        search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
+        con.rule(f"fold {f}: train on {len(fold['train'])} case(s), validate on {len(fold['val'])}")
+        model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
+        con.rule(f"fold {f}: predict and evaluate {len(fold['val'])} held-out case(s)")
+        predict_stage(ws, plan, model_run, fold["val"], predictions / f"fold{f}", force, con)
+    con.rule("cross-validation")
+    summary = cross_validation(predictions)
+    con.print(cv_table(summary, f"{preset} on {plan['dataset_name']}"))
+    con.print(f"finished in {time.perf_counter() - t0:.0f} s; results in {predictions}")
+    return summary

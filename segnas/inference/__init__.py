@@ -1,0 +1,1 @@
+"""Prediction back to each file's geometry, post-processing, metrics and evaluation, and standalone export."""

@@ -1,0 +1,60 @@
+"""`nested` — the Thrifty NAS space: a UNet++-like grid of DN and UP cells, C channels everywhere.
+
+X^{0,0} is the stem; X^{0,j} (j = 1…depth) are DN cells whose inputs are X^{0,j-2} and X^{0,j-1}
+(the stem twice for j = 1). UP cell X^{k,j} (k ≥ 1) reads in0 = concat(X^{0,j} … X^{k-1,j}) and
+in1 = X^{k-1,j+1}, upsampled. Cells have 2 nodes whose outputs a 1×1 conv filters back to C
+channels. The output is X^{depth,0}; deep supervision adds heads on X^{k,0}, k < depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from segnas.nas.arch import Choice, Value
+from segnas.nas.spaces.cell import Cell, cell_choices
+from segnas.nas.spaces.mixed import Selection
+from segnas.nas.spaces.ops import THRIFTY_OPS, ConvNorm, conv_nd
+
+DEFAULTS: dict[str, Any] = {"dims": 2, "in_channels": 1, "num_classes": 2, "channels": 16, "depth": 4, "nodes": 2,
+                            "deep_supervision": False}
+LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "deep_supervision": (False, True)}
+
+
+def choices(settings: Mapping[str, Any]) -> list[Choice]:
+    """The decisions of the DN and UP cell types."""
+    return [c for kind in ("dn", "up") for c in cell_choices(kind, settings["nodes"], THRIFTY_OPS)]
+
+
+class Nested(nn.Module):
+    """Supernet (`fixed=None`) or found network: (B, in_channels, *S) → (B, num_classes, *S); S divisible by 2^depth."""
+
+    def __init__(self, settings: Mapping[str, Any], fixed: Mapping[str, Value] | None = None, partial: int = 1) -> None:
+        super().__init__()
+        s = dict(settings)
+        dims, c, depth, nodes = s["dims"], s["channels"], s["depth"], s["nodes"]
+        self.depth, self.deep_supervision = depth, s["deep_supervision"]
+        self.stem = ConvNorm(s["in_channels"], c, dims, 3)
+        cell = lambda kind, cin0, factors, stride: Cell(kind, (cin0, c), factors, c, nodes, dims, THRIFTY_OPS, stride,  # noqa: E731
+                                                        "conv", c, fixed, partial)
+        self.down = nn.ModuleList(cell("dn", c, (0.5 if j >= 2 else 1.0, 1.0), 2) for j in range(1, depth + 1))
+        self.up = nn.ModuleDict({f"{k}_{j}": cell("up", k * c, (1.0, 2.0), 1) for k in range(1, depth + 1) for j in range(depth - k + 1)})
+        self.out = conv_nd(dims)(c, s["num_classes"], 1)
+        self.heads = nn.ModuleList(conv_nd(dims)(c, s["num_classes"], 1) for _ in range(1, depth)) if self.deep_supervision else nn.ModuleList()
+
+    def forward(self, x: torch.Tensor, selection: Selection | None = None) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """Logits; in training with deep supervision, (logits, X^{depth-1,0} logits, …)."""
+        grid: dict[tuple[int, int], torch.Tensor] = {(0, 0): self.stem(x)}
+        for j in range(1, self.depth + 1):
+            grid[0, j] = self.down[j - 1](grid[0, max(j - 2, 0)], grid[0, j - 1], selection)
+        for k in range(1, self.depth + 1):
+            for j in range(self.depth - k + 1):
+                dense = torch.cat([grid[m, j] for m in range(k)], 1)
+                grid[k, j] = self.up[f"{k}_{j}"](dense, grid[k - 1, j + 1], selection)
+        logits = self.out(grid[self.depth, 0])
+        if self.training and self.deep_supervision:
+            return (logits, *(h(grid[k, 0]) for k, h in reversed(list(enumerate(self.heads, 1)))))
+        return logits

@@ -1,0 +1,112 @@
+"""Plots of a search: losses and Dice over epochs, and each decision's probabilities over epochs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from segnas.runtime.files import atomic_path
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    return path
+
+
+def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], out_dir: Path) -> list[Path]:
+    """`losses.png` and one `probabilities_<cell>.png` per cell type (a panel per decision, a line per candidate)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    epochs = [r["epoch"] for r in records]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for k, style in (("train_loss", "-"), ("arch_loss", "--")):
+        if any(k in r for r in records):
+            a.plot(epochs, [r.get(k, float("nan")) for r in records], style, label=k.replace("_", " "))
+    a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend()
+    for k, style in (("train_dice", "-"), ("arch_dice", "--")):
+        if any(k in r for r in records):
+            b.plot(epochs, [r.get(k, float("nan")) for r in records], style, label=k.replace("_", " "))
+    b.set_xlabel("epoch"), b.set_ylabel("Dice"), b.set_ylim(0, 1), b.legend()
+    written.append(_save(fig, out_dir / "losses.png"))
+    plt.close(fig)
+
+    kinds: dict[str, list[str]] = {}
+    logged = {k for r in records for k in r.get("probabilities", {})}
+    for label in choices:
+        if label in logged:  # a strategy without input weights logs no probabilities for input choices
+            kinds.setdefault(label.split("/")[0], []).append(label)
+    for kind, labels in kinds.items():
+        cols = 5
+        rows = -(-len(labels) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False, sharey=True)
+        for ax, label in zip(axes.flat, labels):
+            series = [r["probabilities"].get(label) for r in records if r.get("probabilities")]
+            if series and series[0] is not None:
+                for i, name in enumerate(choices[label]):
+                    ax.plot(epochs[-len(series):], [s[i] for s in series], label=name)
+            ax.set_title(label.split("/", 1)[1], fontsize=8)
+            ax.tick_params(labelsize=7)
+            if choices[label][0] == "in0":  # an input choice: its own legend
+                ax.legend(fontsize=6)
+        for ax in list(axes.flat)[len(labels):]:
+            ax.axis("off")
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+        fig.suptitle(f"{kind} cell: probability of each candidate over epochs", fontsize=10)
+        fig.subplots_adjust(hspace=0.55)
+        written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
+        plt.close(fig)
+    if any("decisions" in r for r in records):
+        written.append(plot_decisions(records, out_dir))
+    return written
+
+
+def plot_decisions(records: list[dict[str, Any]], out_dir: Path) -> Path:
+    """`decisions.png`: how decided the search is per epoch (entropy, margin, decided share, changes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(r["epoch"] + 1, r["decisions"]) for r in records if "decisions" in r]
+    epochs = [e for e, _ in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(epochs, [d["mean_entropy"] for _, d in rows], label="mean entropy (1 = uniform)")
+    a.plot(epochs, [d["mean_margin"] for _, d in rows], label="mean top-1 − top-2 margin")
+    a.plot(epochs, [d["decided_share"] for _, d in rows], label="op decisions with top ≥ 2× uniform")
+    a.axhline(0.6, color="grey", lw=0.8, ls=":")
+    a.set_xlabel("epoch"), a.set_ylim(0, 1.02), a.legend(fontsize=8)
+    b.bar(epochs, [d["changed"] for _, d in rows])
+    b.set_xlabel("epoch"), b.set_ylabel("derived decisions changed")
+    fig.suptitle("How decided the search is", fontsize=10)
+    out = _save(fig, out_dir / "decisions.png")
+    plt.close(fig)
+    return out
+
+
+def plot_training(records: list[dict[str, Any]], out_dir: Path) -> Path:
+    """`learning_curve.png`: training loss, training Dice and validation Dice (mean and per class) over epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] + 1 for r in records]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(epochs, [r["train_loss"] for r in records], label="training loss")
+    a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend()
+    b.plot(epochs, [r["train_dice"] for r in records], label="training Dice (patches)")
+    val = [(r["epoch"] + 1, r) for r in records if "val_dice" in r]
+    if val:
+        b.plot([e for e, _ in val], [r["val_dice"] for _, r in val], "o-", label="validation Dice (mean)")
+        for name in val[-1][1].get("val_dice_per_class", {}):
+            b.plot([e for e, _ in val], [r["val_dice_per_class"].get(name, float("nan")) for _, r in val], "--", label=f"validation {name}")
+    b.set_xlabel("epoch"), b.set_ylabel("Dice"), b.set_ylim(0, 1), b.legend(fontsize=8)
+    path = _save(fig, out_dir / "learning_curve.png")
+    plt.close(fig)
+    return path
