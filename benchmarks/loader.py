@@ -34,7 +34,7 @@ def main() -> None:
     data = args.data if (args.data / "dataset.json").is_file() else make_dataset(tmp / "synth", 12, 3)
     plan_dataset(data, tmp / "work", workers=2)
     preprocess_dataset(tmp / "work", workers=2)
-    ids = load_splits(Workspace(tmp / "work"))["folds"][0]["train"]
+    ids = load_splits(Workspace(tmp / "work")).folds[0].train
     n = args.batch * args.batches
     patch = [args.patch] * 3
     print(header("loader"))

@@ -33,7 +33,7 @@ from scipy.stats import wilcoxon
 from segnas.app.pipeline import predict_stage
 from segnas.app.show import count_parameters, gflops
 from segnas.config import PRESETS, TrainConfig, make_config
-from segnas.data.plan import plan_dataset
+from segnas.data.plan import load_plan, plan_dataset
 from segnas.data.preprocess import preprocess_dataset
 from segnas.data.splits import load_fold
 from segnas.nas.arch import Architecture, load_architecture
@@ -108,7 +108,7 @@ def trained(ws: Workspace, name: str, arch_path: Path, args: argparse.Namespace,
                                 "workers": args.workers, "init": init, "fold": 0}, TrainConfig)
     run = ws.root / "runs" / budget(args) / f"net_{name}"
     if (run / "arch.json").is_file():  # a run is reused only for the very network asked for
-        wanted = fit_architecture(load_architecture(arch_path), read_json(ws.plan), width)
+        wanted = fit_architecture(load_architecture(arch_path), load_plan(ws), width)
         if load_architecture(run / "arch.json") != wanted:
             sys.exit(f"{run}: trained another architecture than {arch_path} (at width {width}); remove the run folder")
     if not (run / "summary.json").is_file():
@@ -121,8 +121,8 @@ def scored(ws: Workspace, name: str, run: Path, tag: str) -> dict[str, Any]:
     out = ws.root / "predictions" / tag / name
     if (out / "metrics.json").is_file() and (run / "summary.json").stat().st_mtime < (out / "metrics.json").stat().st_mtime:
         return read_json(out / "metrics.json")
-    plan = read_json(ws.plan)
-    return predict_stage(ws, plan, run, load_fold(ws, 0)["val"], out, "predict", Console(stderr=True))
+    plan = load_plan(ws)
+    return predict_stage(ws, plan, run, load_fold(ws, 0).val, out, "predict", Console(stderr=True))
 
 
 def size(arch: Architecture, patch: list[int]) -> tuple[int, float]:
@@ -156,7 +156,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
         for i in range(args.random_archs):
             networks[f"{preset}_random{i}"] = {"arch": random_arch(ws, arch_path, preset, i), "kind": f"random:{preset}",
                                                "search_seconds": 0.0, "init": "scratch"}
-    plan = read_json(ws.plan)
+    plan = load_plan(ws)
     for b in BASELINES:
         path = ws.root / "baselines" / f"{b}.json"
         if not path.is_file():

@@ -37,6 +37,7 @@ from scipy.stats import wilcoxon
 
 from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
+from segnas.data.plan import load_plan
 from segnas.data.preprocess import load_case
 from segnas.data.splits import load_fold
 from segnas.networks.baselines import baseline_architecture
@@ -57,13 +58,13 @@ def plain_loop(ws: Workspace, run: Path, steps: int, seed: int = 0) -> None:
     """The reference: MONAI UNet, Dice + CE, Adam 1e-3, half foreground-centred patches, flips; last weights kept."""
     from monai.losses import DiceCELoss
 
-    plan = read_json(ws.plan)
+    plan = load_plan(ws)
     arch = baseline_architecture("monai_unet", plan)
     torch.manual_seed(seed)
     net = build_network(arch)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    cases = [load_case(ws, cid, mmap=False) for cid in load_fold(ws, 0)["train"]]
+    cases = [load_case(ws, cid, mmap=False) for cid in load_fold(ws, 0).train]
     rng = np.random.default_rng(seed)
 
     def patch() -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +98,7 @@ def plain_loop(ws: Workspace, run: Path, steps: int, seed: int = 0) -> None:
         opt.step()
     run.mkdir(parents=True, exist_ok=True)
     arch.save(run / "arch.json")
-    write_json(run / "plan.json", plan)
+    write_json(run / "plan.json", plan.to_json())
     write_json(run / "config.json", {"patch_size": PATCH, "val_mode": "sliding", "channels_last": False})
     save_checkpoint(run / "best.pt", {"kind": "model", "net": net.state_dict(), "epoch": steps, "val_dice": float("nan")})
     write_json(run / "summary.json", {"steps": steps})
@@ -116,7 +117,7 @@ def network_file(ws: Workspace, network: str) -> Path:
         return source
     path = ws.root / f"{source}.json"
     if not path.is_file():
-        baseline_architecture(source, read_json(ws.plan), PATCH).save(path)
+        baseline_architecture(source, load_plan(ws), PATCH).save(path)
     return path
 
 
@@ -143,7 +144,7 @@ def row(ws: Workspace, name: str, steps: int, workers: int, out: Path) -> dict[s
             segnas_training(ws, run, steps, network, dict(c.split("=", 1) for c in sets), workers)
     seconds = time.perf_counter() - t0
     preds = out / "predictions" / f"{steps}steps" / name
-    metrics = predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))
+    metrics = predict_stage(ws, load_plan(ws), run, load_fold(ws, 0).val, preds, "predict", Console(stderr=True))
     write_json(preds / "row.json", {"seconds_this_session": seconds})
     return metrics
 
@@ -180,7 +181,7 @@ def report(out: Path, steps: int) -> None:
 def patch_statistics(ws: Workspace, n: int = 600) -> None:
     """Zero padding and foreground share of `n` training patches (flips only, as trained) under each sampling rule."""
     from segnas.data.patches import PatchDataset
-    ids = load_fold(ws, 0)["train"]
+    ids = load_fold(ws, 0).train
     print("\n| patches | zero padding | foreground share |\n|---|---:|---:|")
     for name, kwargs in (("fg 1/3, centres anywhere (the old default)", {"fg_fraction": 1 / 3, "inside": False}),
                          ("fg 1/3, inside", {"fg_fraction": 1 / 3}), ("fg 0.5, centres anywhere", {"inside": False}),

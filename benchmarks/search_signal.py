@@ -39,6 +39,7 @@ from scipy.stats import binomtest, wilcoxon
 
 from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
+from segnas.data.plan import load_plan
 from segnas.data.splits import load_fold
 from segnas.nas.arch import OpChoice, load_architecture
 from segnas.nas.search import run_folder, search
@@ -122,7 +123,7 @@ def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, 
     preds = ws.root / "predictions" / f"{steps}steps"
     if (preds / "metrics.json").is_file():
         return read_json(preds / "metrics.json")
-    return predict_stage(ws, read_json(ws.plan), run, load_fold(ws, 0)["val"], preds, "predict", Console(stderr=True))
+    return predict_stage(ws, load_plan(ws), run, load_fold(ws, 0).val, preds, "predict", Console(stderr=True))
 
 
 def decisions_of(arch_path: Path) -> dict[str, Any]:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segnas.data.plan import Plan
 
 
 def plan(data: str | Path, work: str | Path, num_folds: int | None = None, group_pattern: str | None = None,
-         workers: int = 2) -> dict[str, Any]:
+         workers: int = 2) -> Plan:
     """Validate and fingerprint a dataset (MSD or nnU-Net v2 raw) and write plan.json, splits.json; returns the plan."""
     from segnas.data.plan import plan_dataset
     return plan_dataset(data, work, workers=workers, folds=num_folds, group_pattern=group_pattern)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
 
 from segnas.data.synthetic import make_dataset
+
+if TYPE_CHECKING:
+    from segnas.data.plan import Plan
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -112,3 +116,13 @@ def trained_model(work3d: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     cfg = make_config("darts", {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch_size": [16, 16, 16],
                                 "workers": 0, "width": 8}, TrainConfig)
     return train(copy_work(work3d, tmp / "w"), tmp / "arch.json", cfg, show_progress=False)
+
+
+def a_plan(**fields: Any) -> Plan:
+    """A valid `Plan` of one MRI channel and two classes, with `fields` changed (for tests of pure functions)."""
+    from segnas.data.plan import Plan
+    base: dict[str, Any] = {"format_version": 1, "dataset": "data", "dims": 3, "target_spacing": (1.0, 1.0, 1.0),
+                            "patch_size": (32, 32, 32), "in_channels": 1, "modalities": ("MRI",),
+                            "normalization": ({"scheme": "none"},), "labels": {"0": "background", "1": "foreground"},
+                            "num_classes": 2, "image_interpolation_order": 3}
+    return Plan(**{**base, **fields})

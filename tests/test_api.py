@@ -18,7 +18,7 @@ TRAIN = {"steps_per_epoch": 2, "patch_size": [16, 16, 16], "workers": 0, "width"
 def test_stages_as_functions(synth3d: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     plan = api.plan(synth3d, work, num_folds=2, workers=1)
-    assert plan["in_channels"] == 2 and (work / "splits.json").is_file()
+    assert plan.in_channels == 2 and (work / "splits.json").is_file()
     assert api.preprocess(work, workers=1)["done"] == 6
     found = api.search(work, preset="scnas", fold=0, **SEARCH)
     assert (found / "arch.json").is_file()

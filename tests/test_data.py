@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from segnas.data.patches import PatchDataset, extract, patch_loader
-from segnas.data.plan import plan_dataset
+from segnas.data.plan import Plan, plan_dataset
 from segnas.data.preprocess import load_case, preprocess_dataset
 from segnas.errors import SegnasError
 from segnas.runtime.workspace import Workspace
 
 
-def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
     w = factory.mktemp("work") / "work"
     plan = plan_dataset(data, w, workers=1)
     preprocess_dataset(w)
@@ -23,12 +23,12 @@ def _prepared(data: Path, factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 @pytest.fixture(scope="module")
-def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def work3d(synth3d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
     return _prepared(synth3d, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def work2d(synth2d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def work2d(synth2d: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
     return _prepared(synth2d, tmp_path_factory)
 
 
@@ -44,7 +44,7 @@ def test_extract_pads_outside_the_array() -> None:
 
 
 @pytest.mark.parametrize("augment", [False, True])
-def test_3d_patches_have_the_plan_shape(work3d: tuple[Path, dict], augment: bool) -> None:
+def test_3d_patches_have_the_plan_shape(work3d: tuple[Path, Plan], augment: bool) -> None:
     w, plan = work3d
     ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, augment=augment)
     item = ds[0]
@@ -53,13 +53,13 @@ def test_3d_patches_have_the_plan_shape(work3d: tuple[Path, dict], augment: bool
     assert set(item["label"].unique().tolist()) <= {0, 1, 2}
 
 
-def test_2d_patches(work2d: tuple[Path, dict]) -> None:
+def test_2d_patches(work2d: tuple[Path, Plan]) -> None:
     w, plan = work2d
-    ds = PatchDataset(w, IDS, plan["patch_size"], 2, plan["slice_axis"], samples_per_epoch=3)
-    assert ds[1]["image"].shape == (2, *plan["patch_size"]) and ds[1]["label"].shape == (1, *plan["patch_size"])
+    ds = PatchDataset(w, IDS, plan.patch_size, 2, plan.slice_axis, samples_per_epoch=3)
+    assert ds[1]["image"].shape == (2, *plan.patch_size) and ds[1]["label"].shape == (1, *plan.patch_size)
 
 
-def test_same_seed_same_patch_new_epoch_new_patch(work3d: tuple[Path, dict]) -> None:
+def test_same_seed_same_patch_new_epoch_new_patch(work3d: tuple[Path, Plan]) -> None:
     w, _ = work3d
     a = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=7)
     b = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=7)
@@ -70,7 +70,7 @@ def test_same_seed_same_patch_new_epoch_new_patch(work3d: tuple[Path, dict]) -> 
     assert not torch.equal(a[0]["image"], before)
 
 
-def test_the_foreground_fraction_of_patches_is_honoured(work3d: tuple[Path, dict]) -> None:
+def test_the_foreground_fraction_of_patches_is_honoured(work3d: tuple[Path, Plan]) -> None:
     """A third of the patches centred on foreground with fg_fraction 1/3, half with the default."""
     w, _ = work3d
 
@@ -82,7 +82,7 @@ def test_the_foreground_fraction_of_patches_is_honoured(work3d: tuple[Path, dict
     assert chance < 0.1 and 0.28 < centred(fg_fraction=1 / 3) < 0.5 and 0.45 < centred() < 0.65
 
 
-def test_loader_workers_give_the_same_batches(work3d: tuple[Path, dict]) -> None:
+def test_loader_workers_give_the_same_batches(work3d: tuple[Path, Plan]) -> None:
     w, _ = work3d
     ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=3)
     inline = [b["image"] for b in patch_loader(ds, batch_size=2, workers=0)]
@@ -90,7 +90,7 @@ def test_loader_workers_give_the_same_batches(work3d: tuple[Path, dict]) -> None
     assert all(torch.equal(x, y) for x, y in zip(inline, parallel))
 
 
-def test_one_loader_serves_every_epoch(work3d: tuple[Path, dict]) -> None:
+def test_one_loader_serves_every_epoch(work3d: tuple[Path, Plan]) -> None:
     w, _ = work3d
     ds = PatchDataset(w, IDS, [32, 32, 16], 3, samples_per_epoch=4, seed=3)
     loader = patch_loader(ds, batch_size=2, workers=2)  # workers forked once, for both epochs
@@ -102,13 +102,13 @@ def test_one_loader_serves_every_epoch(work3d: tuple[Path, dict]) -> None:
     assert not torch.equal(first[0], second[0])
 
 
-def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, dict]) -> None:
+def test_missing_preprocessed_case_names_the_file(work3d: tuple[Path, Plan]) -> None:
     w, _ = work3d
     with pytest.raises(SegnasError, match="nope.json"):
         PatchDataset(w, ["nope"], [32, 32, 16], 3)
 
 
-def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, dict]) -> None:
+def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, Plan]) -> None:
     """`patch_inside`: the patch the network sees has no zero padding where the volume is at least the patch,
     also when the cut window (with its rotation margin) is larger than the volume (22.7 % padding on LA before)."""
     w, _ = work3d
@@ -123,7 +123,7 @@ def test_inside_patches_never_leave_the_volume(work3d: tuple[Path, dict]) -> Non
     assert all(np.mean(inside[i]["image"].numpy() == 0) == 0.0 for i in range(20))
 
 
-def test_augmentation_switches(work3d: tuple[Path, dict]) -> None:
+def test_augmentation_switches(work3d: tuple[Path, Plan]) -> None:
     """Without affine and intensity changes a patch is a crop of the volume, only flipped."""
     w, _ = work3d
     ds = PatchDataset(w, IDS, [16, 16, 8], 3, samples_per_epoch=8, seed=2, affine=False, intensity=False)

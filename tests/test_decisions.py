@@ -14,7 +14,7 @@ import pytest
 from segnas.config import SearchConfig, make_config
 from segnas.nas import budget as budgets
 from segnas.nas.decisions import changed, decided, describe, entropy, margin, summarize, verdict
-from tests.conftest import planned
+from tests.conftest import a_plan, planned
 from tests.probe import BEST, SPACE, make_probe_dataset
 
 
@@ -68,7 +68,7 @@ def test_schedule_fills_the_time_and_ties_the_rate_to_the_steps() -> None:
 
 
 def test_proxies_go_from_largest_to_smallest_and_fit_the_network() -> None:
-    plan = {"dims": 3, "in_channels": 1, "num_classes": 2, "patch_size": [80, 64, 32]}
+    plan = a_plan(patch_size=(80, 64, 32))
     found = budgets.proxies(make_config("scnas"), plan)
     assert found[0] == (48, [80, 64, 32])
     assert [w for w, _ in found[:4]] == [48, 16, 12, 8]

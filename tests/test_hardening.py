@@ -23,6 +23,7 @@ from segnas.data.preprocess import preprocess_image
 from segnas.errors import SegnasError
 from segnas.runtime.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.runtime.files import write_json
+from tests.conftest import a_plan
 
 from .test_corpus import patch_header
 
@@ -150,7 +151,7 @@ def test_preprocessing_refuses_a_case_that_resampling_would_blow_up(monkeypatch:
     monkeypatch.setenv("SEGNAS_MAX_VOXELS", "100000")
     image = np.ones((1, 20, 20, 20), np.float32)
     geom = Geometry.of((20, 20, 20), np.diag([10.0, 10.0, 10.0, 1.0]))
-    plan = {"dims": 3, "target_spacing": [1.0, 1.0, 1.0], "normalization": [{"scheme": "none"}], "image_interpolation_order": 1}
+    plan = a_plan(image_interpolation_order=1)
     with pytest.raises(SegnasError, match=r"case\.nii\.gz: resampling .* 200×200×200 \(8 M voxels\), over the limit"):
         preprocess_image(image, geom, plan, "case.nii.gz")
 

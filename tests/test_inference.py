@@ -67,7 +67,7 @@ def test_output_names() -> None:
 @pytest.mark.parametrize("mode, tta", [("sliding", False), ("whole", False), ("sliding", True)])
 def test_predictions_have_the_input_geometry(model_run: Path, mode: str, tta: bool, tmp_path: Path) -> None:
     model = load_model(model_run)
-    data = Path(model.plan["dataset"])
+    data = Path(model.plan.dataset)
     files = input_files(data / "imagesTr")[:1 if tta else 2]
     outs = predict_files(model, files, tmp_path / "pred", mode, tta, save_probabilities=True, show_progress=False)
     for f, o in zip(files, outs):
@@ -83,7 +83,7 @@ def test_predictions_have_the_input_geometry(model_run: Path, mode: str, tta: bo
 
 def test_refuses_to_write_into_the_input_folder(model_run: Path, tmp_path: Path) -> None:
     model = load_model(model_run)
-    src = Path(model.plan["dataset"]) / "imagesTr"
+    src = Path(model.plan.dataset) / "imagesTr"
     shutil.copytree(src, tmp_path / "in")
     with pytest.raises(SegnasError, match="input folder"):
         predict_files(model, input_files(tmp_path / "in"), tmp_path / "in", show_progress=False)
@@ -101,7 +101,7 @@ def test_wrong_channel_count_names_the_file(model_run: Path, tmp_path: Path) -> 
 
 
 def test_cli_predict(model_run: Path, tmp_path: Path) -> None:
-    data = Path(load_model(model_run).plan["dataset"])
+    data = Path(load_model(model_run).plan.dataset)
     one = tmp_path / "in" / "synth_000.nii.gz"
     one.parent.mkdir()
     shutil.copy(data / "imagesTr" / "synth_000.nii.gz", one)
@@ -121,7 +121,7 @@ def test_an_ensemble_averages_probabilities_and_refuses_other_datasets(model_run
     """Two models average their probabilities on the input's grid (the same model twice gives its own output);
     models of another dataset are refused by name."""
     model = load_model(model_run)
-    files = input_files(Path(model.plan["dataset"]) / "imagesTr")[:1]
+    files = input_files(Path(model.plan.dataset) / "imagesTr")[:1]
     one = predict_files(model, files, tmp_path / "one", save_probabilities=True, show_progress=False)[0]
     two = predict_files([model, load_model(model_run)], files, tmp_path / "two", save_probabilities=True, show_progress=False)[0]
     p1 = np.load(str(one).replace(".nii.gz", "_probabilities.npz"))["probabilities"]

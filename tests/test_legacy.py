@@ -27,18 +27,18 @@ def test_an_old_work_folder_loads_and_its_model_predicts_the_same(tmp_path: Path
     from segnas.data.io import read_label
     from segnas.data.plan import load_plan
     from segnas.data.splits import load_fold
-    from segnas.nas.arch import Architecture
+    from segnas.nas.arch import load_architecture
     from segnas.runtime.workspace import Workspace
 
     work = tmp_path / "work"
     shutil.copytree(LEGACY / "work", work)
     ws = Workspace(work)
     plan = load_plan(ws)
-    assert (plan.dims, plan.in_channels, plan.num_classes, plan.patch_size) == (3, 2, 3, [64, 64, 32])
+    assert (plan.dims, plan.in_channels, plan.num_classes, plan.patch_size) == (3, 2, 3, (64, 64, 32))
     fold = load_fold(ws, 0)
     assert len(fold.train) + len(fold.val) == 6 and set(fold.search_train) | set(fold.search_val) == set(fold.train)
-    found = Architecture.load(work / "runs" / "search_scnas_unet_gumbel2_fold0" / "arch.json")
-    trained = Architecture.load(work / "runs" / "train_scnas_fold0" / "arch.json")
+    found = load_architecture(work / "runs" / "search_scnas_unet_gumbel2_fold0" / "arch.json")
+    trained = load_architecture(work / "runs" / "train_scnas_fold0" / "arch.json")
     assert found.values == trained.values and found.space == "unet"
     api.predict(work / "runs" / "train_scnas_fold0", LEGACY / "input", tmp_path / "pred")
     now, _ = read_label(tmp_path / "pred" / "synth_000.nii.gz")

@@ -97,7 +97,7 @@ def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(fini
     work, _ = finished
     run = work / "runs/train_scnas_fold0"
     export_model(run, tmp_path / "model.ts")
-    case = next(p for p in sorted((Path(load_model(run).plan["dataset"]) / "imagesTr").iterdir()) if p.name.endswith(".nii.gz"))
+    case = next(p for p in sorted((Path(load_model(run).plan.dataset) / "imagesTr").iterdir()) if p.name.endswith(".nii.gz"))
     script = ("import sys, torch, nibabel as nib, numpy as np\n"
               "assert not any(m.startswith('segnas') for m in sys.modules)\n"
               "img = nib.load(sys.argv[2])\n"

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segnas.app.cli import app
-from segnas.data.plan import check_plan, fit_patch, make_plan, plan_dataset, target_spacing
+from segnas.data.plan import Plan, check_plan, fit_patch, make_plan, plan_dataset, target_spacing
 from segnas.errors import SegnasError
 
 runner = CliRunner()
@@ -43,7 +43,7 @@ def test_patch_never_much_larger_than_the_image() -> None:
 
 def test_2d_dataset_gets_2d_plan_and_refuses_3d(synth2d: Path, tmp_path: Path) -> None:
     plan = plan_dataset(synth2d, tmp_path / "w2", workers=1)
-    assert plan["dims"] == 2 and plan["slice_axis"] == 2 and len(plan["patch_size"]) == 2
+    assert plan.dims == 2 and plan.slice_axis == 2 and len(plan.patch_size) == 2
     with pytest.raises(SegnasError, match="this dataset is 2D"):
         plan_dataset(synth2d, tmp_path / "w3", dims=3)
     assert not (tmp_path / "w3").exists()  # a failed plan leaves nothing behind
@@ -51,10 +51,22 @@ def test_2d_dataset_gets_2d_plan_and_refuses_3d(synth2d: Path, tmp_path: Path) -
 
 def test_3d_plan_writes_readable_artifacts(synth3d: Path, tmp_path: Path) -> None:
     plan = plan_dataset(synth3d, tmp_path / "w", workers=1)
-    assert plan["dims"] == 3 and plan["in_channels"] == 2 and plan["num_classes"] == 3
-    assert [n["scheme"] for n in plan["normalization"]] == ["zscore", "zscore"]
+    assert plan.dims == 3 and plan.in_channels == 2 and plan.num_classes == 3
+    assert [n["scheme"] for n in plan.normalization] == ["zscore", "zscore"]
     for name in ("plan.json", "fingerprint.json", "splits.json"):
         json.loads((tmp_path / "w" / name).read_text())
+    assert Plan.from_json(json.loads((tmp_path / "w" / "plan.json").read_text()), "plan.json") == plan
+    assert json.loads((tmp_path / "w" / "plan.json").read_text()) == plan.to_json()  # the file round-trips exactly
+
+
+def test_a_hand_written_plan_may_leave_out_what_planning_adds_and_keeps_unknown_keys(synth3d: Path, tmp_path: Path) -> None:
+    obj = plan_dataset(synth3d, tmp_path / "w", workers=1).to_json()
+    for key in ("dataset_name", "divisor", "voxel_budget", "median_shape", "median_resampled_shape"):
+        obj.pop(key)
+    obj["my_note"] = "edited by hand"
+    plan = Plan.from_json(obj, "plan.json")
+    assert plan.divisor is None and plan.name == synth3d.name and plan.extra == {"my_note": "edited by hand"}
+    assert plan.to_json() == obj
     assert not [p for p in (tmp_path / "w").iterdir() if ".part" in p.name]
 
 
@@ -75,7 +87,7 @@ def test_ct_channels_are_clipped_to_foreground_percentiles() -> None:
     (lambda p: p["normalization"][0].update(scheme="minmax"), "'normalization[0].scheme'"),
 ])
 def test_hand_edited_plan_errors_name_file_and_key(synth3d: Path, tmp_path: Path, edit, words: str) -> None:
-    plan = plan_dataset(synth3d, tmp_path / "w", workers=1)
+    plan = plan_dataset(synth3d, tmp_path / "w", workers=1).to_json()
     edit(plan)
     path = tmp_path / "w" / "plan.json"
     path.write_text(json.dumps(plan))

@@ -26,7 +26,7 @@ from segnas.data.preprocess import (
     resample_labels,
 )
 from segnas.runtime.workspace import Workspace
-from tests.conftest import shared_dataset
+from tests.conftest import a_plan, shared_dataset
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -169,8 +169,8 @@ def test_preprocessing_inverts_to_the_file_geometry(shape: tuple[int, int, int],
     label[inner] = ((grid[(slice(None), *inner)] / 0.7) ** 2).sum(0) < 1
     affine = _random_affine(rng, spacing)
     slice_axis = int(np.argmax(spacing))
-    plan = {"dims": dims, "slice_axis": slice_axis if dims == 2 else None, "image_interpolation_order": 3,
-            "target_spacing": [s * z for s, z in zip(spacing, zoom)], "normalization": [{"scheme": "zscore", "use_nonzero_mask": True}]}
+    plan = a_plan(dims=dims, slice_axis=slice_axis if dims == 2 else None, target_spacing=tuple(s * z for s, z in zip(spacing, zoom)),
+                  normalization=({"scheme": "zscore", "use_nonzero_mask": True},))
     with tempfile.TemporaryDirectory() as d:
         write_nifti(Path(d) / "img.nii.gz", image[0], Geometry.of(shape, affine))
         img, geom = read_image(Path(d) / "img.nii.gz")

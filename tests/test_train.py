@@ -62,7 +62,7 @@ def test_every_space_trains_in_2d_and_3d(space: str, dims: int, work3d: Path, wo
         assert (run / name).is_file(), name
     arch = load_architecture(run / "arch.json")
     plan = json.loads((work / "plan.json").read_text())
-    assert arch.settings["dims"] == dims and arch.settings["in_channels"] == plan["in_channels"] == 2
+    assert arch.settings["dims"] == dims and arch.settings["in_channels"] == plan.in_channels == 2
     assert arch.settings["num_classes"] == 3 and arch.settings["channels"] == 16  # transferred and widened
     assert arch.values == load_architecture(arch_path).values
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -215,9 +215,9 @@ def test_model_selection_never_touches_the_reported_cases_unless_asked(select: s
     fold = load_fold(Workspace(work), 0)
     train_ids, val_ids = training_split(fold, select)
     if select == "inner":
-        assert val_ids == fold["search_val"] and not set(train_ids) & set(val_ids) and not set(val_ids) & set(fold["val"])
+        assert val_ids == fold.search_val and not set(train_ids) & set(val_ids) and not set(val_ids) & set(fold.val)
     else:
-        assert train_ids == fold["train"] and val_ids == fold["val"]
+        assert train_ids == fold.train and val_ids == fold.val
     arch = random_arch("unet", tmp_path / "arch.json", depth=3)
     run = train(work, arch, tiny(patch_size=PATCH[3], epochs=3, select=select, keep_every=4), show_progress=False)
     summary = json.loads((run / "summary.json").read_text())

@@ -262,7 +262,7 @@ def train(
     overrides.update({k: v for k, v in (("width", width), ("epochs", epochs)) if v is not None})
     arch = baseline_file(Workspace(work), str(arch)) if not arch.exists() else arch
     folds = parse_folds(fold)
-    folds = folds if folds is not None else list(range(len(load_splits(Workspace(work))["folds"])))
+    folds = folds if folds is not None else list(range(len(load_splits(Workspace(work)).folds)))
     for f in folds:
         cfg = make_config(preset, {**overrides, "fold": f}, TrainConfig)
         if steps is not None:

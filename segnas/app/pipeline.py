@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from segnas.data.plan import Plan
 from segnas.errors import SegnasError
 from segnas.nas.arch import load_architecture
 from segnas.runtime.files import read_json, write_json
@@ -40,14 +41,15 @@ def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_
     from segnas.app.report import plan_table, validation_table
     from segnas.data.msd import data_signature, load_dataset
     from segnas.data.plan import load_plan, plan_dataset
+    from segnas.data.splits import load_splits
     from segnas.data.validate import validate_dataset
 
     con.rule("validate")
     kept = ws.plan.is_file() and not forced("plan", force)
     if kept:
         plan = load_plan(ws)
-        if Path(plan["dataset"]).resolve() != data.resolve():
-            raise SegnasError(f"{ws.plan}: this work folder was planned for {plan['dataset']}, not {data}; use another --work")
+        if Path(plan.dataset).resolve() != data.resolve():
+            raise SegnasError(f"{ws.plan}: this work folder was planned for {plan.dataset}, not {data}; use another --work")
     saved = read_json(ws.fingerprint).get("files") if kept and ws.fingerprint.is_file() else None  # None: planned before signatures
     if saved is not None:
         changes = signature_changes(saved, data_signature(load_dataset(data)))
@@ -61,8 +63,8 @@ def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_
         con.print(validation_table(report))
     con.rule("plan")
     if kept:
-        splits = read_json(ws.splits)
-        made = {"folds": len(splits["folds"]), "group_pattern": splits.get("group_pattern")}
+        splits = load_splits(ws)
+        made = {"folds": len(splits.folds), "group_pattern": splits.group_pattern}
         asked = {k: v for k, v in plan_options.items() if k in made}
         changes = setting_changes({k: made[k] for k in asked}, asked)
         if changes:
@@ -110,7 +112,7 @@ def describe(run: Path, ws: Workspace, con: Console) -> None:
     from segnas.nas.arch import load_architecture
 
     arch = load_architecture(RunFolder(run).arch)
-    patch = load_plan(ws)["patch_size"]
+    patch = load_plan(ws).patch_size
     draw_cells(arch, run)
     info = summarize(arch, patch)
     con.print(f"found {run / 'arch.json'}: {info['parameters']:,} parameters as searched ({info['supernet_parameters']:,} "
@@ -142,7 +144,7 @@ def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
         raise stale(stage, run, changes)
 
 
-def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids: Sequence[str], out: Path,
+def predict_stage(ws: Workspace, plan: Plan, model_run: Path, case_ids: Sequence[str], out: Path,
                   force: str | None, con: Console) -> dict[str, Any]:
     """Predict the held-out cases from their original files, then evaluate against their labels."""
     from segnas.data.msd import file_signature, load_dataset
@@ -150,7 +152,7 @@ def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids
     from segnas.inference.predict import predict_files
     from segnas.networks.model import load_model
 
-    spec = load_dataset(plan["dataset"])
+    spec = load_dataset(plan.dataset)
     cases = [spec.case(c) for c in case_ids]
     if forced("predict", force) and out.exists():
         shutil.rmtree(out)
@@ -162,7 +164,7 @@ def predict_stage(ws: Workspace, plan: dict[str, Any], model_run: Path, case_ids
     preds = predict_files(load_model(model_run), [c.images for c in cases], out, skip_existing=True)
     write_json(out / "source.json", source)
     pairs = [(p, c.label) for p, c in zip(preds, cases)]
-    summary = evaluate_pairs(pairs, {str(k): v for k, v in plan["labels"].items()}, out / "metrics.json")
+    summary = evaluate_pairs(pairs, {str(k): v for k, v in plan.labels.items()}, out / "metrics.json")
     con.print(metrics_table(summary, f"{out.parent.name} {out.name}: held-out cases in their original geometry"))
     return summary
 
@@ -184,7 +186,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
         return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0)
 
 
-def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, folds: Sequence[int] | None,
+def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
                 workers: int, con: Console, t0: float) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
@@ -195,7 +197,7 @@ def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, fo
     con.rule("preprocess")
     counts = preprocess_dataset(ws.root, workers, forced("preprocess", force))
     con.print(f"{counts['done']} case(s) preprocessed, {counts['cached']} cached, in {ws.preprocessed}")
-    all_folds = load_splits(ws)["folds"]
+    all_folds = load_splits(ws).folds
     chosen = list(range(len(all_folds))) if folds is None else list(folds)
     for f in chosen:
         if not 0 <= f < len(all_folds):
@@ -203,14 +205,14 @@ def _after_plan(data: Path, ws: Workspace, plan: dict[str, Any], preset: str, fo
     predictions = ws.root / "predictions" / preset
     for f in chosen:
         fold = all_folds[f]
-        con.rule(f"fold {f}: search on {len(fold['search_train'])} + {len(fold['search_val'])} case(s)")
+        con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
         search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
-        con.rule(f"fold {f}: train on {len(fold['train'])} case(s), validate on {len(fold['val'])}")
+        con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
         model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
-        con.rule(f"fold {f}: predict and evaluate {len(fold['val'])} held-out case(s)")
-        predict_stage(ws, plan, model_run, fold["val"], predictions / f"fold{f}", force, con)
+        con.rule(f"fold {f}: predict and evaluate {len(fold.val)} held-out case(s)")
+        predict_stage(ws, plan, model_run, fold.val, predictions / f"fold{f}", force, con)
     con.rule("cross-validation")
     summary = cross_validation(predictions)
-    con.print(cv_table(summary, f"{preset} on {plan['dataset_name']}"))
+    con.print(cv_table(summary, f"{preset} on {plan.name}"))
     con.print(f"finished in {time.perf_counter() - t0:.0f} s; results in {predictions}")
     return summary

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.table import Table
 
+from segnas.data.plan import Plan
 from segnas.data.validate import Report
 
 
@@ -37,16 +36,17 @@ def validation_table(report: Report) -> Table:
     return t
 
 
-def plan_table(plan: dict[str, Any]) -> Table:
+def plan_table(plan: Plan) -> Table:
     """The decisions of a plan, one per row."""
-    t = Table(title=f"plan — {plan['dataset_name']}")
+    t = Table(title=f"plan — {plan.name}")
     t.add_column("decision")
     t.add_column("value")
-    t.add_row("dims", f"{plan['dims']}D" + (f" (slices along axis {plan['slice_axis']})" if plan["dims"] == 2 else ""))
-    t.add_row("target spacing mm", " × ".join(f"{s:.3g}" for s in plan["target_spacing"]))
-    t.add_row("median shape → resampled", " × ".join(f"{s:.0f}" for s in plan["median_shape"]) + "  →  "
-              + " × ".join(f"{s:.0f}" for s in plan["median_resampled_shape"]))
-    t.add_row("patch size", " × ".join(str(p) for p in plan["patch_size"]))
-    t.add_row("normalisation", ", ".join(f"{m}: {n['scheme']}" for m, n in zip(plan["modalities"], plan["normalization"])))
-    t.add_row("classes", ", ".join(f"{k} {v}" for k, v in list(plan["labels"].items())[:12]))
+    t.add_row("dims", f"{plan.dims}D" + (f" (slices along axis {plan.slice_axis})" if plan.dims == 2 else ""))
+    t.add_row("target spacing mm", " × ".join(f"{s:.3g}" for s in plan.target_spacing))
+    if plan.median_shape and plan.median_resampled_shape:
+        t.add_row("median shape → resampled", " × ".join(f"{s:.0f}" for s in plan.median_shape) + "  →  "
+                  + " × ".join(f"{s:.0f}" for s in plan.median_resampled_shape))
+    t.add_row("patch size", " × ".join(str(p) for p in plan.patch_size))
+    t.add_row("normalisation", ", ".join(f"{m}: {n['scheme']}" for m, n in zip(plan.modalities, plan.normalization)))
+    t.add_row("classes", ", ".join(f"{k} {v}" for k, v in list(plan.labels.items())[:12]))
     return t

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from segnas.data.io import read_image, read_label
+from segnas.data.plan import Plan
 from segnas.errors import SegnasError
 from segnas.runtime.files import atomic_path, read_json
 from segnas.runtime.workspace import RunFolder
@@ -108,7 +109,7 @@ def write_report(run: str | Path, metrics: str | Path | None = None) -> Path:
                      + _table(rows, ["case", *[f"{n} Dice" for n in names], *[f"{n} HD95 mm" for n in names]]))
         ranked = sorted(m["cases"], key=case_dice)
         picks = {"worst": ranked[0], "median": ranked[len(ranked) // 2], "best": ranked[-1]}
-        plan = read_json(RunFolder(run).plan) if (RunFolder(run).plan).is_file() else None
+        plan = Plan.from_json(read_json(RunFolder(run).plan), RunFolder(run).plan) if RunFolder(run).plan.is_file() else None
         parts.append("<h2>Best, median and worst case</h2>")
         for name, case in picks.items():
             image = _image_of(case, plan)
@@ -126,12 +127,12 @@ def write_report(run: str | Path, metrics: str | Path | None = None) -> Path:
     return page
 
 
-def _image_of(case: dict[str, Any], plan: dict[str, Any] | None) -> Any:
+def _image_of(case: dict[str, Any], plan: Plan | None) -> Any:
     """The image files of an evaluated case, from the dataset its plan was made for (None when not found)."""
     if plan is None:
         return None
     from segnas.data.msd import load_dataset
     try:
-        return load_dataset(plan["dataset"]).case(case["case"]).images
+        return load_dataset(plan.dataset).case(case["case"]).images
     except SegnasError:
         return None

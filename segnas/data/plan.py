@@ -14,6 +14,7 @@ Rules (nnU-Net's, simplified and stated):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -167,10 +168,67 @@ _PLAN_TYPES: dict[str, Any] = {
     "in_channels": int, "modalities": list, "normalization": list, "labels": dict, "num_classes": int,
     "image_interpolation_order": int,
 }
+# keys a hand-written plan may leave out (`make_plan` writes them all), and the order plan.json lists them in
+_OPTIONAL = ("dataset_name", "divisor", "voxel_budget", "median_shape", "median_resampled_shape")
+_ORDER = ("format_version", "dataset", "dataset_name", "dims", "slice_axis", "target_spacing", "patch_size", "divisor",
+          "voxel_budget", "in_channels", "modalities", "normalization", "labels", "num_classes", "median_shape",
+          "median_resampled_shape", "image_interpolation_order")
 
 
-def check_plan(plan: Any, where: str | Path) -> dict[str, Any]:
-    """Validate a (possibly hand-edited) plan; errors name the file and the key."""
+@dataclass(frozen=True)
+class Plan:
+    """`plan.json`, checked: how every case is resampled, normalised and cut into patches. Loaded once per command
+    and passed along; `to_json()` gives back the file's object (its hash keys the preprocessed cache)."""
+
+    format_version: int
+    dataset: str  # the dataset folder it was planned on
+    dims: int  # 2: networks see slices along `slice_axis`; 3: volumes
+    target_spacing: tuple[float, ...]  # mm, per axis of the file
+    patch_size: tuple[int, ...]  # `dims` sizes, multiples of `divisor`
+    in_channels: int
+    modalities: tuple[str, ...]
+    normalization: tuple[dict[str, Any], ...]  # per channel: scheme zscore (use_nonzero_mask) | ct (clip, mean, std) | none
+    labels: dict[str, str]  # "0" (background) … str(num_classes - 1) → name
+    num_classes: int
+    image_interpolation_order: int
+    slice_axis: int | None = None
+    dataset_name: str | None = None
+    divisor: int | None = None  # planning rounded the patch to multiples of this; networks check their own rule
+    voxel_budget: int | None = None
+    median_shape: tuple[float, ...] | None = None
+    median_resampled_shape: tuple[float, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this segnas does not know, kept as they are
+
+    @classmethod
+    def from_json(cls, plan: Any, where: str | Path) -> Plan:
+        """Validate a (possibly hand-edited) plan object; errors name the file and the key."""
+        _check(plan, where)
+        known = set(_PLAN_TYPES) | set(_OPTIONAL) | {"slice_axis"}
+        seq = lambda k: tuple(plan[k]) if plan.get(k) is not None else None  # noqa: E731
+        return cls(plan["format_version"], plan["dataset"], plan["dims"], tuple(plan["target_spacing"]),
+                   tuple(plan["patch_size"]), plan["in_channels"], tuple(plan["modalities"]), tuple(plan["normalization"]),
+                   dict(plan["labels"]), plan["num_classes"], plan["image_interpolation_order"], plan.get("slice_axis"),
+                   plan.get("dataset_name"), plan.get("divisor"), plan.get("voxel_budget"), seq("median_shape"),
+                   seq("median_resampled_shape"), {k: v for k, v in plan.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `plan.json` holds (optional keys only when set), in the order `make_plan` writes it."""
+        out: dict[str, Any] = {}
+        for key in _ORDER:
+            value = getattr(self, key)
+            if key in _OPTIONAL and value is None:
+                continue
+            out[key] = [dict(v) if isinstance(v, dict) else v for v in value] if isinstance(value, tuple) else value
+        return {**out, **self.extra}
+
+    @property
+    def name(self) -> str:
+        """The dataset's name, for titles."""
+        return self.dataset_name or Path(self.dataset).name
+
+
+def _check(plan: Any, where: str | Path) -> None:
+    """Every rule a plan object must meet; the first broken one is an error naming the file and the key."""
     if not isinstance(plan, dict):
         raise SegnasError(f"{where}: plan must be a JSON object")
     for key, typ in _PLAN_TYPES.items():
@@ -205,18 +263,25 @@ def check_plan(plan: Any, where: str | Path) -> dict[str, Any]:
                           f"{plan['num_classes'] - 1}, found {', '.join(keys)}")
     if plan["image_interpolation_order"] not in range(6):
         raise SegnasError(f"{where}: 'image_interpolation_order' must be 0..5")
-    return plan
+    for key in ("divisor", "voxel_budget"):
+        if plan.get(key) is not None and (not isinstance(plan[key], int) or plan[key] < 1):
+            raise SegnasError(f"{where}: '{key}' must be a positive integer, found {plan[key]!r}")
 
 
-def load_plan(work: Workspace) -> dict[str, Any]:
+def check_plan(plan: Any, where: str | Path) -> Plan:
+    """Validate a (possibly hand-edited) plan object → the `Plan`; errors name the file and the key."""
+    return Plan.from_json(plan, where)
+
+
+def load_plan(work: Workspace) -> Plan:
     """Read and check `plan.json` of a work folder."""
     path = work.require(work.plan, "plan")
-    return check_plan(read_json(path), path)
+    return Plan.from_json(read_json(path), path)
 
 
 def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, budget: int | None = None,
                  workers: int = 1, folds: int | None = None, seed: int = 0, search_ratio: float = 0.8,
-                 group_pattern: str | None = None, validated: bool = False) -> dict[str, Any]:
+                 group_pattern: str | None = None, validated: bool = False) -> Plan:
     """Fingerprint `data`, write fingerprint.json (with the files' signatures), plan.json and splits.json into
     `work`; return the plan. `validated`: the caller has just validated `data` (it is not read twice)."""
     from segnas.data.splits import make_splits
@@ -228,12 +293,12 @@ def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, bu
             raise SegnasError(f"{data}: {len(report.problems)} problem(s) found; fix them before planning", report.problems)
     spec = load_dataset(data)
     fp = {**fingerprint_dataset(spec, workers), "files": data_signature(spec)}
-    plan = make_plan(fp, dims, budget)
+    plan = Plan.from_json(make_plan(fp, dims, budget), "the plan made for " + str(data))
     splits = make_splits([c.id for c in spec.cases], folds, seed, search_ratio, group_pattern)
     ws = Workspace(Path(work))
     ws.make()  # only now: a failed plan leaves no work folder behind
     with work_lock(ws.root):
         write_json(ws.fingerprint, fp)
-        write_json(ws.plan, plan)
+        write_json(ws.plan, plan.to_json())
         write_json(ws.splits, splits)
     return plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from scipy import ndimage
 
 from segnas.data.io import Geometry, max_voxels, read_image, read_label
 from segnas.data.msd import Case, load_dataset
-from segnas.data.plan import load_plan, nonzero_box
+from segnas.data.plan import Plan, load_plan, nonzero_box
 from segnas.errors import SegnasError, file_error
 from segnas.runtime.files import atomic_path, read_json, remove_partials, save_npy, write_json
 from segnas.runtime.lock import locks_work
@@ -29,12 +30,12 @@ from segnas.runtime.workspace import Workspace
 FG_SAMPLES = 2000
 
 
-def plan_hash(plan: dict[str, Any]) -> str:
+def plan_hash(plan: Plan) -> str:
     """Short hash of a plan: cached cases made under another plan are redone."""
-    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def normalise(image: np.ndarray, schemes: list[dict[str, Any]], mask: np.ndarray | None = None) -> np.ndarray:
+def normalise(image: np.ndarray, schemes: Sequence[dict[str, Any]], mask: np.ndarray | None = None) -> np.ndarray:
     """Normalise each channel of (C, X, Y, Z) by its plan scheme; `mask` restricts z-score statistics."""
     out = np.empty_like(image, dtype=np.float32)
     for ch, s in enumerate(schemes):
@@ -98,15 +99,15 @@ class CaseGeometry:
         return cls(Geometry.from_json(d["original"]), tuple(tuple(b) for b in d["box"]), tuple(d["resampled_shape"]))  # type: ignore[arg-type]
 
 
-def resampled_shape(cropped: tuple[int, ...], spacing: tuple[float, ...], plan: dict[str, Any]) -> tuple[int, int, int]:
+def resampled_shape(cropped: tuple[int, ...], spacing: tuple[float, ...], plan: Plan) -> tuple[int, int, int]:
     """Shape of a crop after resampling to the plan's spacing (the slice axis of 2D plans untouched)."""
-    shape = [max(1, int(round(n * s / t))) for n, s, t in zip(cropped, spacing, plan["target_spacing"])]
-    if plan["dims"] == 2:
-        shape[plan["slice_axis"]] = cropped[plan["slice_axis"]]
+    shape = [max(1, int(round(n * s / t))) for n, s, t in zip(cropped, spacing, plan.target_spacing)]
+    if plan.dims == 2:
+        shape[plan.slice_axis] = cropped[plan.slice_axis]
     return tuple(shape)  # type: ignore[return-value]
 
 
-def preprocess_image(image: np.ndarray, geom: Geometry, plan: dict[str, Any],
+def preprocess_image(image: np.ndarray, geom: Geometry, plan: Plan,
                      source: str | Path = "image") -> tuple[np.ndarray, CaseGeometry]:
     """Crop, normalise and resample an image (C, X, Y, Z) → (float32 image, geometry to invert);
     an image that resampling would blow up past the voxel limit is an error naming `source`."""
@@ -117,12 +118,12 @@ def preprocess_image(image: np.ndarray, geom: Geometry, plan: dict[str, Any],
     voxels = int(np.prod(shape, dtype=np.int64)) * image.shape[0]
     if voxels > max_voxels():
         raise file_error(source, f"resampling its voxels of {' × '.join(f'{s:.3g}' for s in geom.spacing)} mm to the plan's "
-                         f"{' × '.join(f'{t:.3g}' for t in plan['target_spacing'])} mm would make {'×'.join(map(str, shape))} "
+                         f"{' × '.join(f'{t:.3g}' for t in plan.target_spacing)} mm would make {'×'.join(map(str, shape))} "
                          f"({voxels / 1e6:,.0f} M voxels), over the limit of {max_voxels() / 1e6:,.0f} M "
                          "(is its spacing in the right unit? SEGNAS_MAX_VOXELS raises the limit)")
     mask = np.any(crop != 0, axis=0)
-    crop = normalise(crop, plan["normalization"], mask)
-    out = resample_image(crop, shape, plan["image_interpolation_order"])
+    crop = normalise(crop, plan.normalization, mask)
+    out = resample_image(crop, shape, plan.image_interpolation_order)
     return out, CaseGeometry(geom, tuple(box), shape)  # type: ignore[arg-type]
 
 
@@ -170,8 +171,8 @@ def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
             pass  # damaged marker: redo the case
     image, geom = read_image(case.images)
     label, lgeom = read_label(case.label)
-    if image.shape[0] != plan["in_channels"]:
-        raise SegnasError(f"{case.image}: has {image.shape[0]} channel(s), the plan expects {plan['in_channels']}")
+    if image.shape[0] != plan.in_channels:
+        raise SegnasError(f"{case.image}: has {image.shape[0]} channel(s), the plan expects {plan.in_channels}")
     if lgeom.shape != geom.shape:
         raise SegnasError(f"{case.label}: shape {lgeom.shape} differs from its image's {geom.shape}")
     img, cg = preprocess_image(image, geom, plan, case.image)
@@ -193,10 +194,10 @@ def preprocess_dataset(work: str | Path, workers: int = 1, force: bool = False) 
     """Preprocess every case of the planned dataset into WORK/preprocessed; returns counts done/cached."""
     ws = Workspace(Path(work))
     plan = load_plan(ws)
-    spec = load_dataset(plan["dataset"])
-    if {str(k): v for k, v in spec.labels.items()} != plan["labels"]:
-        raise SegnasError(f"{ws.plan}: 'labels' {plan['labels']} differ from the dataset's {spec.labels} "
-                          f"({plan['dataset']}/dataset.json); plan again or correct the edit")
+    spec = load_dataset(plan.dataset)
+    if {str(k): v for k, v in spec.labels.items()} != plan.labels:
+        raise SegnasError(f"{ws.plan}: 'labels' {plan.labels} differ from the dataset's {spec.labels} "
+                          f"({plan.dataset}/dataset.json); plan again or correct the edit")
     ws.preprocessed.mkdir(parents=True, exist_ok=True)
     remove_partials(ws.preprocessed)  # left by a killed run (we hold the work folder's lock)
     if force:

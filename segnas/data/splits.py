@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,53 @@ from segnas.runtime.files import read_json
 from segnas.runtime.workspace import Workspace
 
 log = logging.getLogger(__name__)
+CASE_LISTS = ("train", "val", "search_train", "search_val")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-validation fold: its training and held-out cases, and the training cases split again for search."""
+
+    fold: int
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    search_train: tuple[str, ...]
+    search_val: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str | Path, index: int) -> Fold:
+        """A fold of `splits.json`, checked; errors name the file and the key."""
+        for key in CASE_LISTS:
+            if not isinstance(obj, dict) or not isinstance(obj.get(key), list) or not all(isinstance(c, str) for c in obj[key]):
+                raise SegnasError(f"{where}: every fold needs a list '{key}' of case ids")
+        return cls(int(obj.get("fold", index)), *(tuple(obj[k]) for k in CASE_LISTS))
+
+    def to_json(self) -> dict[str, Any]:
+        """The fold as `splits.json` holds it."""
+        return {"fold": self.fold, **{k: list(getattr(self, k)) for k in CASE_LISTS}}
+
+
+@dataclass(frozen=True)
+class Splits:
+    """`splits.json`: the folds and how they were made."""
+
+    folds: tuple[Fold, ...]
+    seed: int | None = None
+    search_ratio: float | None = None
+    group_pattern: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str | Path) -> Splits:
+        """Check and read `splits.json`'s object."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("folds"), list) or not obj["folds"]:
+            raise SegnasError(f"{where}: must be an object with a non-empty 'folds' list")
+        folds = tuple(Fold.from_json(f, where, i) for i, f in enumerate(obj["folds"]))
+        return cls(folds, obj.get("seed"), obj.get("search_ratio"), obj.get("group_pattern"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The object written as `splits.json`."""
+        return {"seed": self.seed, "search_ratio": self.search_ratio, "group_pattern": self.group_pattern,
+                "folds": [f.to_json() for f in self.folds]}
 
 
 def group_cases(case_ids: list[str], pattern: str | None) -> dict[str, list[str]]:
@@ -72,26 +121,21 @@ def make_splits(case_ids: list[str], folds: int | None = None, seed: int = 0, se
     return {"seed": seed, "search_ratio": search_ratio, "group_pattern": group_pattern, "folds": out}
 
 
-def load_splits(work: Workspace, case_ids: list[str] | None = None) -> dict[str, Any]:
+def load_splits(work: Workspace, case_ids: list[str] | None = None) -> Splits:
     """Read `splits.json`; with `case_ids`, check that every listed case exists."""
     path = work.require(work.splits, "plan")
-    splits = read_json(path)
-    if not isinstance(splits, dict) or not isinstance(splits.get("folds"), list) or not splits["folds"]:
-        raise SegnasError(f"{path}: must be an object with a non-empty 'folds' list")
-    for f in splits["folds"]:
-        for key in ("train", "val", "search_train", "search_val"):
-            if not isinstance(f, dict) or not isinstance(f.get(key), list):
-                raise SegnasError(f"{path}: every fold needs a list '{key}'")
-            if case_ids is not None:
-                unknown = sorted(set(f[key]) - set(case_ids))
-                if unknown:
-                    raise SegnasError(f"{path}: fold {f.get('fold')} '{key}' names unknown case(s) {unknown[:5]}")
+    splits = Splits.from_json(read_json(path), path)
+    for f in splits.folds if case_ids is not None else ():
+        for key in CASE_LISTS:
+            unknown = sorted(set(getattr(f, key)) - set(case_ids or ()))
+            if unknown:
+                raise SegnasError(f"{path}: fold {f.fold} '{key}' names unknown case(s) {unknown[:5]}")
     return splits
 
 
-def load_fold(work: Workspace, fold: int) -> dict[str, Any]:
+def load_fold(work: Workspace, fold: int) -> Fold:
     """One fold of `splits.json`; a fold that does not exist is an error naming the file."""
-    folds = load_splits(work)["folds"]
+    folds = load_splits(work).folds
     if not 0 <= fold < len(folds):
         raise SegnasError(f"{work.splits}: there is no fold {fold} (folds 0..{len(folds) - 1})")
     return folds[fold]

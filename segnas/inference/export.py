@@ -26,7 +26,7 @@ def export_model(run: str | Path, out: str | Path | None = None, which: str = "b
     run = Path(run)
     model = load_model(run, which, device="cpu")
     net = model.net.float().eval()
-    c = model.plan["in_channels"]
+    c = model.plan.in_channels
     example = torch.randn(1, c, *model.patch_size).to(memory_format=model.layout)
     with torch.no_grad(), warnings.catch_warnings():
         # shape checks (group norm's, the small-input pooling branch) freeze at trace time; the check below
@@ -48,9 +48,9 @@ def export_model(run: str | Path, out: str | Path | None = None, which: str = "b
         torch.jit.save(torch.jit.script(Standalone(loaded, model.plan, model.patch_size)), str(tmp))
     info = {"file": out.name, "with_preprocessing": {"file": full_path.name, "use": STANDALONE_USE},
             "input": f"(B, {c}, {', '.join(map(str, model.patch_size))}) preprocessed as plan.json says",
-            "output": f"(B, {model.plan['num_classes']}, *S) logits", "modalities": model.plan["modalities"],
-            "labels": model.plan["labels"], "target_spacing": model.plan["target_spacing"],
-            "normalization": model.plan["normalization"], "max_abs_difference_vs_eager": diff,
-            "spatial_multiple": model.divisor}
+            "output": f"(B, {model.plan.num_classes}, *S) logits", "modalities": model.plan.modalities,
+            "labels": model.plan.labels, "target_spacing": model.plan.target_spacing,
+            "normalization": model.plan.normalization, "max_abs_difference_vs_eager": diff,
+            "spatial_multiples": model.multiples}
     write_json(out.with_suffix(".json"), info)
     return info

@@ -29,11 +29,12 @@ from segnas.runtime.progress import progress
 Net = Callable[[torch.Tensor], torch.Tensor]
 
 
-def pad_to_multiple(x: torch.Tensor, divisor: int, minimum: Sequence[int] = ()) -> tuple[torch.Tensor, tuple[slice, ...]]:
-    """Zero-pad the spatial axes of (B, C, *S) up to multiples of `divisor` (and at least `minimum`)
-    → (padded tensor, slices that crop the result back)."""
+def pad_to_multiple(x: torch.Tensor, multiples: int | Sequence[int], minimum: Sequence[int] = ()) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """Zero-pad the spatial axes of (B, C, *S) up to multiples of `multiples` (one for all axes, or one per axis;
+    and at least `minimum`) → (padded tensor, slices that crop the result back)."""
     spatial = x.shape[2:]
-    target = [max(-(-n // divisor) * divisor, m) for n, m in itertools.zip_longest(spatial, minimum, fillvalue=0)]
+    per_axis = [multiples] * len(spatial) if isinstance(multiples, int) else list(multiples)
+    target = [max(-(-n // d) * d, m) for n, d, m in itertools.zip_longest(spatial, per_axis, minimum, fillvalue=0)]
     pads: list[int] = []
     for n, t in reversed(list(zip(spatial, target))):
         lo = (t - n) // 2
@@ -42,9 +43,9 @@ def pad_to_multiple(x: torch.Tensor, divisor: int, minimum: Sequence[int] = ()) 
     return F.pad(x, pads), (slice(None), slice(None), *crop)
 
 
-def whole_volume(net: Net, x: torch.Tensor, divisor: int) -> torch.Tensor:
+def whole_volume(net: Net, x: torch.Tensor, multiples: int | Sequence[int]) -> torch.Tensor:
     """Logits of the whole volume in one pass (RONASMIS's one-shot inference): (B, C, *S) → (B, K, *S)."""
-    padded, crop = pad_to_multiple(x, divisor)
+    padded, crop = pad_to_multiple(x, multiples)
     return net(padded)[crop]
 
 
@@ -71,7 +72,7 @@ def probabilities(model: Model, x: torch.Tensor, mode: str | None = None, tta: b
         for axes in flips:
             xi = x.flip(axes) if axes else x
             if mode == "whole":
-                logits = whole_volume(model.net, xi, model.divisor)
+                logits = whole_volume(model.net, xi, model.multiples)
             else:
                 logits = sliding_window(model.net, xi, model.patch_size)
             p = torch.softmax(logits.float(), 1)
@@ -82,9 +83,9 @@ def probabilities(model: Model, x: torch.Tensor, mode: str | None = None, tta: b
 
 def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta: bool = False, slices: int = 8) -> np.ndarray:
     """Probabilities (K, X, Y, Z) for a preprocessed image (C, X, Y, Z); 2D plans go slice by slice."""
-    if model.plan["dims"] == 3:
+    if model.plan.dims == 3:
         return probabilities(model, torch.from_numpy(np.array(image, dtype=np.float32))[None], mode, tta)[0].cpu().numpy()
-    axis = model.plan["slice_axis"]
+    axis = model.plan.slice_axis
     stack = np.moveaxis(image, 1 + axis, 0)  # (N, C, H, W)
     out = [probabilities(model, torch.from_numpy(np.array(stack[i:i + slices], dtype=np.float32)), mode, tta).cpu().numpy()
            for i in range(0, len(stack), slices)]
@@ -164,9 +165,9 @@ def check_inputs(model: Model, files: Sequence[Images]) -> None:
         except SegnasError as e:
             problems.append(as_problem(e, first))
             continue
-        if channels != model.plan["in_channels"]:
-            problems.append(Problem(str(first), f"has {channels} channel(s); the model expects {model.plan['in_channels']} "
-                                    f"({', '.join(model.plan['modalities'])})"))
+        if channels != model.plan.in_channels:
+            problems.append(Problem(str(first), f"has {channels} channel(s); the model expects {model.plan.in_channels} "
+                                    f"({', '.join(model.plan.modalities)})"))
     if problems:
         raise SegnasError(f"{len(problems)} of {len(files)} input(s) cannot be predicted; nothing was written", problems)
 
@@ -196,8 +197,8 @@ def check_ensemble(models: Sequence[Model]) -> None:
     first = models[0]
     for m in models[1:]:
         for key in ("in_channels", "num_classes", "labels", "dims"):
-            if m.plan[key] != first.plan[key]:
-                raise SegnasError(f"{m.run}: its {key} ({m.plan[key]}) differs from {first.run}'s ({first.plan[key]}); "
+            if getattr(m.plan, key) != getattr(first.plan, key):
+                raise SegnasError(f"{m.run}: its {key} ({getattr(m.plan, key)}) differs from {first.run}'s ({getattr(first.plan, key)}); "
                                   "only models of one dataset can be averaged")
 
 

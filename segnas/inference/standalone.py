@@ -11,11 +11,14 @@ uses cubic splines; with linear resampling on both sides the labels match `segna
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from segnas.data.plan import Plan
 
 SCHEMES = {"none": 0, "zscore": 1, "ct": 2}
 
@@ -23,15 +26,15 @@ SCHEMES = {"none": 0, "zscore": 1, "ct": 2}
 class Standalone(nn.Module):
     """(X, Y, Z[, C]) image as stored in NIfTI and its voxel size (3,) in mm → (X, Y, Z) label map."""
 
-    def __init__(self, net: nn.Module, plan: dict[str, Any], patch: list[int]) -> None:
+    def __init__(self, net: nn.Module, plan: Plan, patch: list[int]) -> None:
         super().__init__()
         self.net = net
-        self.dims = int(plan["dims"])
-        self.slice_axis = int(plan.get("slice_axis") or 0)
+        self.dims = int(plan.dims)
+        self.slice_axis = int(plan.slice_axis or 0)
         self.patch = [int(p) for p in patch]
-        self.channels = int(plan["in_channels"])
-        norm = plan["normalization"]
-        self.register_buffer("target", torch.tensor(plan["target_spacing"], dtype=torch.float64))
+        self.channels = int(plan.in_channels)
+        norm = plan.normalization
+        self.register_buffer("target", torch.tensor(plan.target_spacing, dtype=torch.float64))
         self.register_buffer("scheme", torch.tensor([SCHEMES.get(s["scheme"], 0) for s in norm]))
         self.register_buffer("masked", torch.tensor([bool(s.get("use_nonzero_mask", False)) for s in norm]))
         self.register_buffer("clip", torch.tensor([s.get("clip", [0.0, 0.0]) for s in norm], dtype=torch.float32))

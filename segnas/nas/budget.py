@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from segnas.config import SearchConfig
-from segnas.data.plan import load_plan
+from segnas.data.plan import Plan, load_plan
 from segnas.errors import SegnasError
 from segnas.nas.spaces import get_space
 from segnas.networks.model import patch_multiples
@@ -33,16 +33,16 @@ RESERVE = 0.08  # share of the budget kept for checkpoints, export and plots
 DIFFERENTIABLE = ("gumbel2", "darts", "pcdarts")  # strategies whose logits the travel rule sets
 
 
-def proxies(cfg: SearchConfig, plan: dict[str, Any]) -> list[tuple[int, list[int]]]:
+def proxies(cfg: SearchConfig, plan: Plan) -> list[tuple[int, list[int]]]:
     """(width, patch) candidates from the largest to the smallest: narrower first at the plan's patch
     (search narrow, train wide), then smaller patches at the smallest width."""
     space = get_space(cfg.space)
-    settings = space.settings(**{"dims": plan["dims"], "in_channels": plan["in_channels"],
-                                 "num_classes": plan["num_classes"], **cfg.space_settings})
+    settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels,
+                                 "num_classes": plan.num_classes, **cfg.space_settings})
     width = settings["channels"]
     step = math.lcm(settings.get("nodes", 1), int(cfg.strategy_options.get("partial_channels", 4 if cfg.strategy == "pcdarts" else 1)))
     widths = [width] + [w for w in (16, 12, 8) if w < width and w % step == 0]
-    patch = list(cfg.patch_size or plan["patch_size"])
+    patch = list(cfg.patch_size or plan.patch_size)
     multiples = patch_multiples(settings)
     out = [(w, patch) for w in widths]
     for scale in (0.75, 0.5):

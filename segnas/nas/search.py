@@ -142,12 +142,12 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     ws = Workspace(work)
     plan = load_plan(ws)
     fold = load_fold(ws, cfg.fold)
-    if not fold["search_val"]:
+    if not fold.search_val:
         raise SegnasError(f"{ws.splits}: fold {cfg.fold} has no architecture-validation cases (search_val)")
     seed_everything(cfg.seed)
     space = get_space(cfg.space)
-    settings = space.settings(**{"dims": plan["dims"], "in_channels": plan["in_channels"],
-                                 "num_classes": plan["num_classes"], **cfg.space_settings})
+    settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels,
+                                 "num_classes": plan.num_classes, **cfg.space_settings})
     strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),  # type: ignore[call-arg]
                                           weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
     group = setup(cfg.device)
@@ -160,15 +160,15 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
                      lambda: average_gradients(strategy.parameters(), group))
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
-    patch = cfg.patch_size or plan["patch_size"]
+    patch = list(cfg.patch_size or plan.patch_size)
     check_patch(patch, settings, cfg.space)
     n = cfg.steps_per_epoch * cfg.batch_size
-    common = dict(patch_size=patch, dims=plan["dims"], slice_axis=plan.get("slice_axis"), samples_per_epoch=n)
+    common = dict(patch_size=patch, dims=plan.dims, slice_axis=plan.slice_axis, samples_per_epoch=n)
     seed = rank_seed(cfg.seed, group)
-    train_data = PatchDataset(work, shard(fold["search_train"], group), seed=seed, augment=True, **common)  # type: ignore[arg-type]
-    val_data = PatchDataset(work, shard(fold["search_val"], group), seed=seed + 1, augment=False, **common)  # type: ignore[arg-type]
+    train_data = PatchDataset(work, shard(fold.search_train, group), seed=seed, augment=True, **common)  # type: ignore[arg-type]
+    val_data = PatchDataset(work, shard(fold.search_val, group), seed=seed + 1, augment=False, **common)  # type: ignore[arg-type]
     return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
-                    segmentation_loss(cfg.loss), device, plan["num_classes"], layout, group,
+                    segmentation_loss(cfg.loss), device, plan.num_classes, layout, group,
                     Precision(device, cfg.amp, allow_fp16=False))
 
 

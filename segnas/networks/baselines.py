@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from segnas.data.plan import Plan
 from segnas.errors import SegnasError, short_repr
 from segnas.nas.arch import COMMON_LIMITS, Architecture, check_settings
 
@@ -58,19 +59,19 @@ def nnunet_topology(patch: list[int], spacing: list[float], max_pools: int = 5,
     return {"kernels": kernels, "strides": strides, "filters": filters}
 
 
-def baseline_architecture(name: str, plan: dict[str, Any], patch: list[int] | None = None) -> Architecture:
+def baseline_architecture(name: str, plan: Plan, patch: list[int] | None = None) -> Architecture:
     """The baseline `name` configured for a plan (and its patch size)."""
     if name not in BASELINES:
         raise SegnasError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
-    patch = list(patch or plan["patch_size"])
-    settings: dict[str, Any] = {"dims": plan["dims"], "in_channels": plan["in_channels"], "num_classes": plan["num_classes"]}
+    patch = list(patch or plan.patch_size)
+    settings: dict[str, Any] = {"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes}
     if name == "monai_unet":
         settings.update(depth=4, channels=16, res_units=2)
     else:
-        spacing = list(plan["target_spacing"])
-        if plan["dims"] == 2:
-            spacing = [s for i, s in enumerate(spacing) if i != plan["slice_axis"]]
-        topo = nnunet_topology(patch, spacing, 5 if plan["dims"] == 3 else 6, 320 if plan["dims"] == 3 else 512)
+        spacing = list(plan.target_spacing)
+        if plan.dims == 2:
+            spacing = [s for i, s in enumerate(spacing) if i != plan.slice_axis]
+        topo = nnunet_topology(patch, spacing, 5 if plan.dims == 3 else 6, 320 if plan.dims == 3 else 512)
         depth = max(sum(1 for st in topo["strides"] if st[i] == 2) for i in range(len(patch)))
         settings.update(depth=depth, **topo)
     return Architecture(name, settings, {})

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from segnas.data.plan import check_plan
+from segnas.data.plan import Plan, check_plan
 from segnas.errors import SegnasError
 from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.spaces import get_space
@@ -28,9 +28,9 @@ from segnas.runtime.files import read_json
 from segnas.runtime.workspace import BEST, RunFolder
 
 
-def fit_architecture(arch: Architecture, plan: dict[str, Any], width: int | None = None) -> Architecture:
+def fit_architecture(arch: Architecture, plan: Plan, width: int | None = None) -> Architecture:
     """`arch` for this dataset: its dims, input channels and classes (transfer), optionally wider."""
-    changes: dict[str, Any] = {"dims": plan["dims"], "in_channels": plan["in_channels"], "num_classes": plan["num_classes"]}
+    changes: dict[str, Any] = {"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes}
     if width is not None:
         changes["channels"] = width
     return arch.with_settings(**changes)
@@ -83,7 +83,7 @@ class Model:
 
     net: nn.Module
     arch: Architecture
-    plan: dict[str, Any]
+    plan: Plan
     patch_size: list[int]
     mode: str  # default inference mode: sliding or whole
     device: torch.device
@@ -91,9 +91,9 @@ class Model:
     run: Path
 
     @property
-    def divisor(self) -> int:
-        """Spatial sizes the network accepts are multiples of this."""
-        return int(2 ** self.arch.settings["depth"])
+    def multiples(self) -> list[int]:
+        """Per spatial axis, what the network's input sizes must be multiples of (`patch_multiples`)."""
+        return patch_multiples(self.arch.settings)
 
 
 def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Model:
@@ -116,4 +116,4 @@ def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Mo
     dev = device_for(Group(), device)
     layout = memory_format(arch.settings["dims"], bool(cfg.get("channels_last", True)))
     net = net.to(dev, memory_format=layout).eval()
-    return Model(net, arch, plan, list(cfg.get("patch_size") or plan["patch_size"]), cfg.get("val_mode", "sliding"), dev, layout, run)
+    return Model(net, arch, plan, list(cfg.get("patch_size") or plan.patch_size), cfg.get("val_mode", "sliding"), dev, layout, run)

@@ -133,13 +133,13 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     layout = memory_format(arch.settings["dims"], cfg.channels_last)
     net = net.to(device, memory_format=layout)
     speed_up(device)
-    patch = list(cfg.patch_size or plan["patch_size"])
+    patch = list(cfg.patch_size or plan.patch_size)
     check_patch(patch, arch.settings, arch.space)
     model = Model(net, arch, plan, patch, cfg.val_mode, device, layout, run)
     optimizer = weight_optimizer(net.parameters(), cfg)
     scheduler = lr_schedule(optimizer, cfg)
     train_ids, val_ids = training_split(fold, cfg.select)
-    data = PatchDataset(work, shard(train_ids, group), patch, plan["dims"], plan.get("slice_axis"),
+    data = PatchDataset(work, shard(train_ids, group), patch, plan.dims, plan.slice_axis,
                         cfg.steps_per_epoch * cfg.batch_size, cfg.fg_fraction, augment=True, seed=rank_seed(cfg.seed, group),
                         affine=cfg.augment_affine, intensity=cfg.augment_intensity, inside=cfg.patch_inside)
     return Trainer(cfg, run, model, optimizer, scheduler, Precision(device, cfg.amp), data, shard(val_ids, group), ws,
@@ -170,9 +170,9 @@ def training_split(fold: dict[str, Any], select: str) -> tuple[list[str], list[s
     them; "last" and "val" train on all training cases and draw the learning curve on the fold's
     validation cases, which only "val" selects on."""
     if select == "inner":
-        inner = set(fold["search_val"])
-        return [c for c in fold["train"] if c not in inner], list(fold["search_val"])
-    return list(fold["train"]), list(fold["val"])
+        inner = set(fold.search_val)
+        return [c for c in fold.train if c not in inner], list(fold.search_val)
+    return list(fold.train), list(fold.val)
 
 
 def selects(cfg: TrainConfig, record: dict[str, Any], best: dict[str, Any], validating: bool) -> bool:
@@ -201,8 +201,8 @@ def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = 
         on_case(i, len(case_ids))
         case = load_case(work, cid)
         pred = predict_volume(model, np.asarray(case.image)).argmax(0)
-        for c in range(1, model.plan["num_classes"]):
-            name = model.plan["labels"].get(str(c), str(c))
+        for c in range(1, model.plan.num_classes):
+            name = model.plan.labels.get(str(c), str(c))
             scores.setdefault(name, []).append(dice(pred == c, np.asarray(case.seg) == c))
     on_case(len(case_ids), len(case_ids))
     merged: dict[str, list[float]] = {}
@@ -230,7 +230,7 @@ def run_epoch(t: Trainer, epoch: int, tick: Callable[[str], None], last: bool = 
     """One epoch of weight steps, then validation (every `val_every` epochs and when `last`; never if it is 0;
     `on_case` reports its progress) → its log record."""
     t0 = time.perf_counter()
-    net, k = t.model.net, t.model.plan["num_classes"]
+    net, k = t.model.net, t.model.plan.num_classes
     net.train()
     loss_sum = dice_sum = 0.0
     steps = skipped = 0
@@ -303,7 +303,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
     if main:
         write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work),
                                            "ranks": t.group.world})
-        write_json(RunFolder(run).plan, t.model.plan)
+        write_json(RunFolder(run).plan, t.model.plan.to_json())
         t.model.arch.save(RunFolder(run).arch)
     history = RunLog(RunFolder(run).log, start, write=main)
     t_start = time.perf_counter()
