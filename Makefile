@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast setup clean
+.PHONY: demo test test-fast lint setup clean
 
 setup: $(STAMP)
 
@@ -18,12 +18,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/segnas demo --out demo_run
 
-test: $(STAMP)
+lint: $(STAMP)  # ruff (style, imports) and mypy (types) over the package; both run first in `make test`
 	$(BIN)/ruff check segnas tests benchmarks
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: $(STAMP)  # the tests that are not marked slow: about a minute, for the edit-test loop
-	$(BIN)/ruff check segnas tests benchmarks
+test-fast: lint  # the tests that are not marked slow: about a minute, for the edit-test loop
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 clean:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from segnas.errors import SegnasError
 
@@ -153,7 +153,7 @@ HELP: dict[str, str] = {  # one line per setting of either config: what `segnas 
 }
 
 
-def describe_settings(kind: type[ConfigT], preset: str | None = None) -> list[tuple[str, Any, str]]:
+def describe_settings(kind: type[SearchConfig] | type[TrainConfig], preset: str | None = None) -> list[tuple[str, Any, str]]:
     """(key, value, meaning) of every setting of a config kind, with a preset's values."""
     cfg = make_config(preset, None, kind)
     return [(f.name, getattr(cfg, f.name), HELP[f.name]) for f in dataclasses.fields(kind)]
@@ -208,8 +208,16 @@ def _parse(text: str) -> Any:
         return text
 
 
+@overload
+def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None) -> SearchConfig: ...
+@overload
+def make_config(preset: str | None, overrides: dict[str, Any] | None, kind: type[ConfigT]) -> ConfigT: ...
+@overload
+def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None, *, kind: type[ConfigT]) -> ConfigT: ...
+
+
 def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None,
-                kind: type[ConfigT] = SearchConfig) -> ConfigT:  # type: ignore[assignment]
+                kind: Any = SearchConfig) -> Any:
     """A preset's search (or, with `kind=TrainConfig`, training) config with `overrides` applied;
     keys may be dotted (`space_settings.channels`)."""
     table = PRESETS if kind is SearchConfig else TRAIN_PRESETS
@@ -241,13 +249,13 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
         elif not isinstance(value, type(default)):
             raise SegnasError(f"setting {name!r} must be {type(default).__name__}, got {v!r}")
         setattr(cfg, name, value)
-    return check_config(cfg)  # type: ignore[return-value]
+    return check_config(cfg)
 
 
 SELECTIONS = ("last", "inner", "val")
 
 
-def check_config(cfg: SearchConfig | TrainConfig) -> SearchConfig | TrainConfig:
+def check_config(cfg: ConfigT) -> ConfigT:
     """Every number in a usable range; a schedule that leaves a search without architecture steps is an error."""
     def need(ok: bool, key: str, what: str) -> None:
         if not ok:

@@ -24,7 +24,8 @@ class SegnasError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, problems: list[Problem] | None = None, path: str | Path | None = None) -> None:
-        self.path, self.reason = (str(path), message) if path is not None else (None, message)
+        self.path: str | None = str(path) if path is not None else None
+        self.reason = message
         if path is not None:
             message = f"{path}: {message}"
         self.problems = list(problems or [])

@@ -35,7 +35,7 @@ def forced(stage: str, force: str | None) -> bool:
     return STAGES.index(stage) >= STAGES.index(force)
 
 
-def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> dict[str, Any]:
+def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> Plan:
     """Validate the data and plan; a kept plan is used only for the same files (then they are not read again)
     and the same split options."""
     from segnas.app.report import plan_table, validation_table

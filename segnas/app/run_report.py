@@ -52,7 +52,8 @@ def overlay(image_path: Any, ref_path: Path, pred_path: Path, out: Path, title: 
     ref, pred = read_label(ref_path)[0], read_label(pred_path)[0]
     axis = int(np.argmin(ref.shape)) if min(ref.shape) == 1 else 2
     k = int(np.argmax((ref > 0).sum(axis=tuple(a for a in range(3) if a != axis))))
-    take = lambda a: np.take(a, k, axis=axis).T  # noqa: E731  (x to the right, y up)
+    def take(a: np.ndarray) -> np.ndarray:
+        return np.take(a, k, axis=axis).T  # x to the right, y up
     colours = ListedColormap([(0, 0, 0, 0), (1, 0.2, 0.2, 0.5), (0.2, 0.6, 1, 0.5), (1, 0.9, 0.1, 0.5), (0.3, 1, 0.3, 0.5)])
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
     for ax, labels, name in zip(axes, (None, ref, pred), ("image", "reference", "prediction")):

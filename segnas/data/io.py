@@ -45,8 +45,8 @@ class Geometry:
     @property
     def spacing(self) -> tuple[float, float, float]:
         """Voxel size along each array axis, in mm (column norms of the affine)."""
-        a = np.asarray(self.affine)[:3, :3]
-        return tuple(float(s) for s in np.linalg.norm(a, axis=0))  # type: ignore[return-value]
+        x, y, z = (float(s) for s in np.linalg.norm(np.asarray(self.affine)[:3, :3], axis=0))
+        return x, y, z
 
     @property
     def orientation(self) -> str:
@@ -70,7 +70,8 @@ class Geometry:
     @classmethod
     def of(cls, shape: Any, affine: np.ndarray) -> Geometry:
         """Build from any shape sequence and a (4, 4) array."""
-        return cls(tuple(int(s) for s in shape), tuple(tuple(float(v) for v in r) for r in affine))  # type: ignore[arg-type]
+        x, y, z = (int(s) for s in shape)
+        return cls((x, y, z), tuple(tuple(float(v) for v in r) for r in affine))
 
 
 def _to_3d(data: np.ndarray, path: Path, channels_allowed: bool) -> np.ndarray:
@@ -126,6 +127,7 @@ def _check_header(img: Any, path: Path) -> None:
 def _open(path: Path) -> Any:
     """A NIfTI file opened (header read and checked, voxels not); every problem is an error naming the file."""
     check_file(path)
+    img: Any  # a Nifti1Image; nibabel's stubs type `load` as any image format
     try:
         with nib.imageglobals.LoggingOutputSuppressor():  # nibabel prints its own header fixes
             img = nib.load(str(path))

@@ -111,8 +111,8 @@ class PatchDataset(Dataset):
     def _window(self, augmenting: bool) -> list[int]:
         """3D window to cut: the patch (plus rotation margin), with 1 along the slice axis in 2D."""
         size = [int(np.ceil(p * ROTATION_MARGIN)) if augmenting else p for p in self.patch]
-        if self.dims == 2:
-            size.insert(self.slice_axis, 1)  # type: ignore[arg-type]
+        if self.slice_axis is not None and self.dims == 2:
+            size.insert(self.slice_axis, 1)
         return size
 
     def sample(self, index: int, epoch: int | None = None) -> dict[str, Any]:
@@ -130,8 +130,8 @@ class PatchDataset(Dataset):
             centre = inside_centre(centre, patch, shape)
         image = extract(np.asarray(case.image), centre, window)
         label = extract(np.asarray(case.seg)[None], centre, window)
-        if self.dims == 2:
-            image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)  # type: ignore[operator]
+        if self.slice_axis is not None and self.dims == 2:
+            image, label = image.squeeze(1 + self.slice_axis), label.squeeze(1 + self.slice_axis)
         return {"image": image, "label": label, "case": case.id, "seed": int(rng.integers(2**31)),
                 "padding": padding_share(centre, patch, shape)}  # of the patch the network sees
 

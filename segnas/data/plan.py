@@ -204,12 +204,11 @@ class Plan:
         """Validate a (possibly hand-edited) plan object; errors name the file and the key."""
         _check(plan, where)
         known = set(_PLAN_TYPES) | set(_OPTIONAL) | {"slice_axis"}
-        seq = lambda k: tuple(plan[k]) if plan.get(k) is not None else None  # noqa: E731
         return cls(plan["format_version"], plan["dataset"], plan["dims"], tuple(plan["target_spacing"]),
                    tuple(plan["patch_size"]), plan["in_channels"], tuple(plan["modalities"]), tuple(plan["normalization"]),
                    dict(plan["labels"]), plan["num_classes"], plan["image_interpolation_order"], plan.get("slice_axis"),
-                   plan.get("dataset_name"), plan.get("divisor"), plan.get("voxel_budget"), seq("median_shape"),
-                   seq("median_resampled_shape"), {k: v for k, v in plan.items() if k not in known})
+                   plan.get("dataset_name"), plan.get("divisor"), plan.get("voxel_budget"), _tuple_or_none(plan.get("median_shape")),
+                   _tuple_or_none(plan.get("median_resampled_shape")), {k: v for k, v in plan.items() if k not in known})
 
     def to_json(self) -> dict[str, Any]:
         """The object `plan.json` holds (optional keys only when set), in the order `make_plan` writes it."""
@@ -225,6 +224,11 @@ class Plan:
     def name(self) -> str:
         """The dataset's name, for titles."""
         return self.dataset_name or Path(self.dataset).name
+
+
+def _tuple_or_none(value: Any) -> tuple[float, ...] | None:
+    """A list from JSON as a tuple; None stays None."""
+    return None if value is None else tuple(value)
 
 
 def _check(plan: Any, where: str | Path) -> None:

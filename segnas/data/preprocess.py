@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage
@@ -82,12 +82,12 @@ class CaseGeometry:
 
     original: Geometry
     box: tuple[tuple[int, int], ...]
-    resampled_shape: tuple[int, int, int]
+    resampled_shape: tuple[int, ...]
 
     @property
-    def cropped_shape(self) -> tuple[int, int, int]:
+    def cropped_shape(self) -> tuple[int, ...]:
         """Shape of the crop before resampling."""
-        return tuple(hi - lo for lo, hi in self.box)  # type: ignore[return-value]
+        return tuple(hi - lo for lo, hi in self.box)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -96,15 +96,16 @@ class CaseGeometry:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> CaseGeometry:
         """Inverse of `to_json`."""
-        return cls(Geometry.from_json(d["original"]), tuple(tuple(b) for b in d["box"]), tuple(d["resampled_shape"]))  # type: ignore[arg-type]
+        return cls(Geometry.from_json(d["original"]), tuple((int(lo), int(hi)) for lo, hi in d["box"]), tuple(d["resampled_shape"]))
 
 
-def resampled_shape(cropped: tuple[int, ...], spacing: tuple[float, ...], plan: Plan) -> tuple[int, int, int]:
+def resampled_shape(cropped: tuple[int, ...], spacing: tuple[float, ...], plan: Plan) -> tuple[int, ...]:
     """Shape of a crop after resampling to the plan's spacing (the slice axis of 2D plans untouched)."""
     shape = [max(1, int(round(n * s / t))) for n, s, t in zip(cropped, spacing, plan.target_spacing)]
     if plan.dims == 2:
+        assert plan.slice_axis is not None  # every 2D plan has one (Plan.from_json)
         shape[plan.slice_axis] = cropped[plan.slice_axis]
-    return tuple(shape)  # type: ignore[return-value]
+    return tuple(shape)
 
 
 def preprocess_image(image: np.ndarray, geom: Geometry, plan: Plan,
@@ -124,7 +125,7 @@ def preprocess_image(image: np.ndarray, geom: Geometry, plan: Plan,
     mask = np.any(crop != 0, axis=0)
     crop = normalise(crop, plan.normalization, mask)
     out = resample_image(crop, shape, plan.image_interpolation_order)
-    return out, CaseGeometry(geom, tuple(box), shape)  # type: ignore[arg-type]
+    return out, CaseGeometry(geom, tuple(box), shape)
 
 
 def invert_segmentation(seg: np.ndarray, cg: CaseGeometry) -> np.ndarray:
@@ -157,7 +158,7 @@ def _foreground_samples(seg: np.ndarray, rng: np.random.Generator) -> dict[str, 
     return out
 
 
-def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
+def preprocess_case(job: tuple[Case, Plan, str]) -> str:
     """Preprocess one case into `out` (skipped if its json says it was made under this plan)."""
     case, plan, out_dir = job
     out = Path(out_dir)
@@ -182,7 +183,8 @@ def preprocess_case(job: tuple[Case, dict[str, Any], str]) -> str:
     save_npy(out / f"{case.id}_seg.npy", seg)
     with atomic_path(out / f"{case.id}_fg.npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **_foreground_samples(seg, np.random.default_rng(0)))
+            samples: dict[str, Any] = _foreground_samples(seg, np.random.default_rng(0))
+            np.savez(f, **samples)
     write_json(meta_path, {"id": case.id, "plan_hash": h, "image": str(case.image), "label": str(case.label),
                            "geometry": cg.to_json(), "spacing": list(geom.spacing),
                            "classes": [int(c) for c in np.unique(seg)]})
@@ -228,7 +230,7 @@ def load_case(work: Workspace, case_id: str, mmap: bool = True) -> PreprocessedC
     if not meta_path.is_file():
         raise SegnasError(f"{meta_path}: case {case_id!r} is not preprocessed; run `segnas preprocess`")
     meta = read_json(meta_path)
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     try:
         image = np.load(d / f"{case_id}.npy", mmap_mode=mode)
         seg = np.load(d / f"{case_id}_seg.npy", mmap_mode=mode)

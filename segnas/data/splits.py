@@ -115,10 +115,14 @@ def make_splits(case_ids: list[str], folds: int | None = None, seed: int = 0, se
         rng = np.random.default_rng([seed, f])
         shuffled = [train_keys[i] for i in rng.permutation(len(train_keys))]
         n_weights = min(max(1, round(search_ratio * len(shuffled))), len(shuffled) - 1) if len(shuffled) > 1 else 1
-        expand = lambda ks: sorted(c for k in ks for c in groups[k])  # noqa: E731
-        out.append({"fold": f, "train": expand(train_keys), "val": expand(val_keys),
-                    "search_train": expand(shuffled[:n_weights]), "search_val": expand(shuffled[n_weights:])})
+        out.append({"fold": f, "train": _cases_of(train_keys, groups), "val": _cases_of(val_keys, groups),
+                    "search_train": _cases_of(shuffled[:n_weights], groups), "search_val": _cases_of(shuffled[n_weights:], groups)})
     return {"seed": seed, "search_ratio": search_ratio, "group_pattern": group_pattern, "folds": out}
+
+
+def _cases_of(keys: list[str], groups: dict[str, list[str]]) -> list[str]:
+    """The sorted cases of these groups."""
+    return sorted(c for k in keys for c in groups[k])
 
 
 def load_splits(work: Workspace, case_ids: list[str] | None = None) -> Splits:

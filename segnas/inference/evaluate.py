@@ -71,7 +71,7 @@ def evaluate_pairs(pairs: Sequence[tuple[Path, Path]], labels: dict[str, str], o
     problems = [r for r in results if isinstance(r, Problem)]
     if problems:
         raise SegnasError(f"{len(problems)} prediction(s) cannot be evaluated", problems)
-    cases: list[dict[str, Any]] = results  # type: ignore[assignment]
+    cases = [r for r in results if not isinstance(r, Problem)]
     mean = {}
     for c in classes:
         d = [r["classes"][str(c)]["dice"] for r in cases]

@@ -51,7 +51,9 @@ def whole_volume(net: Net, x: torch.Tensor, multiples: int | Sequence[int]) -> t
 
 def sliding_window(net: Net, x: torch.Tensor, patch: Sequence[int], overlap: float = 0.5, batch: int = 4) -> torch.Tensor:
     """Logits by Gaussian-weighted sliding windows (MONAI's inferer): (B, C, *S) → (B, K, *S)."""
-    return sliding_window_inference(x, list(patch), batch, net, overlap=overlap, mode="gaussian")  # type: ignore[return-value]
+    out = sliding_window_inference(x, list(patch), batch, net, overlap=overlap, mode="gaussian")
+    assert isinstance(out, torch.Tensor)  # a network of one output gives one tensor (MONAI also allows tuples and dicts)
+    return out
 
 
 def mirror_axes(dims: int, tta: bool) -> list[tuple[int, ...]]:
@@ -66,7 +68,7 @@ def probabilities(model: Model, x: torch.Tensor, mode: str | None = None, tta: b
     if mode not in ("sliding", "whole"):
         raise SegnasError(f"--mode must be sliding or whole, not {mode!r}")
     x = x.to(model.device, memory_format=model.layout) if x.ndim == 5 else x.to(model.device)
-    total = None
+    total: torch.Tensor | None = None
     flips = mirror_axes(x.ndim - 2, tta)
     with torch.inference_mode():
         for axes in flips:
@@ -78,7 +80,8 @@ def probabilities(model: Model, x: torch.Tensor, mode: str | None = None, tta: b
             p = torch.softmax(logits.float(), 1)
             p = p.flip(axes) if axes else p
             total = p if total is None else total + p
-    return total / len(flips)  # type: ignore[operator]
+    assert total is not None  # mirror_axes gives at least the identity
+    return total / len(flips)
 
 
 def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta: bool = False, slices: int = 8) -> np.ndarray:
@@ -86,6 +89,7 @@ def predict_volume(model: Model, image: np.ndarray, mode: str | None = None, tta
     if model.plan.dims == 3:
         return probabilities(model, torch.from_numpy(np.array(image, dtype=np.float32))[None], mode, tta)[0].cpu().numpy()
     axis = model.plan.slice_axis
+    assert axis is not None  # every 2D plan has one (Plan.from_json)
     stack = np.moveaxis(image, 1 + axis, 0)  # (N, C, H, W)
     out = [probabilities(model, torch.from_numpy(np.array(stack[i:i + slices], dtype=np.float32)), mode, tta).cpu().numpy()
            for i in range(0, len(stack), slices)]

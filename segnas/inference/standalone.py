@@ -26,6 +26,15 @@ SCHEMES = {"none": 0, "zscore": 1, "ct": 2}
 class Standalone(nn.Module):
     """(X, Y, Z[, C]) image as stored in NIfTI and its voxel size (3,) in mm → (X, Y, Z) label map."""
 
+    # the buffers registered below, declared for type checkers (nn.Module's attribute lookup is untyped)
+    target: torch.Tensor
+    scheme: torch.Tensor
+    masked: torch.Tensor
+    clip: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    weights: torch.Tensor
+
     def __init__(self, net: nn.Module, plan: Plan, patch: list[int]) -> None:
         super().__init__()
         self.net = net
@@ -155,4 +164,4 @@ def _product(starts: list[list[int]]) -> list[list[int]]:
 def importance(patch: list[int]) -> torch.Tensor:
     """Weight of each voxel of a window: MONAI's Gaussian importance map (σ = patch/8), as segnas predicts with."""
     from monai.data.utils import compute_importance_map
-    return compute_importance_map(patch, mode="gaussian", sigma_scale=0.125).float()
+    return compute_importance_map(tuple(patch), mode="gaussian", sigma_scale=0.125).float()

@@ -182,9 +182,9 @@ def derive(space: str, settings: dict[str, Any], choices: Sequence[Choice],
     """
     ops = {c.label: c for c in choices if isinstance(c, OpChoice)}
     values: dict[str, Value] = {}
-    for label, c in ops.items():
+    for label, op in ops.items():
         p = probabilities[label]
-        values[label] = max((name for name in c.candidates if name != ZERO), key=lambda n: p[c.candidates.index(n)])
+        values[label] = max((name for name in op.candidates if name != ZERO), key=lambda n: p[op.candidates.index(n)])
     for c in choices:
         if isinstance(c, InputChoice):
             strength = [edge_strength(probabilities[e], ops[e].candidates) for e in c.edges]

@@ -31,7 +31,7 @@ from segnas.nas.arch import Architecture, OpChoice, Selection, derive
 from segnas.nas.decisions import changed, describe, summarize, verdict
 from segnas.nas.spaces import get_space
 from segnas.nas.strategies import Evaluation, Strategy, get_strategy
-from segnas.networks.model import check_patch, memory_format
+from segnas.networks.model import check_patch, memory_format, to_device
 from segnas.runtime.checkpoint import check_resumable, load_checkpoint, open_run, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.runtime.distributed import (
     Group,
@@ -148,12 +148,12 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     space = get_space(cfg.space)
     settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels,
                                  "num_classes": plan.num_classes, **cfg.space_settings})
-    strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),  # type: ignore[call-arg]
+    strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=(cfg.arch_betas[0], cfg.arch_betas[1]),
                                           weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
     group = setup(cfg.device)
     device = device_for(group, cfg.device)
     layout = memory_format(settings["dims"], cfg.channels_last)
-    net = space.supernet(partial_channels=strategy.partial_channels, **settings).to(device, memory_format=layout)
+    net = to_device(space.supernet(partial_channels=strategy.partial_channels, **settings), device, layout)
     strategy.to(device)
     speed_up(device)
     strategy.connect(lambda obj: broadcast(obj, group), lambda v: mean(v, group, device),
@@ -163,10 +163,9 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
     patch = list(cfg.patch_size or plan.patch_size)
     check_patch(patch, settings, cfg.space)
     n = cfg.steps_per_epoch * cfg.batch_size
-    common = dict(patch_size=patch, dims=plan.dims, slice_axis=plan.slice_axis, samples_per_epoch=n)
     seed = rank_seed(cfg.seed, group)
-    train_data = PatchDataset(work, shard(fold.search_train, group), seed=seed, augment=True, **common)  # type: ignore[arg-type]
-    val_data = PatchDataset(work, shard(fold.search_val, group), seed=seed + 1, augment=False, **common)  # type: ignore[arg-type]
+    train_data, val_data = (PatchDataset(work, shard(ids, group), patch, plan.dims, plan.slice_axis, samples_per_epoch=n, seed=s, augment=aug)
+                            for ids, s, aug in ((fold.search_train, seed, True), (fold.search_val, seed + 1, False)))
     return Searcher(cfg, run, settings, strategy, net, optimizer, scheduler, train_data, val_data,
                     segmentation_loss(cfg.loss), device, plan.num_classes, layout, group,
                     Precision(device, cfg.amp, allow_fp16=False))

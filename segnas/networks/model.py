@@ -77,6 +77,11 @@ def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
     return torch.channels_last_3d if channels_last and dims == 3 else torch.contiguous_format
 
 
+def to_device(net: nn.Module, device: torch.device, layout: torch.memory_format) -> nn.Module:
+    """`net` on `device` in `layout` (torch's stubs leave `memory_format` out of `Module.to`, which accepts it)."""
+    return net.to(device, memory_format=layout)  # type: ignore[call-overload]
+
+
 @dataclass
 class Model:
     """A trained network ready to predict: (B, in_channels, *S) → logits (B, num_classes, *S)."""
@@ -115,5 +120,5 @@ def load_model(run: str | Path, which: str = "best", device: str = "auto") -> Mo
         raise SegnasError(f"{path}: weights do not fit {run / 'arch.json'} ({str(e).splitlines()[0]})") from None
     dev = device_for(Group(), device)
     layout = memory_format(arch.settings["dims"], bool(cfg.get("channels_last", True)))
-    net = net.to(dev, memory_format=layout).eval()
+    net = to_device(net, dev, layout).eval()
     return Model(net, arch, plan, list(cfg.get("patch_size") or plan.patch_size), cfg.get("val_mode", "sliding"), dev, layout, run)

@@ -25,7 +25,8 @@ from segnas.runtime.staleness import FREE_SETTINGS
 from segnas.runtime.workspace import RunFolder
 
 # What checkpoints written before the NumPy state became a tensor contain besides tensors: one uint32 array.
-_LEGACY_GLOBALS: list[Any] = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct]
+# (numpy's stubs leave out its private `_core`, where those pickles point)
+_LEGACY_GLOBALS: list[Any] = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct]  # type: ignore[attr-defined]
 
 log = logging.getLogger(__name__)
 

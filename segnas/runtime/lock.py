@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from segnas.errors import SegnasError
 from segnas.runtime.files import check_writable
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _held: dict[Path, int] = {}  # lock file → nesting depth in this process (run → search → …)
 
@@ -62,12 +63,12 @@ def work_lock(work: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
-def locks_work(fn: F) -> F:
+def locks_work(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorator: hold the lock of the function's `work` argument while it runs."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with work_lock(signature.bind(*args, **kwargs).arguments["work"]):
             return fn(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 INTERVAL_ENV = "SEGNAS_PROGRESS_SECONDS"  # seconds between plain progress lines (default 30)
 
@@ -48,15 +48,15 @@ class LineProgress:
     def __exit__(self, *exc: object) -> None:
         for i, t in enumerate(self.tasks):  # the last state of a task that stopped early (a time budget, an error)
             if t.completed != t.shown:
-                self._print(i)
+                self._print(TaskID(i))
 
     def add_task(self, description: str, total: float | None = None, completed: float = 0, visible: bool = True,
-                 **fields: Any) -> int:
-        """A new task; returns its id."""
+                 **fields: Any) -> TaskID:
+        """A new task; returns its id (rich's id type, so that callers need not know which progress they hold)."""
         self.tasks.append(_Task(description, total, completed, visible, dict(fields)))
-        return len(self.tasks) - 1
+        return TaskID(len(self.tasks) - 1)
 
-    def update(self, task: int, *, advance: float | None = None, completed: float | None = None,
+    def update(self, task: TaskID, *, advance: float | None = None, completed: float | None = None,
                total: float | None = None, description: str | None = None, visible: bool | None = None,
                **fields: Any) -> None:
         """Change a task; prints its line when the interval has passed or it has just completed."""
@@ -80,11 +80,11 @@ class LineProgress:
             self._print(task)
             t.done_printed = finished
 
-    def advance(self, task: int, advance: float = 1) -> None:
+    def advance(self, task: TaskID, advance: float = 1) -> None:
         """Add `advance` to a task's completed count."""
         self.update(task, advance=advance)
 
-    def line(self, task: int) -> str:
+    def line(self, task: TaskID) -> str:
         """The progress line of a task."""
         t = self.tasks[task]
         elapsed = time.monotonic() - t.started
@@ -99,7 +99,7 @@ class LineProgress:
             parts.append(str(stats))
         return " ".join(parts)
 
-    def _print(self, task: int) -> None:
+    def _print(self, task: TaskID) -> None:
         t = self.tasks[task]
         t.printed, t.shown = time.monotonic(), t.completed
         if not self.disable and t.visible:

@@ -35,11 +35,11 @@ def segmentation_loss(name: str) -> Loss:
         if isinstance(outputs, torch.Tensor):
             return fn(outputs, target)
         weights = [0.5**i for i in range(len(outputs))]
-        total = 0.0
+        total = torch.zeros((), device=target.device)
         for w, out in zip(weights, outputs):
             t = target if out.shape[2:] == target.shape[2:] else F.interpolate(target.float(), size=out.shape[2:], mode="nearest")
             total = total + w * fn(out, t)
-        return total / sum(weights)  # type: ignore[return-value]
+        return total / sum(weights)
 
     return loss
 

@@ -27,13 +27,13 @@ from segnas.config import TrainConfig, check_config
 from segnas.data.patches import PatchDataset, patch_loader
 from segnas.data.plan import load_plan
 from segnas.data.preprocess import load_case
-from segnas.data.splits import load_fold
+from segnas.data.splits import Fold, load_fold
 from segnas.errors import SegnasError
 from segnas.inference.metrics import dice, dice_per_sample
 from segnas.inference.predict import predict_volume
 from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.spaces import get_space, inherit_weights
-from segnas.networks.model import Model, build_network, check_architecture, check_patch, fit_architecture, memory_format
+from segnas.networks.model import Model, build_network, check_architecture, check_patch, fit_architecture, memory_format, to_device
 from segnas.runtime.checkpoint import check_resumable, load_checkpoint, open_run, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.runtime.distributed import Group, barrier, device_for, gather, max_difference, rank_seed, setup, shard
 from segnas.runtime.files import write_json
@@ -131,7 +131,7 @@ def build(work: Path, arch_path: Path, cfg: TrainConfig, run: Path) -> Trainer:
     group = setup(cfg.device)
     device = device_for(group, cfg.device)
     layout = memory_format(arch.settings["dims"], cfg.channels_last)
-    net = net.to(device, memory_format=layout)
+    net = to_device(net, device, layout)
     speed_up(device)
     patch = list(cfg.patch_size or plan.patch_size)
     check_patch(patch, arch.settings, arch.space)
@@ -163,7 +163,7 @@ def baseline_file(ws: Workspace, name: str) -> Path:
     return path
 
 
-def training_split(fold: dict[str, Any], select: str) -> tuple[list[str], list[str]]:
+def training_split(fold: Fold, select: str) -> tuple[list[str], list[str]]:
     """(cases to train on, cases validated during training) for a model-selection rule (`TrainConfig.select`).
 
     "inner" holds the fold's search_val cases (a fifth of its training cases) out of training and selects on

@@ -17,7 +17,7 @@ from torch import nn
 from segnas.errors import SegnasError, short_repr
 from segnas.nas.arch import COMMON_LIMITS, Architecture, Choice, Value, check_settings, check_values, sample_values
 from segnas.nas.spaces import nested, unet
-from segnas.nas.spaces.mixed import FixedEdge
+from segnas.nas.spaces.mixed import FixedEdge, MixedEdge
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ def inherit_weights(net: nn.Module, supernet: nn.Module) -> None:
         name = key
         if prefix in edges:
             mixed = supernet.get_submodule(prefix)
+            assert isinstance(mixed, MixedEdge), prefix
             name = f"{prefix}.ops.{mixed.candidates.index(edges[prefix].name)}.{rest}"
         if name not in src or src[name].shape != net.state_dict()[key].shape:
             raise SegnasError(f"the supernet has no weights matching {key!r}: was it built with other settings?")

@@ -71,9 +71,10 @@ class Cell(nn.Module):
         self.active: dict[int, list[int]] = {}  # node → indices of its sources that have an edge
         for j in range(nodes):
             sources = node_sources(j)
-            chosen = range(len(sources))
+            chosen: Sequence[int] = range(len(sources))
             if fixed is not None and inputs_label(kind, j) in fixed:
-                chosen = [sources.index(s) for s in fixed[inputs_label(kind, j)]]  # type: ignore[union-attr]
+                picked = fixed[inputs_label(kind, j)]  # an input decision's value is a list of sources (check_values)
+                chosen = [sources.index(s) for s in (picked if isinstance(picked, list) else [picked])]
             self.active[j] = []
             for i in chosen:
                 label = edge_label(kind, j, i)
@@ -100,9 +101,12 @@ class Cell(nn.Module):
             acc = None
             for n, i in enumerate(indices):
                 edge = self.edges[module_key(edge_label(self.kind, j, i))]
-                if isinstance(edge, MixedEdge) and (selection is None or edge.label not in selection):
-                    raise ValueError(f"the selection has no pick for {edge.label!r}: a supernet runs only what it is told")
-                y = edge(states[sources[i]], selection[edge.label] if isinstance(edge, MixedEdge) else None)  # type: ignore[index]
+                pick_of_edge = None
+                if isinstance(edge, MixedEdge):
+                    if selection is None or edge.label not in selection:
+                        raise ValueError(f"the selection has no pick for {edge.label!r}: a supernet runs only what it is told")
+                    pick_of_edge = selection[edge.label]
+                y = edge(states[sources[i]], pick_of_edge)
                 if y is None:
                     continue
                 if pick is not None and pick.weights is not None:

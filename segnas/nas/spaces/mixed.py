@@ -24,13 +24,14 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 def _run(ops: Sequence[nn.Module], x: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Σ w_i op_i(x), with one shared LeakyReLU for the ops that start with it."""
     act = F.leaky_relu(x, SLOPE) if any(op.preact for op in ops) else None
-    out = None
+    out: torch.Tensor | None = None
     for i, op in enumerate(ops):
         y = op(act if op.preact else x)
         if weights is not None:
             y = y * weights[i]
         out = y if out is None else out + y
-    return out  # type: ignore[return-value]
+    assert out is not None, "a mixed edge has at least one op"
+    return out
 
 
 class MixedEdge(nn.Module):

@@ -38,8 +38,9 @@ class Nested(nn.Module):
         dims, c, depth, nodes = s["dims"], s["channels"], s["depth"], s["nodes"]
         self.depth, self.deep_supervision = depth, s["deep_supervision"]
         self.stem = ConvNorm(s["in_channels"], c, dims, 3)
-        cell = lambda kind, cin0, factors, stride: Cell(kind, (cin0, c), factors, c, nodes, dims, THRIFTY_OPS, stride,  # noqa: E731
-                                                        "conv", c, fixed, partial)
+        def cell(kind: str, cin0: int, factors: tuple[float, float], stride: int) -> Cell:
+            return Cell(kind, (cin0, c), factors, c, nodes, dims, THRIFTY_OPS, stride, "conv", c, fixed, partial)
+
         self.down = nn.ModuleList(cell("dn", c, (0.5 if j >= 2 else 1.0, 1.0), 2) for j in range(1, depth + 1))
         self.up = nn.ModuleDict({f"{k}_{j}": cell("up", k * c, (1.0, 2.0), 1) for k in range(1, depth + 1) for j in range(depth - k + 1)})
         self.out = conv_nd(dims)(c, s["num_classes"], 1)

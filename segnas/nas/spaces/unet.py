@@ -64,15 +64,18 @@ class UNet(nn.Module):
         self.depth, self.deep_supervision = depth, s["deep_supervision"]
         self.specs = layout(depth)
         self.stem = ConvNorm(s["in_channels"], c, dims, 3)
-        width = lambda level: c * 2**level  # noqa: E731 - channels at a level
+
+        def width(level: int) -> int:
+            return int(c * 2**level)  # channels at a level
+
         states = [(c, 0), (c, 0)]  # (channels, level) of the two latest outputs
         self.cells = nn.ModuleList()
         self.skips = nn.ModuleDict()
         for spec in self.specs:
             kind = "enc" if spec.kind == "inter" else spec.kind
             grid = spec.level - 1 if kind == "red" else spec.level  # where the edges read their inputs
-            factors = tuple(2.0 ** (lvl - grid) for _, lvl in states[-2:])
-            cell = Cell(kind, (states[-2][0], states[-1][0]), factors, width(spec.level) // nodes, nodes, dims,  # type: ignore[arg-type]
+            (c0, l0), (c1, l1) = states[-2:]
+            cell = Cell(kind, (c0, c1), (2.0 ** (l0 - grid), 2.0 ** (l1 - grid)), width(spec.level) // nodes, nodes, dims,
                         SCNAS_OPS, stride=2 if kind == "red" else 1, fixed=fixed, partial=partial)
             self.cells.append(cell)
             if kind == "exp":

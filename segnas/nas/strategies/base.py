@@ -43,7 +43,7 @@ class Strategy(nn.Module):
         self.choices = list(choices)
         self.ops = [c for c in self.choices if isinstance(c, OpChoice)]
         self.inputs = [c for c in self.choices if isinstance(c, InputChoice)]
-        self.hparams = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}
+        self.hparams: dict[str, Any] = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}
         self._optimizer: torch.optim.Optimizer | None = None
         self.connect()
 
