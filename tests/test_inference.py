@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -128,6 +129,6 @@ def test_an_ensemble_averages_probabilities_and_refuses_other_datasets(model_run
     p2 = np.load(str(two).replace(".nii.gz", "_probabilities.npz"))["probabilities"]
     np.testing.assert_allclose(p1.astype(np.float32), p2.astype(np.float32), atol=2e-3)
     other = load_model(model_run)
-    other.plan = {**other.plan, "num_classes": 5}
+    other.plan = dataclasses.replace(other.plan, num_classes=5)
     with pytest.raises(SegnasError, match="num_classes .* differs"):
         predict_files([model, other], files, tmp_path / "three", show_progress=False)

@@ -3,6 +3,7 @@ and `segnas export`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_exported_model_with_preprocessing_runs_on_a_nifti_with_torch_alone(fini
                    check=True, timeout=300)
     standalone = np.load(tmp_path / "labels.npy")
     model = load_model(run)
-    model.plan = {**model.plan, "image_interpolation_order": 1}  # the standalone resamples images linearly
+    model.plan = dataclasses.replace(model.plan, image_interpolation_order=1)  # the standalone resamples images linearly
     segnas = np.asarray(nib.load(predict_files(model, [case], tmp_path / "pred", show_progress=False)[0]).dataobj)
     assert standalone.shape == segnas.shape
     assert np.mean(standalone == segnas) > 0.999

@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from segnas.config import TrainConfig, make_config
+from segnas.data.plan import load_plan
 from segnas.errors import SegnasError
 from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.search import search
 from segnas.nas.spaces import SPACES, get_space
 from segnas.networks.baselines import BASELINES, baseline_architecture
 from segnas.networks.model import load_model
+from segnas.runtime.workspace import Workspace
 from segnas.training.train import train
 
 from .conftest import copy_work, nan_every
@@ -40,7 +42,7 @@ def tiny(**more: object) -> TrainConfig:
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_every_baseline_trains_and_predicts_in_2d_and_3d(name: str, dims: int, work3d: Path, work2d: Path, tmp_path: Path) -> None:
     work = copy_work(work3d if dims == 3 else work2d, tmp_path / "w")
-    plan = json.loads((work / "plan.json").read_text())
+    plan = load_plan(Workspace(work))
     patch = [32] * dims  # MONAI's UNet halves 4 times and needs more than one voxel at the bottom
     baseline_architecture(name, plan, patch).save(tmp_path / "arch.json")
     run = train(work, tmp_path / "arch.json", tiny(patch_size=patch), show_progress=False)
@@ -61,7 +63,7 @@ def test_every_space_trains_in_2d_and_3d(space: str, dims: int, work3d: Path, wo
     for name in ("arch.json", "plan.json", "config.json", "best.pt", "checkpoint.pt", "log.jsonl", "learning_curve.png", "summary.json"):
         assert (run / name).is_file(), name
     arch = load_architecture(run / "arch.json")
-    plan = json.loads((work / "plan.json").read_text())
+    plan = load_plan(Workspace(work))
     assert arch.settings["dims"] == dims and arch.settings["in_channels"] == plan.in_channels == 2
     assert arch.settings["num_classes"] == 3 and arch.settings["channels"] == 16  # transferred and widened
     assert arch.values == load_architecture(arch_path).values
@@ -215,9 +217,9 @@ def test_model_selection_never_touches_the_reported_cases_unless_asked(select: s
     fold = load_fold(Workspace(work), 0)
     train_ids, val_ids = training_split(fold, select)
     if select == "inner":
-        assert val_ids == fold.search_val and not set(train_ids) & set(val_ids) and not set(val_ids) & set(fold.val)
+        assert val_ids == list(fold.search_val) and not set(train_ids) & set(val_ids) and not set(val_ids) & set(fold.val)
     else:
-        assert train_ids == fold.train and val_ids == fold.val
+        assert train_ids == list(fold.train) and val_ids == list(fold.val)
     arch = random_arch("unet", tmp_path / "arch.json", depth=3)
     run = train(work, arch, tiny(patch_size=PATCH[3], epochs=3, select=select, keep_every=4), show_progress=False)
     summary = json.loads((run / "summary.json").read_text())

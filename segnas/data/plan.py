@@ -202,7 +202,7 @@ class Plan:
     @classmethod
     def from_json(cls, plan: Any, where: str | Path) -> Plan:
         """Validate a (possibly hand-edited) plan object; errors name the file and the key."""
-        _check(plan, where)
+        cls.check(plan, where)
         known = set(_PLAN_TYPES) | set(_OPTIONAL) | {"slice_axis"}
         return cls(plan["format_version"], plan["dataset"], plan["dims"], tuple(plan["target_spacing"]),
                    tuple(plan["patch_size"]), plan["in_channels"], tuple(plan["modalities"]), tuple(plan["normalization"]),
@@ -225,51 +225,51 @@ class Plan:
         """The dataset's name, for titles."""
         return self.dataset_name or Path(self.dataset).name
 
+    @staticmethod
+    def check(plan: Any, where: str | Path) -> None:
+        """Every rule a plan object must meet; the first broken one is an error naming the file and the key."""
+        if not isinstance(plan, dict):
+            raise SegnasError(f"{where}: plan must be a JSON object")
+        for key, typ in _PLAN_TYPES.items():
+            if key not in plan:
+                raise SegnasError(f"{where}: missing key '{key}'")
+            if not isinstance(plan[key], typ) or isinstance(plan[key], bool):
+                raise SegnasError(f"{where}: '{key}' must be a {typ.__name__}, found {plan[key]!r}")
+        if plan["format_version"] != PLAN_VERSION:
+            raise SegnasError(f"{where}: 'format_version' is {plan['format_version']}, this segnas reads {PLAN_VERSION}")
+        if plan["dims"] not in (2, 3):
+            raise SegnasError(f"{where}: 'dims' must be 2 or 3, found {plan['dims']}")
+        if plan["dims"] == 2 and plan.get("slice_axis") not in (0, 1, 2):
+            raise SegnasError(f"{where}: a 2D plan needs 'slice_axis' 0, 1 or 2, found {plan.get('slice_axis')!r}")
+        ts = plan["target_spacing"]
+        if len(ts) != 3 or not all(isinstance(s, (int, float)) and s > 0 for s in ts):
+            raise SegnasError(f"{where}: 'target_spacing' must be 3 positive numbers, found {ts!r}")
+        ps = plan["patch_size"]
+        if len(ps) != plan["dims"] or not all(isinstance(p, int) and p > 0 for p in ps):
+            raise SegnasError(f"{where}: 'patch_size' must be {plan['dims']} positive integers, found {ps!r}")
+        norm = plan["normalization"]
+        if len(norm) != plan["in_channels"]:
+            raise SegnasError(f"{where}: 'normalization' has {len(norm)} entries for {plan['in_channels']} channel(s)")
+        for i, n in enumerate(norm):
+            scheme = n.get("scheme") if isinstance(n, dict) else None
+            if scheme not in ("zscore", "ct", "none"):
+                raise SegnasError(f"{where}: 'normalization[{i}].scheme' must be zscore, ct or none, found {scheme!r}")
+            if scheme == "ct" and not all(k in n for k in ("clip", "mean", "std")):
+                raise SegnasError(f"{where}: 'normalization[{i}]' (ct) needs 'clip', 'mean' and 'std'")
+        keys = list(plan["labels"])
+        if not all(k.isdigit() for k in keys) or "0" not in keys or max(map(int, keys)) != plan["num_classes"] - 1:
+            raise SegnasError(f"{where}: 'labels' must be numbered from 0 (background) up to 'num_classes' - 1 = "
+                              f"{plan['num_classes'] - 1}, found {', '.join(keys)}")
+        if plan["image_interpolation_order"] not in range(6):
+            raise SegnasError(f"{where}: 'image_interpolation_order' must be 0..5")
+        for key in ("divisor", "voxel_budget"):
+            if plan.get(key) is not None and (not isinstance(plan[key], int) or plan[key] < 1):
+                raise SegnasError(f"{where}: '{key}' must be a positive integer, found {plan[key]!r}")
+
 
 def _tuple_or_none(value: Any) -> tuple[float, ...] | None:
     """A list from JSON as a tuple; None stays None."""
     return None if value is None else tuple(value)
-
-
-def _check(plan: Any, where: str | Path) -> None:
-    """Every rule a plan object must meet; the first broken one is an error naming the file and the key."""
-    if not isinstance(plan, dict):
-        raise SegnasError(f"{where}: plan must be a JSON object")
-    for key, typ in _PLAN_TYPES.items():
-        if key not in plan:
-            raise SegnasError(f"{where}: missing key '{key}'")
-        if not isinstance(plan[key], typ) or isinstance(plan[key], bool):
-            raise SegnasError(f"{where}: '{key}' must be a {typ.__name__}, found {plan[key]!r}")
-    if plan["format_version"] != PLAN_VERSION:
-        raise SegnasError(f"{where}: 'format_version' is {plan['format_version']}, this segnas reads {PLAN_VERSION}")
-    if plan["dims"] not in (2, 3):
-        raise SegnasError(f"{where}: 'dims' must be 2 or 3, found {plan['dims']}")
-    if plan["dims"] == 2 and plan.get("slice_axis") not in (0, 1, 2):
-        raise SegnasError(f"{where}: a 2D plan needs 'slice_axis' 0, 1 or 2, found {plan.get('slice_axis')!r}")
-    ts = plan["target_spacing"]
-    if len(ts) != 3 or not all(isinstance(s, (int, float)) and s > 0 for s in ts):
-        raise SegnasError(f"{where}: 'target_spacing' must be 3 positive numbers, found {ts!r}")
-    ps = plan["patch_size"]
-    if len(ps) != plan["dims"] or not all(isinstance(p, int) and p > 0 for p in ps):
-        raise SegnasError(f"{where}: 'patch_size' must be {plan['dims']} positive integers, found {ps!r}")
-    norm = plan["normalization"]
-    if len(norm) != plan["in_channels"]:
-        raise SegnasError(f"{where}: 'normalization' has {len(norm)} entries for {plan['in_channels']} channel(s)")
-    for i, n in enumerate(norm):
-        scheme = n.get("scheme") if isinstance(n, dict) else None
-        if scheme not in ("zscore", "ct", "none"):
-            raise SegnasError(f"{where}: 'normalization[{i}].scheme' must be zscore, ct or none, found {scheme!r}")
-        if scheme == "ct" and not all(k in n for k in ("clip", "mean", "std")):
-            raise SegnasError(f"{where}: 'normalization[{i}]' (ct) needs 'clip', 'mean' and 'std'")
-    keys = list(plan["labels"])
-    if not all(k.isdigit() for k in keys) or "0" not in keys or max(map(int, keys)) != plan["num_classes"] - 1:
-        raise SegnasError(f"{where}: 'labels' must be numbered from 0 (background) up to 'num_classes' - 1 = "
-                          f"{plan['num_classes'] - 1}, found {', '.join(keys)}")
-    if plan["image_interpolation_order"] not in range(6):
-        raise SegnasError(f"{where}: 'image_interpolation_order' must be 0..5")
-    for key in ("divisor", "voxel_budget"):
-        if plan.get(key) is not None and (not isinstance(plan[key], int) or plan[key] < 1):
-            raise SegnasError(f"{where}: '{key}' must be a positive integer, found {plan[key]!r}")
 
 
 def check_plan(plan: Any, where: str | Path) -> Plan:

@@ -26,14 +26,14 @@ SCHEMES = {"none": 0, "zscore": 1, "ct": 2}
 class Standalone(nn.Module):
     """(X, Y, Z[, C]) image as stored in NIfTI and its voxel size (3,) in mm → (X, Y, Z) label map."""
 
-    # the buffers registered below, declared for type checkers (nn.Module's attribute lookup is untyped)
-    target: torch.Tensor
-    scheme: torch.Tensor
-    masked: torch.Tensor
-    clip: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
-    weights: torch.Tensor
+    if TYPE_CHECKING:  # the buffers registered below, for type checkers only (TorchScript reads class annotations)
+        target: torch.Tensor
+        scheme: torch.Tensor
+        masked: torch.Tensor
+        clip: torch.Tensor
+        mean: torch.Tensor
+        std: torch.Tensor
+        weights: torch.Tensor
 
     def __init__(self, net: nn.Module, plan: Plan, patch: list[int]) -> None:
         super().__init__()
