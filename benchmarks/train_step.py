@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, measure, run_isolated  # noqa: E402
 
 from segnas.config import PRESETS  # noqa: E402
+from segnas.data.plan import Plan  # noqa: E402
 from segnas.nas.arch import Architecture, load_architecture  # noqa: E402
 from segnas.nas.spaces import get_space  # noqa: E402
 from segnas.networks.baselines import BASELINES, baseline_architecture  # noqa: E402
@@ -35,8 +36,7 @@ SEARCHED = ("scnas", "ronasmis", "thrifty")
 def architecture(row: str, patch: list[int], width: int) -> Architecture:
     """The network of a row: a baseline, a preset's random draw, or an arch.json path."""
     if row in BASELINES:
-        plan = {"dims": len(patch), "in_channels": 1, "num_classes": 2, "target_spacing": [1.0] * 3, "slice_axis": 0}
-        return baseline_architecture(row, plan, patch)
+        return baseline_architecture(row, Plan.of(len(patch), 1, 2, patch), patch)
     if row in PRESETS:
         preset = PRESETS[row]
         settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width}

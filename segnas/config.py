@@ -43,6 +43,12 @@ class SearchConfig:
     budget_arch_steps: int = 500  # architecture steps the proxy must afford before a larger proxy is kept
     budget_travel: float = 8.0  # arch_lr × architecture steps: how far a consistent signal can move a logit
     budget_warmup: float = 0.2  # share of the budget's steps that train weights only, before any architecture step
+    # Hardware-aware search (`segnas/nas/cost.py`): with cost_weight > 0 every candidate op is timed on this device
+    # at the trained network's width and the plan's patch, and the architecture loss gains
+    # cost_weight × max(0, expected step ms / target − 1), target = cost_target × MONAI UNet's step there.
+    cost_weight: float = 0.0
+    cost_target: float = 2.0
+    cost_width: int | None = None  # stem channels the costs are measured at (None: the search's own)
     fold: int = 0
     seed: int = 0
     workers: int = 2
@@ -130,6 +136,9 @@ HELP: dict[str, str] = {  # one line per setting of either config: what `segnas 
     "budget_arch_steps": "architecture steps a proxy must afford within the budget before a larger one is kept",
     "budget_travel": "budgeted search: arch_lr × architecture steps (how far a consistent signal moves a logit)",
     "budget_warmup": "budgeted search: share of the steps that train weights only, first",
+    "cost_weight": "hardware-aware search: weight of the predicted step time beyond the target in the architecture loss (0: off)",
+    "cost_target": "hardware-aware search: target training-step time, as a multiple of MONAI UNet's on this device",
+    "cost_width": "hardware-aware search: stem channels the op costs are measured at (null: the search's; the trained width is best)",
     "fold": "cross-validation fold",
     "seed": "random seed (weights, patches, sampling)",
     "workers": "patch loader processes (0: in the training process)",
@@ -274,6 +283,9 @@ def check_config(cfg: ConfigT) -> ConfigT:
         need(cfg.budget_arch_steps >= 1, "budget_arch_steps", "at least 1")
         need(cfg.budget_travel > 0, "budget_travel", "positive")
         need(0 <= cfg.budget_warmup < 1, "budget_warmup", "from 0 to below 1")
+        need(0 <= cfg.cost_weight <= 100, "cost_weight", "from 0 to 100")
+        need(0 < cfg.cost_target <= 100, "cost_target", "above 0, at most 100")
+        need(cfg.cost_width is None or 1 <= cfg.cost_width <= 1024, "cost_width", "null or 1 to 1024")
         need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs",
              f"0 or more and below epochs ({cfg.epochs}): with {cfg.warmup_epochs} warm-up epochs of {cfg.epochs} the "
              "search would take no architecture step and export an untrained pick; lower warmup_epochs or raise epochs")

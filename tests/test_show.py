@@ -49,3 +49,11 @@ def test_show_rejects_a_bad_arch_naming_file_and_label(tmp_path: Path) -> None:
     result = runner.invoke(app, ["show", str(tmp_path / "arch.json")])
     assert result.exit_code == 1 and "arch.json" in result.output and "dec/node1/edge2" in result.output
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.slow
+def test_show_times_a_step_predicted_and_measured(tmp_path: Path) -> None:
+    SPACES["nested"].random(1, channels=8, depth=2).save(tmp_path / "arch.json")
+    result = runner.invoke(app, ["show", str(tmp_path / "arch.json"), "--patch", "32x32", "--timing"])
+    assert result.exit_code == 0, result.output
+    assert "predicted (cost model)" in result.output and "MONAI UNet, measured" in result.output

@@ -183,6 +183,9 @@ def show(
     arch_file: Annotated[Path, typer.Argument(metavar="ARCH", help="An arch.json file.")],
     patch: Annotated[str | None, typer.Option("--patch", help="Patch for GFLOPs, e.g. 128x128x128 (default 128³ in 3D, 256² in 2D).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the cell drawings (default: beside ARCH).")] = None,
+    timing: Annotated[bool, typer.Option("--timing", help="Also time a training step on this machine (batch 2 at --patch): "
+                                         "predicted by the cost model and measured, with MONAI UNet's beside it.")] = False,
+    device: Annotated[str, typer.Option("--device", help="Device for --timing: cpu, cuda, cuda:1 …")] = "cpu",
 ) -> None:
     """Print an architecture with its parameters and GFLOPs, and draw each cell type as a PNG.
 
@@ -205,6 +208,21 @@ def show(
         t.add_column(col, justify="right")
     t.add_row(f"{info['parameters']:,}", f"{info['gflops']:.2f}", f"{info['supernet_parameters']:,}")
     out.print(t)
+    if timing:
+        from segnas.app.show import step_cost
+        c = step_cost(arch, size, None, device)
+        t = Table(title=f"training step on {device}, batch 2 at {'×'.join(map(str, size))}")
+        for col in ("", "ms per step", "activation MiB"):
+            t.add_column(col, justify="right")
+        t.add_row("predicted (cost model)", f"{c['predicted_ms']:.0f}", f"{c['predicted_mb']:.0f}")
+        t.add_row("measured", f"{c['measured_ms']:.0f}", f"{c['measured_mb']:.0f}")
+        t.add_row("MONAI UNet, measured", f"{c['monai_unet_ms']:.0f}", "")
+        out.print(t)
+    if "cost" in arch.provenance:
+        c = arch.provenance["cost"]
+        out.print(f"predicted by the search's cost model: {c['predicted_step_ms']:.0f} ms per step (target {c['target_step_ms']:.0f} ms, "
+                  f"MONAI UNet {c['reference_step_ms']:.0f} ms) at {c['at']['channels']} channels, patch "
+                  f"{'×'.join(map(str, c['at']['patch_size']))}, batch {c['at']['batch_size']}")
     if "in_words" in arch.provenance:
         out.print(f"how it was found: {arch.provenance['in_words']}")
     for path in draw_cells(arch, out_dir or arch_file.parent):

@@ -96,3 +96,21 @@ def draw_cells(arch: Architecture, out_dir: str | Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def step_cost(arch: Architecture, patch: Sequence[int], cache: Path | None = None, device: str = "cpu") -> dict[str, float]:
+    """Predicted (cost model) and measured training-step time and activation memory of the found network at `patch`,
+    batch 2, on `device`, with MONAI UNet's measured step beside them. Op costs are cached in `cache` if given."""
+    from segnas.data.plan import Plan
+    from segnas.nas.cost import COST_BATCH, CostTable, calibrate, reference_ms, space_cost, train_step
+
+    dev = torch.device(device)
+    settings, space = arch.settings, get_space(arch.space)
+    table = CostTable(cache, dev)
+    cost, _ = calibrate(space_cost(table, arch.space, settings, patch, COST_BATCH), arch.space, settings, patch, COST_BATCH, dev)
+    predicted_ms, predicted_bytes = cost.predict(arch.values)
+    measured_ms, measured_bytes = train_step(space.network(arch), (COST_BATCH, settings["in_channels"], *patch),
+                                             settings["num_classes"], dev, True)
+    unet = reference_ms(Plan.of(settings["dims"], settings["in_channels"], settings["num_classes"], patch), patch, COST_BATCH, dev)
+    return {"predicted_ms": predicted_ms, "measured_ms": measured_ms, "predicted_mb": predicted_bytes / 2**20,
+            "measured_mb": measured_bytes / 2**20, "monai_unet_ms": unet}

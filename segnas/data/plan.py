@@ -14,6 +14,7 @@ Rules (nnU-Net's, simplified and stated):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,14 @@ class Plan:
     def name(self) -> str:
         """The dataset's name, for titles."""
         return self.dataset_name or Path(self.dataset).name
+
+    @classmethod
+    def of(cls, dims: int, in_channels: int, num_classes: int, patch_size: Sequence[int], spacing: float = 1.0) -> Plan:
+        """A plan with no dataset behind it (z-scored channels, isotropic `spacing` mm): to build a network of a
+        given shape, e.g. a baseline to time (a 2D plan slices along axis 2)."""
+        return cls(PLAN_VERSION, "", dims, (spacing,) * 3, tuple(patch_size), in_channels, tuple(f"channel{i}" for i in range(in_channels)),
+                   tuple({"scheme": "zscore"} for _ in range(in_channels)), {str(k): str(k) for k in range(num_classes)}, num_classes, 3,
+                   slice_axis=2 if dims == 2 else None)
 
     @staticmethod
     def check(plan: Any, where: str | Path) -> None:

@@ -89,13 +89,13 @@ def schedule(seconds: float, weight_step: float, step: float, cfg: SearchConfig)
     return out
 
 
-def plan_budget(work: Path, cfg: SearchConfig, run: Path) -> dict[str, Any]:
+def plan_budget(work: Path, cfg: SearchConfig, run: Path, spent: float = 0.0) -> dict[str, Any]:
     """Time the proxies from the largest down; keep the first that affords `budget_arch_steps` architecture
     steps in the budget (else the smallest) → the plan, written to `run/budget.json`."""
     if cfg.minutes is None or cfg.minutes <= 0:
         raise SegnasError(f"setting 'minutes' must be positive for a budgeted search, found {cfg.minutes!r}")
     t_start = time.perf_counter()
-    total = cfg.minutes * 60.0
+    total = cfg.minutes * 60.0 - spent  # `spent`: seconds the search used before planning (measuring costs)
     plan = load_plan(Workspace(work))
     timed: list[dict[str, Any]] = []
 
@@ -126,13 +126,13 @@ def plan_budget(work: Path, cfg: SearchConfig, run: Path) -> dict[str, Any]:
         if smallest["arch_steps"] < cfg.budget_arch_steps:
             log.warning("even the smallest proxy affords only %d architecture steps in %g minutes (wanted %d): the "
                         "search may end undecided", chosen["arch_steps"], cfg.minutes, cfg.budget_arch_steps)
-    budget = {"minutes": cfg.minutes, "planning_seconds": round(time.perf_counter() - t_start, 1),
+    budget = {"minutes": cfg.minutes, "planning_seconds": round(time.perf_counter() - t_start + spent, 1),
               "chosen": chosen, "timed": timed}
     write_json(RunFolder(run).budget, budget)
     return budget
 
 
-def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool) -> dict[str, Any]:
+def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool, spent: float = 0.0) -> dict[str, Any]:
     """The run's `budget.json` when resuming a budgeted search that has one, else a fresh plan."""
     files = RunFolder(run)
     if resume and files.budget.is_file():
@@ -141,7 +141,7 @@ def load_or_plan(work: Path, cfg: SearchConfig, run: Path, resume: bool) -> dict
         raise SegnasError(f"{run}: this search was started without a budget in minutes; resume it with the settings it "
                           "was started with (--epochs …)")
     run.mkdir(parents=True, exist_ok=True)
-    return plan_budget(work, cfg, run)
+    return plan_budget(work, cfg, run, spent)
 
 
 def describe(budget: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from segnas.errors import SegnasError
 from segnas.inference.metrics import dice_per_sample
 from segnas.nas import budget as budgets
 from segnas.nas.arch import Architecture, OpChoice, Selection, derive
+from segnas.nas.cost import SpaceCost, search_cost
 from segnas.nas.decisions import changed, describe, summarize, verdict
 from segnas.nas.spaces import get_space
 from segnas.nas.strategies import Evaluation, Strategy, get_strategy
@@ -137,8 +138,9 @@ class Searcher:
         return run
 
 
-def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
-    """Everything a search needs: plan, split, space, strategy, supernet, optimisers, data."""
+def build(work: Path, cfg: SearchConfig, run: Path, cost: tuple[SpaceCost, float] | None = None) -> Searcher:
+    """Everything a search needs: plan, split, space, strategy, supernet, optimisers, data; with `cost` (a cost
+    model and its target ms), a strategy that steers by it."""
     ws = Workspace(work)
     plan = load_plan(ws)
     fold = load_fold(ws, cfg.fold)
@@ -150,6 +152,8 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
                                  "num_classes": plan.num_classes, **cfg.space_settings})
     strategy = get_strategy(cfg.strategy)(space.choices(**settings), lr=cfg.arch_lr, betas=(cfg.arch_betas[0], cfg.arch_betas[1]),
                                           weight_decay=cfg.arch_weight_decay, **cfg.strategy_options)
+    if cost is not None:
+        strategy.set_cost(cost[0], cost[1], cfg.cost_weight)
     group = setup(cfg.device)
     device = device_for(group, cfg.device)
     layout = memory_format(settings["dims"], cfg.channels_last)
@@ -171,6 +175,20 @@ def build(work: Path, cfg: SearchConfig, run: Path) -> Searcher:
                     Precision(device, cfg.amp, allow_fp16=False))
 
 
+def cost_model(work: Path, cfg: SearchConfig, run: Path) -> tuple[SpaceCost, float, dict[str, Any]]:
+    """The run's cost model (`segnas.nas.cost.search_cost`): measured by rank 0, read from `run/cost.json` by the others."""
+    group = setup(cfg.device)
+    ws = Workspace(work)
+    plan = load_plan(ws)
+    settings = get_space(cfg.space).settings(**{"dims": plan.dims, "in_channels": plan.in_channels,
+                                                "num_classes": plan.num_classes, **cfg.space_settings})
+    device = device_for(group, cfg.device)
+    if group.main:
+        found = search_cost(ws, run, cfg, plan, settings, device)
+    barrier(group)
+    return found if group.main else search_cost(ws, run, cfg, plan, settings, device)
+
+
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
     """WORK/runs/search_<preset>_<space>_<strategy>_fold<F>."""
     return Path(work) / "runs" / f"search_{cfg.preset}_{cfg.space}_{cfg.strategy}_fold{cfg.fold}"
@@ -190,13 +208,20 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
     requested, budget = cfg, None
+    if resume and ckpt.is_file() and (cfg.minutes is not None or cfg.cost_weight > 0):
+        load_checkpoint(ckpt, "search")  # a damaged checkpoint is named before minutes of timing
+    cost, cost_seconds = None, 0.0
+    if cfg.cost_weight > 0:
+        t0 = time.perf_counter()
+        cost_model_, target_ms, cost_record = cost_model(work, cfg, run)
+        cost, cost_seconds = (cost_model_, target_ms), time.perf_counter() - t0
+        log.info("cost model: %d op costs measured in %.0f s; MONAI UNet's step %.0f ms → target %.0f ms per step",
+                 cost_record["measured_entries"], cost_seconds, cost_record["reference_ms"], target_ms)
     if cfg.minutes is not None:
-        if resume and ckpt.is_file():
-            load_checkpoint(ckpt, "search")  # a damaged checkpoint is named before minutes of timing
-        budget = budgets.load_or_plan(work, cfg, run, resume)
+        budget = budgets.load_or_plan(work, cfg, run, resume, spent=cost_seconds)
         cfg = budgets.apply(cfg, budget)
         log.info("search budget %g min: %s", requested.minutes, budgets.describe(budget))
-    s = build(work, cfg, run)
+    s = build(work, cfg, run, cost)
     main = s.group.main  # only rank 0 writes
     start = open_run(run, "search", resume, s.restore, main)
     if main:
@@ -238,6 +263,12 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     arch.provenance = {"preset": cfg.preset, "strategy": cfg.strategy, "epochs_run": len(history.records), "epochs_planned": cfg.epochs,
                        "decisions": summary, "verdict": verdict(summary), "in_words": words,
                        **({"budget": budget["chosen"]} if budget else {})}
+    if cost is not None:  # what the found network should cost on this device, beside the target
+        step_ms, step_bytes = cost[0].predict(arch.values)
+        arch.provenance["cost"] = {"predicted_step_ms": round(step_ms, 1), "target_step_ms": cost[1],
+                                   "reference_step_ms": cost_record["reference_ms"], "activation_mb": round(step_bytes / 2**20, 1),
+                                   "at": {"channels": cost_record["settings"]["channels"], "patch_size": cost_record["patch_size"],
+                                          "batch_size": cost_record["batch_size"]}}
     if main:
         arch.save(RunFolder(run).arch)
         choices = {c.label: list(c.candidates) for c in s.strategy.choices}

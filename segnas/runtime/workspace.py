@@ -9,8 +9,8 @@ from segnas.errors import SegnasError
 from segnas.runtime.files import check_writable
 
 # The file names of a run folder (search or training), defined here and nowhere else.
-ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET = (
-    "arch.json", "config.json", "log.jsonl", "checkpoint.pt", "best.pt", "summary.json", "plan.json", "budget.json")
+ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET, COST = (
+    "arch.json", "config.json", "log.jsonl", "checkpoint.pt", "best.pt", "summary.json", "plan.json", "budget.json", "cost.json")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,11 @@ class RunFolder:
         """A budgeted search's plan of proxy and schedule."""
         return self.root / BUDGET
 
+    @property
+    def cost(self) -> Path:
+        """A cost-aware search's measured op costs, their calibration and its target step time."""
+        return self.root / COST
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -89,6 +94,11 @@ class Workspace:
     def run(self, name: str) -> RunFolder:
         """The run folder `WORK/runs/<name>`."""
         return RunFolder(self.runs / name)
+
+    @property
+    def costs(self) -> Path:
+        """Folder of measured op costs, one cache file per device (`segnas.nas.cost`)."""
+        return self.root / "cost"
 
     @property
     def preprocessed(self) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -23,6 +23,18 @@ class Evaluation(NamedTuple):
 
 
 Evaluate = Callable[[Selection, bool], Evaluation]  # (selection, with_grad) → Evaluation
+
+
+class Cost(Protocol):
+    """What a strategy needs of a cost model (`segnas.nas.cost.SpaceCost`): strategies never see a space."""
+
+    def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Expected training-step milliseconds under per-decision candidate probabilities (differentiable)."""
+        ...
+
+    def predict(self, values: dict[str, Any]) -> tuple[float, int]:
+        """(milliseconds, bytes) of a training step of the architecture with these values."""
+        ...
 
 
 def logit_table(choices: Sequence[Choice]) -> nn.ParameterDict:
@@ -45,7 +57,25 @@ class Strategy(nn.Module):
         self.inputs = [c for c in self.choices if isinstance(c, InputChoice)]
         self.hparams: dict[str, Any] = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}
         self._optimizer: torch.optim.Optimizer | None = None
+        self.cost: Cost | None = None
+        self.cost_target_ms, self.cost_weight = math.inf, 0.0
         self.connect()
+
+    def set_cost(self, cost: Cost, target_ms: float, weight: float) -> None:
+        """Steer towards architectures whose training step takes at most `target_ms` on this device: the
+        architecture loss gains `weight` × max(0, expected ms / target − 1) (ProxylessNAS's expected latency)."""
+        self.cost, self.cost_target_ms, self.cost_weight = cost, target_ms, weight
+
+    def op_probabilities(self) -> dict[str, torch.Tensor]:
+        """Per op decision, the candidates' probabilities, differentiable (empty for strategies without logits)."""
+        return {}
+
+    def cost_penalty(self) -> torch.Tensor | None:
+        """weight × max(0, E[step ms] / target − 1) under the current distribution; None without a cost model."""
+        probs = self.op_probabilities()
+        if self.cost is None or not self.cost_weight or not probs:
+            return None
+        return self.cost_weight * torch.relu(self.cost.expected_ms(probs) / self.cost_target_ms - 1)
 
     def connect(self, broadcast: Callable[[Any], Any] = lambda obj: obj, mean: Callable[[float], float] = lambda v: v,
                 sync_gradients: Callable[[], None] = lambda: None) -> None:
@@ -83,10 +113,16 @@ class Strategy(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         ev = evaluate(self.selection(for_weights=False), True)
         loss = ev.loss + self.decisiveness * self.entropy().to(ev.loss.device) if self.decisiveness else ev.loss
+        penalty = self.cost_penalty()
+        if penalty is not None:
+            loss = loss + penalty.to(ev.loss.device)
         loss.backward()
         self.sync_gradients()
         self.optimizer.step()
-        return {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}
+        out = {"arch_loss": float(ev.loss.detach()), "arch_dice": float(ev.dice.mean())}
+        if penalty is not None:
+            out["cost_penalty"] = float(penalty.detach())
+        return out
 
     def end_epoch(self, epoch: int, epochs: int) -> dict[str, float]:
         """Schedules that move once an architecture epoch (temperature); returns what to log."""
@@ -132,6 +168,9 @@ class LogitStrategy(Strategy):
 
     def logits(self) -> list[torch.Tensor]:
         return list(self.alpha.values())
+
+    def op_probabilities(self) -> dict[str, torch.Tensor]:
+        return {c.label: self.softmax(c.label) for c in self.ops}
 
     def probabilities(self) -> dict[str, list[float]]:
         with torch.no_grad():

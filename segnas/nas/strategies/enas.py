@@ -96,6 +96,8 @@ class Enas(Strategy):
         with torch.no_grad():
             ev = evaluate(self.to_selection(chosen), False)
         reward = self.mean(float(ev.dice.mean()))  # every rank's validation batch counts
+        if self.cost is not None and self.cost_weight:  # the child's predicted step time beyond the target costs reward
+            reward -= self.cost_weight * max(0.0, self.cost.predict(self.to_values(chosen))[0] / self.cost_target_ms - 1)
         self.baseline = reward if self.baseline is None else self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
         loss = -(reward - self.baseline) * log_prob - self.entropy_weight * entropy
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,311 @@
+"""What an architecture costs on this device: every candidate op of every edge of a space, timed once (forward +
+backward) with its activation memory counted, cached in the work folder; from them, any architecture's training
+step predicted (FBNet's lookup table, ProxylessNAS's expected cost under the architecture distribution).
+
+A decision label is shared by every cell of its type (SCNAS's cells repeat at each level), so the cost of a label's
+op is the sum over the edges that carry the label, each at its own level, width and grid. What the edges do not
+cover (stem, input adapters, skips, heads, loss, optimiser) is one `fixed` figure, calibrated on whole steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segnas.config import TRAIN_PRESETS, SearchConfig
+from segnas.data.plan import Plan
+from segnas.nas.arch import ZERO, Architecture, Choice, InputChoice, OpChoice, Pick
+from segnas.nas.spaces import get_space
+from segnas.nas.spaces.mixed import FixedEdge, MixedEdge
+from segnas.networks.baselines import baseline_architecture
+from segnas.networks.model import build_network, memory_format, to_device
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.workspace import RunFolder, Workspace
+
+FORMAT = 1
+COST_BATCH = 2  # the batch costs are measured at: step times scale about linearly with it, ratios hardly
+
+
+@dataclass(frozen=True)
+class Site:
+    """One edge module of a network: its decision label, its input shape (B, C, *S) and stride."""
+
+    label: str
+    shape: tuple[int, ...]
+    stride: int
+
+
+def device_info(device: torch.device) -> dict[str, Any]:
+    """What a measurement depends on besides the op: the device (with its thread count on CPU) and torch."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {"device": f"{device.type}:{name}", "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "torch": torch.__version__}
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_name(info: dict[str, Any]) -> str:
+    """File name of the cache of one device: `cost_<hash>.json`."""
+    return "cost_" + hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12] + ".json"
+
+
+def sites(space: str, settings: dict[str, Any], patch: Sequence[int], batch: int) -> list[Site]:
+    """Every edge module of the space's supernet with the shape it reads, found on the meta device (no compute)."""
+    sp = get_space(space)
+    found: list[Site] = []
+    with torch.device("meta"):
+        net = sp.supernet(**settings)
+        for m in net.modules():
+            if isinstance(m, MixedEdge):
+                m.register_forward_pre_hook(lambda mod, args: found.append(Site(mod.label, tuple(args[0].shape), mod.stride)))
+        selection = {}
+        for c in sp.choices(**settings):  # the cheapest op everywhere and every input: each edge runs once
+            cheap = next((i for i, n in enumerate(c.candidates) if n == "identity"), 0) if isinstance(c, OpChoice) else None
+            selection[c.label] = Pick([cheap]) if cheap is not None else Pick(list(range(len(c.candidates))))
+        net(torch.zeros(batch, settings["in_channels"], *patch), selection)
+    return found
+
+
+def measure_op(name: str, shape: tuple[int, ...], stride: int, device: torch.device, channels_last: bool,
+               repeats: int = 3) -> tuple[float, int]:
+    """(milliseconds of forward + backward, bytes kept for backward) of op `name` on an edge reading `shape`."""
+    dims = len(shape) - 2
+    layout = memory_format(dims, channels_last)
+    edge = to_device(FixedEdge("cost", name, shape[1], dims, stride), device, layout)
+    x = torch.randn(shape, device=device).contiguous(memory_format=layout).requires_grad_(True)
+    y, memory = forward_counting(edge, x)
+    y.sum().backward()
+    return 1000 * median_seconds(lambda: edge(x).sum().backward(), device, repeats), memory
+
+
+def forward_counting(module: nn.Module, x: torch.Tensor) -> tuple[Any, int]:
+    """`module(x)` and the bytes it keeps for backward (every saved tensor, and the output): activation memory."""
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = module(x)
+    first = y[0] if isinstance(y, (list, tuple)) else y
+    return y, saved[0] + first.numel() * first.element_size()
+
+
+def median_seconds(fn: Callable[[], Any], device: torch.device, repeats: int = 3, least: float = 0.05, most: int = 50) -> float:
+    """Median seconds of `fn()`: at least `repeats` runs, more (up to `most`) until `least` seconds are spent, so that
+    millisecond ops are not timed on one noisy sample."""
+    times: list[float] = []
+    while len(times) < repeats or (sum(times) < least and len(times) < most):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class CostTable:
+    """Measured (ms, bytes) per op, input shape, stride and layout on one device; `WORK/cost/cost_<hash>.json`."""
+
+    def __init__(self, folder: Path | None, device: torch.device, channels_last: bool = True, repeats: int = 3) -> None:
+        self.device, self.channels_last, self.repeats = device, channels_last, repeats
+        self.info = device_info(device)
+        self.path = folder / cache_name(self.info) if folder is not None else None
+        self.entries: dict[str, list[float]] = {}
+        if self.path is not None and self.path.is_file():
+            saved = read_json(self.path)
+            if saved.get("format") == FORMAT and saved.get("info") == self.info:
+                self.entries = saved["entries"]
+        self.measured = 0  # entries measured by this table (not read from the cache)
+
+    def get(self, name: str, shape: tuple[int, ...], stride: int) -> tuple[float, int]:
+        """(ms, bytes) of op `name` at this site, measured once."""
+        if name == ZERO:
+            return 0.0, 0
+        key = f"{name}|{'x'.join(map(str, shape))}|s{stride}|{'cl' if self.channels_last else 'c'}"
+        if key not in self.entries:
+            measured_ms, measured_bytes = measure_op(name, shape, stride, self.device, self.channels_last, self.repeats)
+            self.entries[key] = [round(measured_ms, 4), measured_bytes]
+            self.measured += 1
+        ms, memory = self.entries[key]
+        return float(ms), int(memory)
+
+    def save(self) -> None:
+        """Write the cache (atomically), if it has a folder."""
+        if self.path is not None:
+            write_json(self.path, {"format": FORMAT, "info": self.info, "entries": self.entries})
+
+
+@dataclass(frozen=True)
+class SpaceCost:
+    """Per decision label, (ms, bytes) of each candidate summed over the label's edges; for one space's settings,
+    patch and batch on one device. `fixed` is what the edges do not cover, once calibrated (`calibrate`)."""
+
+    choices: tuple[Choice, ...]
+    ops: dict[str, list[tuple[float, int]]]
+    fixed_ms: float = 0.0
+    fixed_bytes: int = 0
+
+    def active_share(self) -> dict[str, float]:
+        """Per op decision, the share of architectures in which its edge exists when inputs are chosen uniformly."""
+        share = {c.label: 1.0 for c in self.choices if isinstance(c, OpChoice)}
+        for c in self.choices:
+            if isinstance(c, InputChoice):
+                for e in c.edges:
+                    share[e] = c.k / len(c.candidates)
+        return share
+
+    def predict(self, values: dict[str, Any]) -> tuple[float, int]:
+        """(ms, bytes) of a training step of the architecture with these values."""
+        inactive = set()
+        for c in self.choices:
+            if isinstance(c, InputChoice):
+                kept = set(values[c.label])
+                inactive |= {e for src, e in zip(c.candidates, c.edges) if src not in kept}
+        ms, memory = float(self.fixed_ms), int(self.fixed_bytes)
+        for c in self.choices:
+            if isinstance(c, OpChoice) and c.label not in inactive:
+                op_ms, op_bytes = self.ops[c.label][c.candidates.index(values[c.label])]
+                ms, memory = ms + op_ms, memory + int(op_bytes)
+        return ms, memory
+
+    def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Expected step time (ms) under per-decision candidate probabilities (differentiable in them)."""
+        share = self.active_share()
+        terms = [share[label] * (p * torch.tensor([ms for ms, _ in self.ops[label]], device=p.device)).sum()
+                 for label, p in probabilities.items() if label in self.ops]
+        total = torch.stack(terms).sum() if terms else torch.zeros(())
+        return total + self.fixed_ms
+
+
+def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int) -> SpaceCost:
+    """Every candidate of every op decision of the space, measured (or read from the cache) at each of its edges."""
+    sp = get_space(space)
+    choices = tuple(sp.choices(**settings))
+    candidates = {c.label: c.candidates for c in choices if isinstance(c, OpChoice)}
+    ops = {label: [(0.0, 0)] * len(names) for label, names in candidates.items()}
+    for site in sites(space, settings, patch, batch):
+        ops[site.label] = [(ms + m, b + mb) for (ms, b), (m, mb) in zip(ops[site.label],
+                           (table.get(name, site.shape, site.stride) for name in candidates[site.label]))]
+    table.save()
+    return SpaceCost(choices, ops)
+
+
+def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
+               steps: int = 3) -> tuple[float, int]:
+    """(median milliseconds, activation bytes) of a training step (forward, cross-entropy, backward, Adam) of `net`
+    on inputs of `shape`."""
+    dims = len(shape) - 2
+    layout = memory_format(dims, channels_last)
+    net = to_device(net, device, layout)
+    opt = torch.optim.Adam(net.parameters(), 1e-4)
+    x = torch.randn(shape, device=device).contiguous(memory_format=layout)
+    y = torch.randint(0, num_classes, (shape[0], *shape[2:]), device=device)
+
+    def step() -> int:
+        out, memory = forward_counting(net, x)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(out, y).backward()
+        opt.step()
+        return memory
+
+    memory = step()
+    return 1000 * median_seconds(step, device, steps, least=0.2), memory
+
+
+def train_step_ms(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
+                  steps: int = 3) -> float:
+    """Median milliseconds of a training step of `net` (`train_step`)."""
+    return train_step(net, shape, num_classes, device, channels_last, steps)[0]
+
+
+def calibrate(cost: SpaceCost, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int, device: torch.device,
+              channels_last: bool = True, archs: int = 3, seed: int = 0) -> tuple[SpaceCost, list[dict[str, float]]]:
+    """`cost` with its fixed part set from whole training steps of a few random architectures: the median of
+    measured − Σ of their ops, for time and for memory. Returns it and the calibration rows for the record."""
+    sp = get_space(space)
+    rows = []
+    for i in range(archs):
+        arch = sp.random(seed=seed + i, **settings)
+        ms, memory = train_step(sp.network(arch), (batch, settings["in_channels"], *patch), settings["num_classes"], device, channels_last)
+        ops_ms, ops_bytes = cost.predict(arch.values)
+        rows.append({"measured_ms": round(ms, 2), "ops_ms": round(ops_ms, 2), "measured_bytes": memory, "ops_bytes": ops_bytes})
+    fixed_ms = statistics.median(r["measured_ms"] - r["ops_ms"] for r in rows)
+    fixed_bytes = statistics.median(r["measured_bytes"] - r["ops_bytes"] for r in rows)
+    return SpaceCost(cost.choices, cost.ops, max(0.0, fixed_ms), int(max(0, fixed_bytes))), rows
+
+
+def predicted_vs_measured(cost: SpaceCost, arch: Architecture, patch: Sequence[int], batch: int, device: torch.device,
+                          channels_last: bool = True) -> tuple[float, float]:
+    """(predicted, measured) training-step milliseconds of one architecture."""
+    net = get_space(arch.space).network(arch)
+    measured = train_step_ms(net, (batch, arch.settings["in_channels"], *patch), arch.settings["num_classes"], device, channels_last)
+    return cost.predict(arch.values)[0], measured
+
+
+def relative_error(predicted: float, measured: float) -> float:
+    """|predicted − measured| / measured."""
+    return abs(predicted - measured) / measured if measured > 0 else math.inf
+
+
+def reference_ms(plan: Plan, patch: Sequence[int], batch: int, device: torch.device, channels_last: bool = True) -> float:
+    """Training-step milliseconds of the hand-designed reference, MONAI's UNet configured for the plan."""
+    arch = baseline_architecture("monai_unet", plan, list(patch))
+    return train_step_ms(build_network(arch), (batch, plan.in_channels, *patch), plan.num_classes, device, channels_last)
+
+
+def search_cost(ws: Workspace, run: Path, cfg: SearchConfig, plan: Plan, settings: dict[str, Any],
+                device: torch.device) -> tuple[SpaceCost, float, dict[str, Any]]:
+    """The cost model a cost-aware search steers by, its target step time (ms) and the record kept in `run/cost.json`
+    (read back on resume, so a resumed search steers by the same numbers). Measured at the trained network's width
+    (`cost_width`, else the training preset's, else the search's), the plan's patch and batch 2."""
+    space = get_space(cfg.space)
+    files = RunFolder(run)
+    if files.cost.is_file():
+        record = read_json(files.cost)
+        choices = tuple(space.choices(**record["settings"]))
+        ops = {label: [(float(ms), int(b)) for ms, b in rows] for label, rows in record["ops"].items()}
+        return SpaceCost(choices, ops, record["fixed_ms"], record["fixed_bytes"]), record["target_ms"], record
+    t0 = time.perf_counter()
+    width = cfg.cost_width or TRAIN_PRESETS.get(cfg.preset, {}).get("width") or settings["channels"]
+    at = {**settings, "channels": int(width)}
+    patch, batch = list(plan.patch_size), COST_BATCH
+    table = CostTable(ws.costs, device, cfg.channels_last)
+    cost, rows = calibrate(space_cost(table, cfg.space, at, patch, batch), cfg.space, at, patch, batch, device, cfg.channels_last)
+    reference = reference_ms(plan, patch, batch, device, cfg.channels_last)
+    record = {"settings": at, "patch_size": patch, "batch_size": batch, "device": table.info, "reference": "monai_unet",
+              "reference_ms": round(reference, 2), "target_ms": round(cfg.cost_target * reference, 2),
+              "fixed_ms": round(cost.fixed_ms, 2), "fixed_bytes": cost.fixed_bytes, "calibration": rows,
+              "measured_entries": table.measured, "seconds": round(time.perf_counter() - t0, 1),
+              "ops": {label: [[round(ms, 4), b] for ms, b in values] for label, values in cost.ops.items()}}
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(files.cost, record)
+    return cost, record["target_ms"], record

@@ -1,0 +1,126 @@
+"""The cost model: edges found with their shapes in every space, op costs measured once and cached per device, a
+step predicted from the chosen ops, and every strategy steered away from an expensive op by the cost alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from segnas.nas.arch import InputChoice, OpChoice
+from segnas.nas.cost import CostTable, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites, space_cost
+from segnas.nas.spaces import SPACES, get_space
+from segnas.nas.spaces.mixed import MixedEdge
+from segnas.nas.strategies import STRATEGIES, Evaluation, get_strategy
+
+CPU = torch.device("cpu")
+PATCH = {2: [32, 32], 3: [16, 16, 16]}
+
+
+def small(space: str, dims: int) -> dict:
+    sp = get_space(space)
+    extra = {"channels": 8, "depth": 2} if space == "unet" else {"channels": 8, "depth": 2}
+    return sp.settings(dims=dims, in_channels=1, num_classes=2, **extra)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("space", sorted(SPACES))
+def test_every_edge_of_every_space_is_found_with_the_shape_it_reads(space: str, dims: int) -> None:
+    settings = small(space, dims)
+    found = sites(space, settings, PATCH[dims], batch=2)
+    edges = [m for m in get_space(space).supernet(**settings).modules() if isinstance(m, MixedEdge)]
+    assert len(found) == len(edges) and {s.label for s in found} == {e.label for e in edges}
+    ops = {c.label for c in get_space(space).choices(**settings) if isinstance(c, OpChoice)}
+    assert {s.label for s in found} == ops
+    assert all(len(s.shape) == dims + 2 and s.shape[0] == 2 and s.stride in (1, 2) for s in found)
+
+
+def test_the_table_measures_each_op_once_and_keeps_it_per_device(tmp_path: Path) -> None:
+    table = CostTable(tmp_path, CPU, repeats=1)
+    a = table.get("conv3", (1, 4, 8, 8), 1)
+    assert table.get("conv3", (1, 4, 8, 8), 1) == a and table.measured == 1
+    assert table.get("zero", (1, 4, 8, 8), 1) == (0.0, 0) and table.measured == 1
+    assert a[0] > 0 and a[1] >= 4 * 8 * 8 * 4  # at least the output, float32
+    table.save()
+    again = CostTable(tmp_path, CPU, repeats=1)
+    assert again.get("conv3", (1, 4, 8, 8), 1) == a and again.measured == 0
+    saved = json.loads(again.path.read_text())
+    saved["info"] = {**device_info(CPU), "device": "cpu:another machine"}
+    again.path.write_text(json.dumps(saved))
+    assert CostTable(tmp_path, CPU).entries == {}  # another device's figures are not used
+
+
+def hand_made() -> SpaceCost:
+    """Two op decisions feeding a node that keeps one of its two sources; op b is expensive."""
+    choices = (OpChoice("n/e0", ("a", "b", "zero")), OpChoice("n/e1", ("a", "b", "zero")),
+               InputChoice("n/inputs", ("in0", "in1"), 1, ("n/e0", "n/e1")))
+    ops = {"n/e0": [(1.0, 10), (9.0, 90), (0.0, 0)], "n/e1": [(2.0, 20), (18.0, 180), (0.0, 0)]}
+    return SpaceCost(choices, ops, fixed_ms=5.0, fixed_bytes=7)
+
+
+def test_a_step_is_predicted_from_the_ops_the_architecture_keeps() -> None:
+    cost = hand_made()
+    assert cost.predict({"n/e0": "b", "n/e1": "a", "n/inputs": ["in0"]}) == (14.0, 97)
+    assert cost.predict({"n/e0": "b", "n/e1": "a", "n/inputs": ["in1"]}) == (7.0, 27)  # e0's edge is not built
+    assert cost.predict({"n/e0": "zero", "n/e1": "a", "n/inputs": ["in0"]}) == (5.0, 7)
+    p = {"n/e0": torch.tensor([0.5, 0.5, 0.0]), "n/e1": torch.tensor([0.0, 1.0, 0.0])}
+    assert float(cost.expected_ms(p)) == pytest.approx(5.0 + 0.5 * (5.0 + 18.0))  # each edge kept half the time
+
+
+class Indifferent:
+    """An architecture-validation result that does not depend on the architecture: only the cost can steer."""
+
+    def __call__(self, selection: dict, with_grad: bool) -> Evaluation:
+        loss = sum((p.weights.sum() * 0.0 for p in selection.values() if p.weights is not None), torch.zeros(()))
+        return Evaluation(loss + 0.5, torch.full((2,), 0.5))
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_moves_away_from_an_expensive_op_by_the_cost_alone(strategy: str) -> None:
+    torch.manual_seed(0)
+    cost = hand_made()
+    s = get_strategy(strategy)(list(cost.choices), lr=0.05, betas=(0.5, 0.999), weight_decay=0.0)
+    s.set_cost(cost, target_ms=5.0, weight=1.0)
+    before = s.probabilities()
+    for _ in range(60):
+        s.arch_step(Indifferent())
+    after = s.probabilities()
+    assert after["n/e1"][1] < before["n/e1"][1] - 0.05, (before, after)  # the expensive candidate of the dearer edge
+
+
+@pytest.mark.slow
+def test_predicted_step_times_follow_measured_ones_on_this_machine() -> None:
+    """Within 3× (a shared, loaded CI machine is noisy at these millisecond steps): a bug that drops or double-counts
+    edges is caught here; the 25 % target is checked by benchmarks/cost_model.py on a quiet machine."""
+    space, settings = "nested", small("nested", 2)
+    cost, rows = calibrate(space_cost(CostTable(None, CPU), space, settings, PATCH[2], 2), space, settings, PATCH[2], 2, CPU)
+    assert cost.fixed_ms >= 0 and len(rows) == 3
+    errors = [relative_error(*predicted_vs_measured(cost, get_space(space).random(seed=10 + i, **settings), PATCH[2], 2, CPU))
+              for i in range(3)]
+    assert sorted(errors)[1] < 2.0, errors
+
+
+@pytest.mark.slow
+def test_a_cost_aware_search_records_its_model_and_resumes_on_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from segnas.config import make_config
+    from segnas.nas.search import search
+    from tests.conftest import planned
+    from tests.probe import SPACE, make_probe_dataset
+
+    monkeypatch.setitem(SPACES, "probe", SPACE)
+    work = planned(make_probe_dataset(tmp_path / "probe"), tmp_path / "work", folds=2)
+    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "epochs": 3, "steps_per_epoch": 2, "patch_size": [32, 32],
+                             "batch_size": 2, "workers": 0, "cost_weight": 1.0})
+    run = search(work, cfg, show_progress=False, stop_after=2)
+    record = json.loads((run / "cost.json").read_text())
+    assert record["reference"] == "monai_unet" and record["target_ms"] == pytest.approx(2.0 * record["reference_ms"], rel=1e-3)
+    assert set(record["ops"]) == {c.label for c in SPACE.choices(dims=2, in_channels=1, num_classes=2) if isinstance(c, OpChoice)}
+    assert list((work / "cost").glob("cost_*.json"))  # the op costs are cached for the next search on this device
+    (run / "cost.json").write_text(json.dumps({**record, "target_ms": 1e9}))  # resumed: steers by the kept record
+    search(work, cfg, show_progress=False, resume=True)
+    arch = json.loads((run / "arch.json").read_text())
+    assert arch["provenance"]["cost"]["target_step_ms"] == 1e9 and arch["provenance"]["cost"]["predicted_step_ms"] > 0
+    logs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert all("cost_penalty" in r for r in logs[:2]) and logs[2].get("cost_penalty", 0.0) == 0.0  # under the new target
