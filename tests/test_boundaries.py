@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
                         "segnas.inference", "segnas.config"},
     "segnas.nas": {"segnas.runtime", "segnas.data", "segnas.networks", "segnas.inference.metrics", "segnas.training.losses",
                    "segnas.config"},  # the search: the meeting point of the parts below
+    "segnas.selection": {"segnas.runtime", "segnas.data", "segnas.nas", "segnas.networks", "segnas.inference", "segnas.training",
+                         "segnas.config"},  # the race: candidates from a search, trained and pruned
     "segnas.app": {"segnas"},  # the user-facing layer may use everything
     "segnas.api": {"segnas"},
     "segnas.__main__": {"segnas.app"},

@@ -488,6 +488,14 @@ def demo(
     run_demo(out_dir, cases, dims, workers, out, quick)
 
 
+def _race_command() -> None:
+    from segnas.app.race_command import race_command
+    app.command("race")(reports_errors(race_command))
+
+
+_race_command()
+
+
 def main() -> None:
     """Entry point of the `segnas` script."""
     app(prog_name="segnas")

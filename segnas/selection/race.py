@@ -1,0 +1,230 @@
+"""The race: the network a user gets is chosen by training the candidates at equal wall clock on this device.
+
+Candidates are the search's derived architecture, samples from its final distribution, random draws of the same
+space and the hand-designed baselines (MONAI UNet, DynUNet), all fitted to the dataset at one width and trained
+with one recipe. Optuna runs the trials and prunes them by successive halving (its `SuccessiveHalvingPruner`,
+η = 2): rung r gives a candidate 2^r time units in all, a unit being the same number of seconds for everyone and
+turned into epochs from the candidate's measured step time (`segnas.nas.cost.train_step`), so a cheap network
+trains more steps in the same time. Rungs are scored by Dice on the fold's inner split (its `search_val`
+cases, held out of the race's trainings); the fold's validation cases stay untouched for reporting. A trial that
+survives every rung has trained for the full budget: the best of those wins.
+
+The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
+`segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
+a process of this machine that is gone, after the heartbeat's grace period for another machine's); its training
+resumes from its checkpoint. Finished trials are never rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import random
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from segnas.config import TrainConfig
+from segnas.data.plan import Plan, load_plan
+from segnas.data.splits import load_fold
+from segnas.errors import SegnasError
+from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
+from segnas.nas.cost import train_step
+from segnas.nas.spaces import get_space
+from segnas.networks.baselines import BASELINES, baseline_architecture
+from segnas.networks.model import build_network, fit_architecture, load_model
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.workspace import RunFolder, Workspace
+from segnas.training.train import train, validate
+
+log = logging.getLogger(__name__)
+ETA = 2  # successive halving keeps the better half at each rung
+
+
+@dataclass(frozen=True)
+class RaceConfig:
+    """How a race is run: its rungs, the time unit, and what enters it besides the search's architecture."""
+
+    unit_seconds: float = 60.0  # training time of rung 0 per candidate; rung r totals 2^r units
+    rungs: int = 3  # the survivors of the last rung have trained 2^(rungs − 1) units: the full budget
+    samples: int = 2  # architectures drawn from the search's final distribution
+    random: int = 2  # uniformly random architectures of the space
+    baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
+    unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
+    seed: int = 0
+
+
+def race_folder(work: Path, fold: int) -> Path:
+    """WORK/race/fold<F>: the candidates' arch.json files, their trainings and the default storage."""
+    return Workspace(work).root / "race" / f"fold{fold}"
+
+
+def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: random.Random) -> dict[str, Any]:
+    """Values drawn from a search's final candidate probabilities (inputs uniformly among the sources; never `zero`)."""
+    choices = get_space(arch.space).choices(**arch.settings)
+    values: dict[str, Any] = {}
+    for c in choices:
+        if isinstance(c, OpChoice):
+            p = probabilities.get(c.label, [1.0] * len(c.candidates))
+            names = [n for n in c.candidates if n != ZERO]
+            values[c.label] = rng.choices(names, weights=[p[c.candidates.index(n)] for n in names])[0]
+        elif isinstance(c, InputChoice):
+            values[c.label] = sorted(rng.sample(list(c.candidates), c.k), key=c.candidates.index)
+    return values
+
+
+def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
+    """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
+    index = folder / "candidates.json"
+    if index.is_file():
+        return {name: Path(p) for name, p in read_json(index).items()}
+    found = load_architecture(RunFolder(search_run).arch)
+    space = get_space(found.space)
+    rng = random.Random(cfg.seed)
+    archs: dict[str, Architecture] = {"searched": found}
+    last = [line for line in RunFolder(search_run).log.read_text().splitlines() if line.strip()] if RunFolder(search_run).log.is_file() else []
+    probabilities = json.loads(last[-1])["probabilities"] if last else {}
+    for i in range(cfg.samples):
+        archs[f"sample{i}"] = Architecture(found.space, found.settings, sample_from(probabilities, found, rng))
+    for i in range(cfg.random):
+        archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
+    out: dict[str, Path] = {}
+    for name, arch in archs.items():
+        path = folder / "candidates" / f"{name}.json"
+        fit_architecture(Architecture(arch.space, arch.settings, arch.values), plan, train_cfg.width).save(path)
+        out[name] = path
+    for name in cfg.baselines:
+        if name not in BASELINES:
+            raise SegnasError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+        path = folder / "candidates" / f"{name}.json"
+        baseline_architecture(name, plan, list(train_cfg.patch_size or plan.patch_size)).save(path)
+        out[name] = path
+    write_json(index, {k: str(v) for k, v in out.items()})
+    return out
+
+
+def unit_epochs(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[int, float]:
+    """(epochs in one time unit, measured ms per step) of a candidate on this device."""
+    arch = load_architecture(arch_path)
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
+                       train_cfg.channels_last)
+    if cfg.unit_epochs is not None:
+        return cfg.unit_epochs, ms
+    return max(1, int(cfg.unit_seconds * 1000 / (ms * train_cfg.steps_per_epoch))), ms
+
+
+def _alive(worker: str) -> bool:
+    """Whether a worker `host:pid` of this machine still runs (workers of other machines: assumed alive)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
+    """The race's Optuna study: created with one enqueued trial per candidate by the first worker, loaded by the
+    others; trials of dead processes of this machine failed and their candidates queued again."""
+    import optuna
+
+    rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180,
+                                     failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3))
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=ETA, min_early_stopping_rate=0)
+    try:
+        study = optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner)
+        for c in candidates:  # only the creator enqueues: the storage refuses a second study of this name
+            study.enqueue_trial({"candidate": c}, user_attrs={"candidate": c})
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=rdb, study_name=name, pruner=pruner)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker", "")
+        if worker and not _alive(worker):
+            log.info("race: trial %d (%s) of a worker that is gone: failed and queued again", t.number, t.params.get("candidate"))
+            rdb.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # the storage API names trials by id
+            study.enqueue_trial({"candidate": t.params["candidate"]}, user_attrs={"candidate": t.params["candidate"]})
+    return study
+
+
+def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: RaceConfig = RaceConfig(),
+         storage: str | None = None, show_progress: bool = False) -> dict[str, Any]:
+    """Run (or join, or resume) the race of fold `train_cfg.fold`; returns its summary, also written to
+    `WORK/race/fold<F>/summary.json` once every trial has finished."""
+    import optuna
+
+    work, search_run = Path(work), Path(search_run)
+    ws = Workspace(work)
+    plan = load_plan(ws)
+    fold = load_fold(ws, train_cfg.fold)
+    if not fold.search_val:
+        raise SegnasError(f"{ws.splits}: fold {train_cfg.fold} has no inner cases (search_val) to score the race on")
+    folder = race_folder(work, train_cfg.fold)
+    folder.mkdir(parents=True, exist_ok=True)
+    candidates = make_candidates(work, search_run, plan, train_cfg, cfg, folder)
+    storage = storage or f"sqlite:///{(folder / 'race.db').resolve()}"
+    study = open_study(storage, f"race_fold{train_cfg.fold}", list(candidates))
+    recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
+    device = torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
+    model_device = "cpu" if device.type == "cpu" else "auto"
+    inner = list(fold.search_val)
+
+    def objective(trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("candidate", list(candidates))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        epochs, ms = unit_epochs(candidates[name], plan, recipe, cfg, device)
+        trial.set_user_attr("step_ms", round(ms, 2))
+        trial.set_user_attr("unit_epochs", epochs)
+        cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1))
+        run = folder / "runs" / name
+        dice = float("nan")
+        for r in range(cfg.rungs):
+            units = ETA**r
+            train(work, candidates[name], cfg_c, run=run, resume=True, stop_after=epochs * units, show_progress=show_progress)
+            scores = validate(load_model(run, "last", model_device), ws, inner)
+            dice = float(sum(scores.values()) / len(scores))
+            trial.report(dice, units)
+            log.info("race: %s after %d unit(s) (%d epochs): inner Dice %.4f", name, units, epochs * units, dice)
+            if r < cfg.rungs - 1 and trial.should_prune():  # the last rung's score is the result, never pruned
+                raise optuna.TrialPruned()
+        return dice
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(len(candidates), states=done)])
+    return summarize(study, candidates, folder, cfg)
+
+
+def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceConfig) -> dict[str, Any]:
+    """The rung table (inner Dice per candidate per rung), the winner and its margin → `summary.json`."""
+    import optuna
+
+    rows: dict[str, dict[str, Any]] = {}
+    for t in study.get_trials(deepcopy=False):
+        name = t.params.get("candidate")
+        if name is None or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+            continue
+        rows[name] = {"state": t.state.name.lower(), "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
+                      "step_ms": t.user_attrs.get("step_ms"), "unit_epochs": t.user_attrs.get("unit_epochs"),
+                      "final": round(t.value, 4) if t.value is not None else None}
+    finished = {n: r for n, r in rows.items() if r["final"] is not None}
+    summary: dict[str, Any] = {"candidates": rows, "rungs": cfg.rungs, "unit_seconds": cfg.unit_seconds,
+                               "scored_on": "the fold's inner split (search_val), held out of the race's trainings"}
+    if len(rows) == len(candidates) and finished:
+        ranked = sorted(finished, key=lambda n: -finished[n]["final"])
+        winner = ranked[0]
+        summary.update(winner=winner, winner_dice=finished[winner]["final"], winner_is_searched=winner not in BASELINES,
+                       margin_over_next=round(finished[winner]["final"] - finished[ranked[1]]["final"], 4) if len(ranked) > 1 else None,
+                       winner_run=str(folder / "runs" / winner), winner_arch=str(candidates[winner]))
+        write_json(folder / "summary.json", summary)
+    return summary

@@ -1,0 +1,98 @@
+"""The race: candidates made from a search, trials in a shared Optuna storage, pruning by successive halving,
+workers that share one race, and a killed race that resumes without rerunning finished trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from segnas.nas.spaces import get_space
+from tests.conftest import copy_work
+
+SETS = ["--set", "steps_per_epoch=2", "--set", "batch_size=2", "--set", "workers=0", "--set", "patch_size=[32,32]",
+        "--set", "width=8", "--preset", "darts"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "SEGNAS_PROGRESS_SECONDS": "3600"}
+
+
+def searched(work: Path) -> Path:
+    """A stand-in search run: a small random architecture of the unet space in 2D (no log: samples are uniform)."""
+    run = work / "runs" / "search_x"
+    get_space("unet").random(seed=3, dims=2, in_channels=2, num_classes=3, channels=8, depth=2).save(run / "arch.json")
+    return run
+
+
+def race(work: Path, *more: str, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
+    """`segnas race` on `work` in its own process."""
+    args = [sys.executable, "-m", "segnas", "race", "--work", str(work), "--search", str(searched(work)), "--samples", "1",
+            "--random", "1", "--unit-epochs", "1", *SETS, *more]
+    if not wait:
+        return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
+
+
+def summary(work: Path) -> dict:
+    return json.loads((work / "race" / "fold0" / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_workers_sharing_one_storage_run_one_race_to_the_single_workers_winner(work2d: Path, tmp_path: Path) -> None:
+    alone = copy_work(work2d, tmp_path / "alone")
+    done = race(alone, "--rungs", "1")
+    assert done.returncode == 0, done.stderr
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    a, b = copy_work(work2d, tmp_path / "a"), copy_work(work2d, tmp_path / "b")  # two machines, each with its own copy
+    workers = [race(w, "--rungs", "1", "--storage", storage, wait=False) for w in (a, b)]
+    assert all(p.wait(timeout=900) == 0 for p in workers)
+    single = summary(alone)
+    assert set(single["candidates"]) == {"searched", "sample0", "random0", "monai_unet", "monai_dynunet"}
+    shared = [json.loads((w / "race" / "fold0" / "summary.json").read_text()) for w in (a, b)
+              if (w / "race" / "fold0" / "summary.json").is_file()]
+    assert shared and all(s["winner"] == single["winner"] for s in shared)
+    def scores(s: dict) -> dict:
+        return {name: (row["rungs"], row["final"], row["state"]) for name, row in s["candidates"].items()}
+
+    assert all(scores(s) == scores(single) for s in shared)  # the same trainings, whoever ran them
+    trained = {p.name for w in (a, b) for p in (w / "race" / "fold0" / "runs").iterdir()}
+    assert trained == set(single["candidates"])  # every candidate trained once, by one of the two
+    assert sum(len(list((w / "race" / "fold0" / "runs").iterdir())) for w in (a, b)) == len(trained)
+
+
+@pytest.mark.slow
+def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(work2d: Path, tmp_path: Path) -> None:
+    import optuna
+
+    work = copy_work(work2d, tmp_path / "w")
+    proc = race(work, "--rungs", "2", wait=False)
+    db = work / "race" / "fold0" / "race.db"
+    deadline = time.time() + 600
+    finished: list[str] = []
+    while time.time() < deadline and not finished:
+        time.sleep(1)
+        if db.is_file():
+            try:
+                study = optuna.load_study(study_name="race_fold0", storage=f"sqlite:///{db}")
+                finished = [t.params["candidate"] for t in study.get_trials(deepcopy=False)
+                            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+            except Exception:  # the study is being created
+                continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert finished, "no trial finished within 10 minutes"
+    logs = {name: (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() for name in finished}
+    done = race(work, "--rungs", "2")
+    assert done.returncode == 0, done.stderr
+    s = summary(work)
+    assert len(s["candidates"]) == 5 and "winner" in s
+    assert {r["state"] for r in s["candidates"].values()} == {"complete", "pruned"}  # halving pruned some
+    for name, text in logs.items():  # a finished trial is not trained again
+        assert (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() == text
+    assert "winner:" in done.stdout and "2 unit(s)" in done.stdout
+    shutil.rmtree(work / "race")
