@@ -96,3 +96,20 @@ def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(w
         assert (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() == text
     assert "winner:" in done.stdout and "2 unit(s)" in done.stdout
     shutil.rmtree(work / "race")
+
+
+@pytest.mark.slow
+def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
+            "--minutes", "1", "--search-set", "space_settings.channels=8", "--search-set", "space_settings.depth=2",
+            "--search-set", "workers=0", "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
+            "--workers", "1"]
+    done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    split = json.loads((work / "race" / "fold0" / "split.json").read_text())
+    assert split["search_minutes"] == pytest.approx(0.3) and split["race_minutes"] == pytest.approx(0.7)
+    s = summary(work)
+    assert "winner:" in done.stdout and s["winner"] in s["candidates"]
+    metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())
+    assert metrics["cases"]  # the winner predicted the fold's held-out cases in their original geometry

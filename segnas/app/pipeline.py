@@ -7,6 +7,7 @@ redoes a stage and every stage after it. Every setting is checked before the fir
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Sequence
@@ -136,6 +137,31 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
     return train(ws.root, arch_path, cfg, resume=resume)
 
 
+def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_minutes: float, minutes: float,
+               overrides: dict[str, Any], con: Console) -> Path:
+    """The race's winner (`segnas.selection.race`): its run folder is the fold's model. The split of the fold's
+    minutes is written to WORK/race/fold<F>/split.json and the rung table printed."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.networks.baselines import BASELINES
+    from segnas.selection.race import RaceConfig, race, race_folder
+
+    train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
+    base = RaceConfig()
+    count = 1 + base.samples + base.random + len(base.baselines)
+    cfg = dataclasses.replace(base, unit_seconds=race_minutes * 60 / (base.rungs * count))
+    summary = race(ws.root, search_run, train_cfg, cfg)
+    folder = race_folder(ws.root, fold)
+    write_json(folder / "split.json", {"minutes": minutes, "search_minutes": minutes - race_minutes, "race_minutes": race_minutes,
+                                       "final_training_minutes": cfg.unit_seconds * 2 ** (cfg.rungs - 1) / 60,
+                                       "note": "the race's winner is trained to its full budget inside the race"})
+    for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
+        con.print(f"  {name:14s} {row['state']:9s} " + "  ".join(f"{k} unit(s): {v:.3f}" for k, v in row["rungs"].items()))
+    winner = summary["winner"]
+    con.print(f"winner: {winner} ({'searched space' if winner not in BASELINES else 'a baseline'}), inner Dice "
+              f"{summary['winner_dice']:.3f}, {summary['margin_over_next']:+.3f} over the next")
+    return Path(summary["winner_run"])
+
+
 def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
     """A kept search or training must have been made with these settings and this format of run folder."""
     saved = read_json(RunFolder(run).config)
@@ -172,8 +198,11 @@ def predict_stage(ws: Workspace, plan: Plan, model_run: Path, case_ids: Sequence
 def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", folds: Sequence[int] | None = None,
                  search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
-                 console: Console | None = None) -> dict[str, Any]:
-    """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json)."""
+                 console: Console | None = None, minutes: float | None = None, search_share: float = 0.3) -> dict[str, Any]:
+    """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json).
+
+    With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted search, the rest for
+    the race, whose winner (trained to the race's full budget) is the fold's model."""
     from segnas.config import TrainConfig, make_config
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
@@ -183,12 +212,13 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
     t0 = time.perf_counter()
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
     with work_lock(ws.root):
-        return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0)
+        return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0,
+                           minutes, search_share)
 
 
 def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
-                workers: int, con: Console, t0: float) -> dict[str, Any]:
+                workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = 0.3) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_splits
@@ -206,9 +236,14 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
     for f in chosen:
         fold = all_folds[f]
         con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
-        search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
-        con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
-        model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
+        searching = {**(search_overrides or {}), **({"minutes": search_share * minutes} if minutes else {})}
+        search_run = search_stage(ws, preset, f, searching, force, con)
+        if minutes:
+            con.rule(f"fold {f}: race at equal wall clock ({(1 - search_share) * minutes:.0f} min), scored on {len(fold.search_val)} inner case(s)")
+            model_run = race_stage(ws, preset, f, search_run, (1 - search_share) * minutes, minutes, train_overrides or {}, con)
+        else:
+            con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
+            model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
         con.rule(f"fold {f}: predict and evaluate {len(fold.val)} held-out case(s)")
         predict_stage(ws, plan, model_run, fold.val, predictions / f"fold{f}", force, con)
     con.rule("cross-validation")

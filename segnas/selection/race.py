@@ -82,9 +82,13 @@ def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: 
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
     """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
     index = folder / "candidates.json"
-    if index.is_file():
-        return {name: Path(p) for name, p in read_json(index).items()}
     found = load_architecture(RunFolder(search_run).arch)
+    if index.is_file():
+        kept = {name: Path(p) for name, p in read_json(index).items()}
+        if load_architecture(kept["searched"]).values != found.values:
+            raise SegnasError(f"{folder}: this race was made for another search result than {RunFolder(search_run).arch}; "
+                              "remove the folder to race the new one")
+        return kept
     space = get_space(found.space)
     rng = random.Random(cfg.seed)
     archs: dict[str, Architecture] = {"searched": found}
