@@ -4,7 +4,7 @@
 
 For each preset's space (scnas → unet, thrifty → nested) with the preset's settings at `--width` stem channels,
 3D, 1 channel in, 2 classes, batch 2: every op of every edge is timed (`segnas.nas.cost`), the fixed part is
-calibrated on 3 random architectures (seeds 0–2), and then `--archs` other random architectures (seeds 100…) are
+calibrated on 4 random architectures (seeds 0–3: step = fixed + scale × Σ ops), and then `--archs` other random architectures (seeds 100…) are
 built and timed for a whole training step (forward, cross-entropy, backward, Adam). Prints predicted and measured
 milliseconds per architecture, the relative errors, and MONAI UNet's step beside them; `--json` writes the rows.
 """
@@ -56,7 +56,7 @@ def main() -> None:
         cost, calibration = calibrate(space_cost(table, p["space"], settings, args.patch, 2), p["space"], settings, args.patch, 2, device)
         seconds = time.perf_counter() - t0
         print(f"\n{preset} ({p['space']}): {table.measured} op costs measured and {len(calibration)} calibration steps in "
-              f"{seconds:.0f} s; fixed part {cost.fixed_ms:.0f} ms")
+              f"{seconds:.0f} s; step = {cost.fixed_ms:.0f} ms + {cost.scale:.2f} × the ops' sum")
         rows = []
         for i in range(args.archs):
             arch = space.random(seed=100 + i, **settings)
@@ -68,7 +68,8 @@ def main() -> None:
         errors = [r["error"] for r in rows]
         within = sum(e <= 0.25 for e in errors)
         print(f"  {within}/{len(rows)} within 25 %; median error {statistics.median(errors):.0%}, largest {max(errors):.0%}")
-        spaces[preset] = {"settings": settings, "calibration": calibration, "fixed_ms": cost.fixed_ms, "setup_seconds": seconds, "rows": rows}
+        spaces[preset] = {"settings": settings, "calibration": calibration, "fixed_ms": cost.fixed_ms, "scale": cost.scale,
+                          "setup_seconds": seconds, "rows": rows}
     if args.json:
         out = {"patch": args.patch, "width": args.width, "threads": args.threads, "monai_unet_ms": unet, "spaces": spaces}
         args.json.write_text(json.dumps(out, indent=2))

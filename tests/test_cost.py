@@ -96,7 +96,7 @@ def test_predicted_step_times_follow_measured_ones_on_this_machine() -> None:
     edges is caught here; the 25 % target is checked by benchmarks/cost_model.py on a quiet machine."""
     space, settings = "nested", small("nested", 2)
     cost, rows = calibrate(space_cost(CostTable(None, CPU), space, settings, PATCH[2], 2), space, settings, PATCH[2], 2, CPU)
-    assert cost.fixed_ms >= 0 and len(rows) == 3
+    assert cost.fixed_ms >= 0 and 0.5 <= cost.scale <= 2 and len(rows) == 4
     errors = [relative_error(*predicted_vs_measured(cost, get_space(space).random(seed=10 + i, **settings), PATCH[2], 2, CPU))
               for i in range(3)]
     assert sorted(errors)[1] < 2.0, errors
@@ -124,3 +124,10 @@ def test_a_cost_aware_search_records_its_model_and_resumes_on_it(tmp_path: Path,
     assert arch["provenance"]["cost"]["target_step_ms"] == 1e9 and arch["provenance"]["cost"]["predicted_step_ms"] > 0
     logs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert all("cost_penalty" in r for r in logs[:2]) and logs[2].get("cost_penalty", 0.0) == 0.0  # under the new target
+
+
+def test_calibration_fits_a_line_and_falls_back_without_spread() -> None:
+    from segnas.nas.cost import fit_line
+    assert fit_line([100, 200, 300, 400], [150, 230, 310, 390]) == pytest.approx((70.0, 0.8))
+    assert fit_line([100, 100, 101], [150, 160, 155]) == (pytest.approx(54.0), 1.0)  # no spread: the median difference
+    assert fit_line([100, 200, 300], [1000, 100, 2000])[1] in (0.5, 2.0)  # clamped

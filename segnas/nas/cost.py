@@ -166,12 +166,14 @@ class CostTable:
 @dataclass(frozen=True)
 class SpaceCost:
     """Per decision label, (ms, bytes) of each candidate summed over the label's edges; for one space's settings,
-    patch and batch on one device. `fixed` is what the edges do not cover, once calibrated (`calibrate`)."""
+    patch and batch on one device. Once calibrated (`calibrate`), a step takes `fixed_ms + scale × Σ op ms`: `fixed`
+    is what the edges do not cover, `scale` how ops timed alone relate to the same ops inside a network."""
 
     choices: tuple[Choice, ...]
     ops: dict[str, list[tuple[float, int]]]
     fixed_ms: float = 0.0
     fixed_bytes: int = 0
+    scale: float = 1.0
 
     def active_share(self) -> dict[str, float]:
         """Per op decision, the share of architectures in which its edge exists when inputs are chosen uniformly."""
@@ -189,12 +191,12 @@ class SpaceCost:
             if isinstance(c, InputChoice):
                 kept = set(values[c.label])
                 inactive |= {e for src, e in zip(c.candidates, c.edges) if src not in kept}
-        ms, memory = float(self.fixed_ms), int(self.fixed_bytes)
+        ms, memory = 0.0, int(self.fixed_bytes)
         for c in self.choices:
             if isinstance(c, OpChoice) and c.label not in inactive:
                 op_ms, op_bytes = self.ops[c.label][c.candidates.index(values[c.label])]
                 ms, memory = ms + op_ms, memory + int(op_bytes)
-        return ms, memory
+        return self.fixed_ms + self.scale * ms, memory
 
     def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
         """Expected step time (ms) under per-decision candidate probabilities (differentiable in them)."""
@@ -202,7 +204,7 @@ class SpaceCost:
         terms = [share[label] * (p * torch.tensor([ms for ms, _ in self.ops[label]], device=p.device)).sum()
                  for label, p in probabilities.items() if label in self.ops]
         total = torch.stack(terms).sum() if terms else torch.zeros(())
-        return total + self.fixed_ms
+        return self.fixed_ms + self.scale * total
 
 
 def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int) -> SpaceCost:
@@ -248,9 +250,9 @@ def train_step_ms(net: nn.Module, shape: tuple[int, ...], num_classes: int, devi
 
 
 def calibrate(cost: SpaceCost, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int, device: torch.device,
-              channels_last: bool = True, archs: int = 3, seed: int = 0) -> tuple[SpaceCost, list[dict[str, float]]]:
-    """`cost` with its fixed part set from whole training steps of a few random architectures: the median of
-    measured − Σ of their ops, for time and for memory. Returns it and the calibration rows for the record."""
+              channels_last: bool = True, archs: int = 4, seed: int = 0) -> tuple[SpaceCost, list[dict[str, float]]]:
+    """`cost` calibrated on whole training steps of a few random architectures: time = fixed + scale × Σ ops by least
+    squares (`fit_line`), memory = Σ ops + the median of what the ops leave out. Returns it and the calibration rows."""
     sp = get_space(space)
     rows = []
     for i in range(archs):
@@ -258,9 +260,21 @@ def calibrate(cost: SpaceCost, space: str, settings: dict[str, Any], patch: Sequ
         ms, memory = train_step(sp.network(arch), (batch, settings["in_channels"], *patch), settings["num_classes"], device, channels_last)
         ops_ms, ops_bytes = cost.predict(arch.values)
         rows.append({"measured_ms": round(ms, 2), "ops_ms": round(ops_ms, 2), "measured_bytes": memory, "ops_bytes": ops_bytes})
-    fixed_ms = statistics.median(r["measured_ms"] - r["ops_ms"] for r in rows)
+    fixed_ms, scale = fit_line([r["ops_ms"] for r in rows], [r["measured_ms"] for r in rows])
     fixed_bytes = statistics.median(r["measured_bytes"] - r["ops_bytes"] for r in rows)
-    return SpaceCost(cost.choices, cost.ops, max(0.0, fixed_ms), int(max(0, fixed_bytes))), rows
+    return SpaceCost(cost.choices, cost.ops, fixed_ms, int(max(0, fixed_bytes)), scale), rows
+
+
+def fit_line(ops: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
+    """(fixed ≥ 0, scale in [0.5, 2]) with measured ≈ fixed + scale × ops, least squares; with too little spread in
+    `ops` to tell scale from fixed, scale 1 and the median difference."""
+    n = len(ops)
+    mean_o, mean_m = sum(ops) / n, sum(measured) / n
+    spread = sum((o - mean_o) ** 2 for o in ops)
+    if n < 3 or spread < (0.05 * mean_o) ** 2 * n:
+        return max(0.0, statistics.median(m - o for o, m in zip(ops, measured))), 1.0
+    scale = min(2.0, max(0.5, sum((o - mean_o) * (m - mean_m) for o, m in zip(ops, measured)) / spread))
+    return max(0.0, mean_m - scale * mean_o), scale
 
 
 def predicted_vs_measured(cost: SpaceCost, arch: Architecture, patch: Sequence[int], batch: int, device: torch.device,
@@ -293,7 +307,7 @@ def search_cost(ws: Workspace, run: Path, cfg: SearchConfig, plan: Plan, setting
         record = read_json(files.cost)
         choices = tuple(space.choices(**record["settings"]))
         ops = {label: [(float(ms), int(b)) for ms, b in rows] for label, rows in record["ops"].items()}
-        return SpaceCost(choices, ops, record["fixed_ms"], record["fixed_bytes"]), record["target_ms"], record
+        return SpaceCost(choices, ops, record["fixed_ms"], record["fixed_bytes"], record.get("scale", 1.0)), record["target_ms"], record
     t0 = time.perf_counter()
     width = cfg.cost_width or TRAIN_PRESETS.get(cfg.preset, {}).get("width") or settings["channels"]
     at = {**settings, "channels": int(width)}
@@ -303,7 +317,7 @@ def search_cost(ws: Workspace, run: Path, cfg: SearchConfig, plan: Plan, setting
     reference = reference_ms(plan, patch, batch, device, cfg.channels_last)
     record = {"settings": at, "patch_size": patch, "batch_size": batch, "device": table.info, "reference": "monai_unet",
               "reference_ms": round(reference, 2), "target_ms": round(cfg.cost_target * reference, 2),
-              "fixed_ms": round(cost.fixed_ms, 2), "fixed_bytes": cost.fixed_bytes, "calibration": rows,
+              "fixed_ms": round(cost.fixed_ms, 2), "fixed_bytes": cost.fixed_bytes, "scale": round(cost.scale, 4), "calibration": rows,
               "measured_entries": table.measured, "seconds": round(time.perf_counter() - t0, 1),
               "ops": {label: [[round(ms, 4), b] for ms, b in values] for label, values in cost.ops.items()}}
     run.mkdir(parents=True, exist_ok=True)
