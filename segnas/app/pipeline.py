@@ -143,15 +143,14 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
     minutes is written to WORK/race/fold<F>/split.json and the rung table printed."""
     from segnas.config import TrainConfig, make_config
     from segnas.networks.baselines import BASELINES
-    from segnas.selection.race import RaceConfig, race, race_folder
+    from segnas.selection.race import RaceConfig, race
 
     train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     base = RaceConfig()
     count = 1 + base.samples + base.random + len(base.baselines)
     cfg = dataclasses.replace(base, unit_seconds=race_minutes * 60 / (base.rungs * count))
     summary = race(ws.root, search_run, train_cfg, cfg)
-    folder = race_folder(ws.root, fold)
-    write_json(folder / "split.json", {"minutes": minutes, "search_minutes": minutes - race_minutes, "race_minutes": race_minutes,
+    write_json(ws.race(fold).split, {"minutes": minutes, "search_minutes": minutes - race_minutes, "race_minutes": race_minutes,
                                        "final_training_minutes": cfg.unit_seconds * 2 ** (cfg.rungs - 1) / 60,
                                        "note": "the race's winner is trained to its full budget inside the race"})
     for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):

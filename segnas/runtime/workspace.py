@@ -66,6 +66,38 @@ class RunFolder:
 
 
 @dataclass(frozen=True)
+class RaceFolder:
+    """The files of one fold's race (`WORK/race/fold<F>/`)."""
+
+    root: Path
+
+    @property
+    def candidates(self) -> Path:
+        """name → arch.json of every candidate (their files in `candidates/`)."""
+        return self.root / "candidates.json"
+
+    @property
+    def storage(self) -> Path:
+        """The default Optuna storage (SQLite)."""
+        return self.root / "race.db"
+
+    @property
+    def runs(self) -> Path:
+        """The candidates' training run folders."""
+        return self.root / "runs"
+
+    @property
+    def summary(self) -> Path:
+        """The rung table and the winner, once every trial has finished."""
+        return self.root / SUMMARY
+
+    @property
+    def split(self) -> Path:
+        """How `segnas run --minutes` split the fold's time."""
+        return self.root / "split.json"
+
+
+@dataclass(frozen=True)
 class Workspace:
     """Paths inside one work folder (one dataset, one plan)."""
 
@@ -94,6 +126,10 @@ class Workspace:
     def run(self, name: str) -> RunFolder:
         """The run folder `WORK/runs/<name>`."""
         return RunFolder(self.runs / name)
+
+    def race(self, fold: int) -> RaceFolder:
+        """The race of fold `fold` (`segnas race`)."""
+        return RaceFolder(self.root / "race" / f"fold{fold}")
 
     @property
     def costs(self) -> Path:

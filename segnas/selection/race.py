@@ -40,7 +40,7 @@ from segnas.nas.spaces import get_space
 from segnas.networks.baselines import BASELINES, baseline_architecture
 from segnas.networks.model import build_network, fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
-from segnas.runtime.workspace import RunFolder, Workspace
+from segnas.runtime.workspace import RaceFolder, RunFolder, Workspace
 from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class RaceConfig:
 
 def race_folder(work: Path, fold: int) -> Path:
     """WORK/race/fold<F>: the candidates' arch.json files, their trainings and the default storage."""
-    return Workspace(work).root / "race" / f"fold{fold}"
+    return Workspace(Path(work)).race(fold).root
 
 
 def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: random.Random) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: 
 
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
     """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
-    index = folder / "candidates.json"
+    index = RaceFolder(folder).candidates
     found = load_architecture(RunFolder(search_run).arch)
     if index.is_file():
         kept = {name: Path(p) for name, p in read_json(index).items()}
@@ -176,7 +176,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     folder = race_folder(work, train_cfg.fold)
     folder.mkdir(parents=True, exist_ok=True)
     candidates = make_candidates(work, search_run, plan, train_cfg, cfg, folder)
-    storage = storage or f"sqlite:///{(folder / 'race.db').resolve()}"
+    storage = storage or f"sqlite:///{RaceFolder(folder).storage.resolve()}"
     study = open_study(storage, f"race_fold{train_cfg.fold}", list(candidates))
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
     device = torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
@@ -184,13 +184,17 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     inner = list(fold.search_val)
 
     def objective(trial: optuna.Trial) -> float:
+        if "candidate" not in trial.user_attrs:  # not from the queue: every candidate is taken (by this or another worker)
+            trial.set_user_attr("spare", True)
+            study.stop()
+            raise optuna.TrialPruned()
         name = trial.suggest_categorical("candidate", list(candidates))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         epochs, ms = unit_epochs(candidates[name], plan, recipe, cfg, device)
         trial.set_user_attr("step_ms", round(ms, 2))
         trial.set_user_attr("unit_epochs", epochs)
         cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1))
-        run = folder / "runs" / name
+        run = RaceFolder(folder).runs / name
         dice = float("nan")
         for r in range(cfg.rungs):
             units = ETA**r
@@ -203,9 +207,13 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
                 raise optuna.TrialPruned()
         return dice
 
+    def queue_empty(study: optuna.Study, _: Any) -> None:
+        if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            study.stop()  # the candidates still running belong to other workers
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(len(candidates), states=done)])
+    if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+        study.optimize(objective, callbacks=[queue_empty])
     return summarize(study, candidates, folder, cfg)
 
 
@@ -216,7 +224,7 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
     rows: dict[str, dict[str, Any]] = {}
     for t in study.get_trials(deepcopy=False):
         name = t.params.get("candidate")
-        if name is None or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+        if name is None or t.user_attrs.get("spare") or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
         rows[name] = {"state": t.state.name.lower(), "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
                       "step_ms": t.user_attrs.get("step_ms"), "unit_epochs": t.user_attrs.get("unit_epochs"),
@@ -229,6 +237,6 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         winner = ranked[0]
         summary.update(winner=winner, winner_dice=finished[winner]["final"], winner_is_searched=winner not in BASELINES,
                        margin_over_next=round(finished[winner]["final"] - finished[ranked[1]]["final"], 4) if len(ranked) > 1 else None,
-                       winner_run=str(folder / "runs" / winner), winner_arch=str(candidates[winner]))
-        write_json(folder / "summary.json", summary)
+                       winner_run=str(RaceFolder(folder).runs / winner), winner_arch=str(candidates[winner]))
+        write_json(RaceFolder(folder).summary, summary)
     return summary
