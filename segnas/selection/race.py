@@ -3,10 +3,11 @@
 Candidates are the search's derived architecture, samples from its final distribution, random draws of the same
 space and the hand-designed baselines (MONAI UNet, DynUNet), all fitted to the dataset at one width and trained
 with one recipe. Optuna runs the trials and prunes them by successive halving (its `SuccessiveHalvingPruner`,
-η = 2): rung r gives a candidate 2^r time units in all, a unit being the same number of seconds for everyone and
-turned into epochs from the candidate's measured step time (`segnas.nas.cost.train_step`), so a cheap network
-trains more steps in the same time. Rungs are scored by Dice on the fold's inner split (its `search_val`
-cases, held out of the race's trainings); the fold's validation cases stay untouched for reporting. A trial that
+η = 2): rung r gives a candidate 2^r time units in all, a unit being the same number of seconds for everyone: one
+epoch of as many steps as the candidate's measured step time (`segnas.nas.cost.train_step`) fits in it, so a cheap
+network trains more steps in the same time (validation at each rung is not counted in the units). Rungs are
+scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
+validation cases stay untouched for reporting. A trial that
 survives every rung has trained for the full budget: the best of those wins.
 
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
@@ -57,6 +58,7 @@ class RaceConfig:
     random: int = 2  # uniformly random architectures of the space
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
+    score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
     seed: int = 0
 
 
@@ -113,15 +115,17 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
     return out
 
 
-def unit_epochs(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[int, float]:
-    """(epochs in one time unit, measured ms per step) of a candidate on this device."""
+def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[int, int, float]:
+    """(epochs per time unit, steps per epoch, measured ms per step) of a candidate on this device: one epoch per
+    unit, as many steps as fit in `unit_seconds` (every candidate has the same epochs, so per-epoch schedules
+    compare); with `unit_epochs`, that many epochs of the recipe's steps (equal steps)."""
     arch = load_architecture(arch_path)
     patch = list(train_cfg.patch_size or plan.patch_size)
     ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
                        train_cfg.channels_last)
     if cfg.unit_epochs is not None:
-        return cfg.unit_epochs, ms
-    return max(1, int(cfg.unit_seconds * 1000 / (ms * train_cfg.steps_per_epoch))), ms
+        return cfg.unit_epochs, train_cfg.steps_per_epoch, ms
+    return 1, max(1, int(cfg.unit_seconds * 1000 / ms)), ms
 
 
 def _alive(worker: str) -> bool:
@@ -181,7 +185,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
     device = torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
     model_device = "cpu" if device.type == "cpu" else "auto"
-    inner = list(fold.search_val)
+    inner = list(fold.search_val)[:cfg.score_cases]
 
     def objective(trial: optuna.Trial) -> float:
         if "candidate" not in trial.user_attrs:  # not from the queue: every candidate is taken (by this or another worker)
@@ -190,10 +194,11 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
             raise optuna.TrialPruned()
         name = trial.suggest_categorical("candidate", list(candidates))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        epochs, ms = unit_epochs(candidates[name], plan, recipe, cfg, device)
+        epochs, steps, ms = unit_schedule(candidates[name], plan, recipe, cfg, device)
         trial.set_user_attr("step_ms", round(ms, 2))
         trial.set_user_attr("unit_epochs", epochs)
-        cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1))
+        trial.set_user_attr("steps_per_epoch", steps)
+        cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1), steps_per_epoch=steps)
         run = RaceFolder(folder).runs / name
         dice = float("nan")
         for r in range(cfg.rungs):
@@ -202,7 +207,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
             scores = validate(load_model(run, "last", model_device), ws, inner)
             dice = float(sum(scores.values()) / len(scores))
             trial.report(dice, units)
-            log.info("race: %s after %d unit(s) (%d epochs): inner Dice %.4f", name, units, epochs * units, dice)
+            log.info("race: %s after %d unit(s) (%d steps): inner Dice %.4f", name, units, epochs * units * steps, dice)
             if r < cfg.rungs - 1 and trial.should_prune():  # the last rung's score is the result, never pruned
                 raise optuna.TrialPruned()
         return dice
@@ -228,6 +233,7 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
             continue
         rows[name] = {"state": t.state.name.lower(), "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
                       "step_ms": t.user_attrs.get("step_ms"), "unit_epochs": t.user_attrs.get("unit_epochs"),
+                      "steps_per_epoch": t.user_attrs.get("steps_per_epoch"),
                       "final": round(t.value, 4) if t.value is not None else None}
     finished = {n: r for n, r in rows.items() if r["final"] is not None}
     summary: dict[str, Any] = {"candidates": rows, "rungs": cfg.rungs, "unit_seconds": cfg.unit_seconds,
