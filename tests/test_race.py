@@ -29,12 +29,13 @@ def searched(work: Path) -> Path:
     return run
 
 
-def race(work: Path, *more: str, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
-    """`segnas race` on `work` in its own process."""
+def race(work: Path, *more: str, wait: bool = True, errors: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
+    """`segnas race` on `work` in its own process (not waited for: its stderr kept only with `errors`, to be read
+    by `communicate`, else a full pipe would stop it)."""
     args = [sys.executable, "-m", "segnas", "race", "--work", str(work), "--search", str(searched(work)), "--samples", "1",
             "--random", "1", "--unit-epochs", "1", *SETS, *more]
     if not wait:
-        return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if errors else subprocess.DEVNULL, text=True)
     return subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
 
 
@@ -49,8 +50,10 @@ def test_two_workers_sharing_one_storage_run_one_race_to_the_single_workers_winn
     assert done.returncode == 0, done.stderr
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     a, b = copy_work(work2d, tmp_path / "a"), copy_work(work2d, tmp_path / "b")  # two machines, each with its own copy
-    workers = [race(w, "--rungs", "1", "--storage", storage, wait=False) for w in (a, b)]
-    assert all(p.wait(timeout=900) == 0 for p in workers)
+    workers = [race(w, "--rungs", "1", "--storage", storage, wait=False, errors=True) for w in (a, b)]
+    for p in workers:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err[-3000:]
     single = summary(alone)
     assert set(single["candidates"]) == {"searched", "sample0", "random0", "monai_unet", "monai_dynunet"}
     shared = [json.loads((w / "race" / "fold0" / "summary.json").read_text()) for w in (a, b)

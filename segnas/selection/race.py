@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +148,12 @@ def open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     others; trials of dead processes of this machine failed and their candidates queued again."""
     import optuna
 
-    rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180,
-                                     failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():  # the heartbeat and its retry are marked experimental by Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sqlite = {"connect_args": {"timeout": 120}} if storage.startswith("sqlite") else None  # workers wait for each other's writes
+        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=sqlite, heartbeat_interval=60, grace_period=180,
+                                         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
     pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=ETA, min_early_stopping_rate=0)
     try:
         study = optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner)
