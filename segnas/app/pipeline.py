@@ -7,7 +7,6 @@ redoes a stage and every stage after it. Every setting is checked before the fir
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from collections.abc import Sequence
@@ -146,9 +145,7 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
     from segnas.selection.race import RaceConfig, race
 
     train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
-    base = RaceConfig()
-    count = 1 + base.samples + base.random + len(base.baselines)
-    cfg = dataclasses.replace(base, unit_seconds=race_minutes * 60 / (base.rungs * count))
+    cfg = RaceConfig.for_minutes(race_minutes)
     summary = race(ws.root, search_run, train_cfg, cfg)
     write_json(ws.race(fold).split, {"minutes": minutes, "search_minutes": minutes - race_minutes, "race_minutes": race_minutes,
                                        "final_training_minutes": cfg.unit_seconds * 2 ** (cfg.rungs - 1) / 60,

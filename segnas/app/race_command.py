@@ -36,13 +36,11 @@ def race_command(
     Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
-    from segnas.networks.baselines import BASELINES
     from segnas.selection.race import RaceConfig, race
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
     train_cfg = make_config(preset, overrides, TrainConfig)
-    count = 1 + samples + random_draws + len(BASELINES)
-    cfg = RaceConfig(unit_seconds=minutes * 60 / (rungs * count), rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs)
+    cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs)
     summary = race(work, search, train_cfg, cfg, storage, show_progress=False)
     unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{cfg.unit_seconds:.0f} s of training"
     t = Table(title=f"race on fold {fold} (inner Dice per rung; a unit is {unit})")

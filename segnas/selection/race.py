@@ -62,6 +62,13 @@ class RaceConfig:
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
     seed: int = 0
 
+    @classmethod
+    def for_minutes(cls, minutes: float, **settings: Any) -> RaceConfig:
+        """A race of these settings whose rungs, one unit per candidate each, fill `minutes` of training."""
+        cfg = cls(**settings)
+        count = 1 + cfg.samples + cfg.random + len(cfg.baselines)
+        return dataclasses.replace(cfg, unit_seconds=minutes * 60 / (cfg.rungs * count))
+
 
 def race_folder(work: Path, fold: int) -> Path:
     """WORK/race/fold<F>: the candidates' arch.json files, their trainings and the default storage."""
