@@ -112,7 +112,10 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
-    assert split["search_minutes"] == pytest.approx(0.3) and split["race_minutes"] == pytest.approx(0.7)
+    assert split["search_share"] == 0.2 and split["race_minutes_planned"] == pytest.approx(0.4)
+    assert {"search_minutes", "race_minutes", "final_training_minutes"} <= set(split)
+    searched_with = json.loads((work / "runs" / "search_scnas_unet_gumbel2_fold0" / "config.json").read_text())
+    assert searched_with["cost_weight"] == 1.0 and searched_with["minutes"] == pytest.approx(0.2)  # hardware-aware by default
     s = summary(work)
     assert "winner:" in done.stdout and s["winner"] in s["candidates"]
     metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())

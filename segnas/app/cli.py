@@ -399,10 +399,11 @@ def run(
     force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, "
                                                           "train or predict.")] = None,
     workers: Workers = 2,
-    minutes: Annotated[float | None, typer.Option("--minutes", min=1.0, help="Each fold's time in all: a budgeted search "
-                                                  "(--search-share of it), then a race at equal wall clock whose winner is the "
-                                                  "fold's model (instead of training the searched network).")] = None,
-    search_share: Annotated[float, typer.Option("--search-share", min=0.05, max=0.95, help="With --minutes: the search's share.")] = 0.3,
+    minutes: Annotated[float | None, typer.Option("--minutes", min=1.0, help="Each fold's time in all: a budgeted, hardware-aware "
+                                                  "search (--search-share of it), a race at equal wall clock (--race-share), then the "
+                                                  "race's winner trains on for the rest and is the fold's model.")] = None,
+    search_share: Annotated[float, typer.Option("--search-share", min=0.05, max=0.95, help="With --minutes: the search's share.")] = 0.2,
+    race_share: Annotated[float, typer.Option("--race-share", min=0.05, max=0.95, help="With --minutes: the race's share.")] = 0.4,
 ) -> None:
     """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
 
@@ -415,7 +416,7 @@ def run(
     plan_options = {k: v for k, v in (("group_pattern", group), ("folds", num_folds)) if v is not None}
     searching = parse_overrides(search_settings or []) | ({"minutes": search_minutes} if search_minutes is not None else {})
     run_pipeline(data, work, preset, parse_folds(fold), budgeted_by_default(searching),
-                 parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share)
+                 parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share, race_share)
 
 
 @app.command()

@@ -24,6 +24,9 @@ from segnas.runtime.staleness import FORMAT, setting_changes, signature_changes,
 from segnas.runtime.workspace import ARCH, SUMMARY, RunFolder, Workspace
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
+# `segnas run --minutes M`: shares of each fold's M for the search and the race; the race's winner trains on for the rest
+SEARCH_SHARE, RACE_SHARE = 0.2, 0.4
+DEFAULT_COST_WEIGHT = 1.0  # a budgeted run's search weighs the predicted step time beyond cost_target × MONAI UNet's
 
 
 def forced(stage: str, force: str | None) -> bool:
@@ -136,26 +139,33 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
     return train(ws.root, arch_path, cfg, resume=resume)
 
 
-def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_minutes: float, minutes: float,
+def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_minutes: float, deadline: float,
                overrides: dict[str, Any], con: Console) -> Path:
-    """The race's winner (`segnas.selection.race`): its run folder is the fold's model. The split of the fold's
-    minutes is written to WORK/race/fold<F>/split.json and the rung table printed."""
+    """The race's winner (`segnas.selection.race`), trained on until `deadline` (a `time.perf_counter()` value):
+    its run folder is the fold's model. The rung table is printed; the time each stage took goes to split.json."""
     from segnas.config import TrainConfig, make_config
     from segnas.networks.baselines import BASELINES
-    from segnas.selection.race import RaceConfig, race
+    from segnas.selection.race import RaceConfig, finish, race
 
     train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     cfg = RaceConfig.for_minutes(race_minutes)
+    t0 = time.perf_counter()
     summary = race(ws.root, search_run, train_cfg, cfg)
-    write_json(ws.race(fold).split, {"minutes": minutes, "search_minutes": minutes - race_minutes, "race_minutes": race_minutes,
-                                       "final_training_minutes": cfg.unit_seconds * 2 ** (cfg.rungs - 1) / 60,
-                                       "note": "the race's winner is trained to its full budget inside the race"})
     for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
         con.print(f"  {name:14s} {row['state']:9s} " + "  ".join(f"{k} unit(s): {v:.3f}" for k, v in row["rungs"].items()))
     winner = summary["winner"]
     con.print(f"winner: {winner} ({'searched space' if winner not in BASELINES else 'a baseline'}), inner Dice "
               f"{summary['winner_dice']:.3f}, {summary['margin_over_next']:+.3f} over the next")
-    return Path(summary["winner_run"])
+    t1 = time.perf_counter()
+    left = deadline - t1
+    if left >= 1:
+        con.print(f"{winner} trains on for the {left / 60:.1f} minute(s) left")
+    run = finish(ws.root, summary, train_cfg, max(0.0, left))
+    split = read_json(ws.race(fold).split) if ws.race(fold).split.is_file() else {}
+    write_json(ws.race(fold).split, {**split, "race_minutes_planned": race_minutes, "race_minutes": (t1 - t0) / 60,
+                                     "final_training_minutes": (time.perf_counter() - t1) / 60, "winner": winner,
+                                     "note": "the winner trains on from its race checkpoint until the fold's minutes are used"})
+    return run
 
 
 def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
@@ -194,27 +204,32 @@ def predict_stage(ws: Workspace, plan: Plan, model_run: Path, case_ids: Sequence
 def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", folds: Sequence[int] | None = None,
                  search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
-                 console: Console | None = None, minutes: float | None = None, search_share: float = 0.3) -> dict[str, Any]:
+                 console: Console | None = None, minutes: float | None = None, search_share: float = SEARCH_SHARE,
+                 race_share: float = RACE_SHARE) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json).
 
-    With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted search, the rest for
-    the race, whose winner (trained to the race's full budget) is the fold's model."""
+    With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted, hardware-aware
+    search, `race_share` for the race, and the race's winner trains on for the rest: it is the fold's model."""
     from segnas.config import TrainConfig, make_config
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
     forced("plan", force)  # an unknown stage name or setting fails before any work
+    if minutes and not (0 < search_share and 0 < race_share and search_share + race_share < 1):
+        raise SegnasError(f"--search-share {search_share:g} and --race-share {race_share:g} must be above 0 and leave time "
+                          "for the winner's training (their sum below 1)")
     make_config(preset, {**(search_overrides or {}), "fold": 0})
     make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
     t0 = time.perf_counter()
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
     with work_lock(ws.root):
         return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0,
-                           minutes, search_share)
+                           minutes, search_share, race_share)
 
 
 def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
-                workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = 0.3) -> dict[str, Any]:
+                workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = SEARCH_SHARE,
+                race_share: float = RACE_SHARE) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_splits
@@ -232,11 +247,18 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
     for f in chosen:
         fold = all_folds[f]
         con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
-        searching = {**(search_overrides or {}), **({"minutes": search_share * minutes} if minutes else {})}
+        t_fold = time.perf_counter()
+        # a budgeted run searches hardware-aware by default: the cost term keeps the found network trainable in time
+        searching = {**({"cost_weight": DEFAULT_COST_WEIGHT} if minutes else {}), **(search_overrides or {}),
+                     **({"minutes": search_share * minutes} if minutes else {})}
         search_run = search_stage(ws, preset, f, searching, force, con)
         if minutes:
-            con.rule(f"fold {f}: race at equal wall clock ({(1 - search_share) * minutes:.0f} min), scored on {len(fold.search_val)} inner case(s)")
-            model_run = race_stage(ws, preset, f, search_run, (1 - search_share) * minutes, minutes, train_overrides or {}, con)
+            deadline = t_fold + minutes * 60
+            write_json(ws.race(f).split, {"minutes": minutes, "search_share": search_share, "race_share": race_share,
+                                          "search_minutes": (time.perf_counter() - t_fold) / 60})
+            con.rule(f"fold {f}: race at equal wall clock ({race_share * minutes:.0f} min), scored on "
+                     f"{min(len(fold.search_val), 8)} inner case(s); the winner then trains until {minutes:g} min are used")
+            model_run = race_stage(ws, preset, f, search_run, race_share * minutes, deadline, train_overrides or {}, con)
         else:
             con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
             model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)

@@ -8,7 +8,8 @@ epoch of as many steps as the candidate's measured step time (`segnas.nas.cost.t
 network trains more steps in the same time (validation at each rung is not counted in the units). Rungs are
 scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
 validation cases stay untouched for reporting. A trial that
-survives every rung has trained for the full budget: the best of those wins.
+survives every rung has trained for the full budget: the best of those wins, and `finish` trains it on (from
+its last checkpoint, with the same recipe) for the time left of a total budget.
 
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
 `segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
@@ -232,6 +233,22 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
         study.optimize(objective, callbacks=[queue_empty])
     return summarize(study, candidates, folder, cfg)
+
+
+def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, seconds: float,
+           show_progress: bool = False) -> Path:
+    """Train the race's winner on from its last checkpoint for `seconds` more (same recipe, same epoch length;
+    its log keeps counting), so that a total budget is used to its end; returns its run folder."""
+    run, winner = Path(summary["winner_run"]), summary["winner"]
+    if seconds < 1:
+        return run
+    row = summary["candidates"][winner]
+    spent = sum(float(json.loads(line).get("seconds", 0.0)) for line in RunFolder(run).log.read_text().splitlines() if line.strip())
+    epochs_done = sum(1 for line in RunFolder(run).log.read_text().splitlines() if line.strip())
+    recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, steps_per_epoch=int(row["steps_per_epoch"]),
+                                 epochs=epochs_done + 100_000, max_minutes=(spent + seconds) / 60)
+    log.info("race: %s trains on for %.1f min (%d epoch(s), %.1f min so far)", winner, seconds / 60, epochs_done, spent / 60)
+    return train(work, summary["winner_arch"], recipe, run=run, resume=True, show_progress=show_progress)
 
 
 def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceConfig) -> dict[str, Any]:
