@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +42,29 @@ def race(work: Path, *more: str, wait: bool = True, errors: bool = False) -> sub
 
 def summary(work: Path) -> dict:
     return json.loads((work / "race" / "fold0" / "summary.json").read_text())
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed here
+def test_workers_popping_one_sqlite_queue_never_take_the_same_trial(tmp_path: Path) -> None:
+    import optuna
+
+    from segnas.selection.race import open_study
+
+    url, names = f"sqlite:///{tmp_path / 'race.db'}", [f"c{i}" for i in range(40)]
+    open_study(url, "s", names)
+    popped: list[int] = []
+
+    def worker() -> None:  # each with its own storage object, as separate processes have
+        study = open_study(url, "s", names)
+        while study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            popped.append(study.ask().number)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(range(40)) <= set(popped) and len(popped) == len(set(popped))  # without `serialized`: ~10 % popped twice
 
 
 @pytest.mark.slow

@@ -151,6 +151,16 @@ def _alive(worker: str) -> bool:
     return True
 
 
+def serialized(engine: Any) -> None:
+    """Make every transaction of a SQLite engine take the database's write lock when it begins. SQLite ignores
+    the `SELECT … FOR UPDATE` with which Optuna pops a queued trial, so two workers could both read a trial as
+    waiting and both run it; with `BEGIN IMMEDIATE` the second one reads it as running and takes the next."""
+    from sqlalchemy import event
+
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    engine.dispose()  # connections opened before the listener (creating the tables) are not reused
+
+
 def open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     """The race's Optuna study: created with one enqueued trial per candidate by the first worker, loaded by the
     others; trials of dead processes of this machine failed and their candidates queued again."""
@@ -159,9 +169,12 @@ def open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():  # the heartbeat and its retry are marked experimental by Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sqlite = {"connect_args": {"timeout": 120}} if storage.startswith("sqlite") else None  # workers wait for each other's writes
+        # workers wait for each other's writes; the driver's own BEGIN is off so that `serialized` sets the mode
+        sqlite = {"connect_args": {"timeout": 120, "isolation_level": None}} if storage.startswith("sqlite") else None
         rdb = optuna.storages.RDBStorage(storage, engine_kwargs=sqlite, heartbeat_interval=60, grace_period=180,
                                          heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+    if sqlite:
+        serialized(rdb.engine)
     pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=ETA, min_early_stopping_rate=0)
     try:
         study = optuna.create_study(storage=rdb, study_name=name, direction="maximize", pruner=pruner)
