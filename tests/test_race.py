@@ -144,3 +144,8 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     assert "winner:" in done.stdout and s["winner"] in s["candidates"]
     metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())
     assert metrics["cases"]  # the winner predicted the fold's held-out cases in their original geometry
+    winner_log = (Path(s["winner_run"]) / "log.jsonl").read_text()
+    again = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (Path(s["winner_run"]) / "log.jsonl").read_text() == winner_log  # run again: the first deadline holds
+    assert json.loads((work / "race" / "fold0" / "split.json").read_text())["winner_training_minutes"] == split["winner_training_minutes"]

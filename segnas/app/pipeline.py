@@ -145,7 +145,7 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
     its run folder is the fold's model. The rung table is printed; the time each stage took goes to split.json."""
     from segnas.config import TrainConfig, make_config
     from segnas.networks.baselines import BASELINES
-    from segnas.selection.race import RaceConfig, finish, race
+    from segnas.selection.race import RaceConfig, finish, race, trained_minutes
 
     train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
     cfg = RaceConfig.for_minutes(race_minutes)
@@ -157,13 +157,15 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
     con.print(f"winner: {winner} ({'searched space' if winner not in BASELINES else 'a baseline'}), inner Dice "
               f"{summary['winner_dice']:.3f}, {summary['margin_over_next']:+.3f} over the next")
     t1 = time.perf_counter()
-    left = deadline - t1
-    if left >= 1:
-        con.print(f"{winner} trains on for the {left / 60:.1f} minute(s) left")
-    run = finish(ws.root, summary, train_cfg, max(0.0, left))
     split = read_json(ws.race(fold).split) if ws.race(fold).split.is_file() else {}
-    write_json(ws.race(fold).split, {**split, "race_minutes_planned": race_minutes, "race_minutes": (t1 - t0) / 60,
-                                     "final_training_minutes": (time.perf_counter() - t1) / 60, "winner": winner,
+    if "winner_training_minutes" not in split:  # fixed once, so that a resumed run keeps the first deadline
+        split.update(race_minutes=(t1 - t0) / 60, winner=winner,
+                     winner_training_minutes=trained_minutes(Path(summary["winner_run"])) + max(0.0, deadline - t1) / 60)
+        write_json(ws.race(fold).split, split)
+    con.print(f"{winner} trains on until it has trained {split['winner_training_minutes']:.1f} minute(s) in all")
+    run = finish(ws.root, summary, train_cfg, split["winner_training_minutes"])
+    final = split.get("final_training_minutes", 0.0) + (time.perf_counter() - t1) / 60  # summed over resumed sessions
+    write_json(ws.race(fold).split, {**split, "race_minutes_planned": race_minutes, "final_training_minutes": final,
                                      "note": "the winner trains on from its race checkpoint until the fold's minutes are used"})
     return run
 
@@ -254,8 +256,9 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
         search_run = search_stage(ws, preset, f, searching, force, con)
         if minutes:
             deadline = t_fold + minutes * 60
-            write_json(ws.race(f).split, {"minutes": minutes, "search_share": search_share, "race_share": race_share,
-                                          "search_minutes": (time.perf_counter() - t_fold) / 60})
+            if not ws.race(f).split.is_file():  # a resumed run keeps the first run's figures
+                write_json(ws.race(f).split, {"minutes": minutes, "search_share": search_share, "race_share": race_share,
+                                              "search_minutes": (time.perf_counter() - t_fold) / 60})
             con.rule(f"fold {f}: race at equal wall clock ({race_share * minutes:.0f} min), scored on "
                      f"{min(len(fold.search_val), 8)} inner case(s); the winner then trains until {minutes:g} min are used")
             model_run = race_stage(ws, preset, f, search_run, race_share * minutes, deadline, train_overrides or {}, con)

@@ -248,19 +248,26 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     return summarize(study, candidates, folder, cfg)
 
 
-def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, seconds: float,
+def trained_minutes(run: Path) -> float:
+    """Minutes of training (epochs' seconds, validation not counted) in a run's log so far."""
+    log_file = RunFolder(run).log
+    lines = log_file.read_text().splitlines() if log_file.is_file() else []
+    return sum(float(json.loads(line).get("seconds", 0.0)) for line in lines if line.strip()) / 60
+
+
+def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, total_minutes: float,
            show_progress: bool = False) -> Path:
-    """Train the race's winner on from its last checkpoint for `seconds` more (same recipe, same epoch length;
-    its log keeps counting), so that a total budget is used to its end; returns its run folder."""
+    """Train the race's winner on from its last checkpoint (same recipe, same epoch length; its log keeps
+    counting) until it has trained `total_minutes` in all, so that a total budget is used to its end; resumable.
+    Returns its run folder."""
     run, winner = Path(summary["winner_run"]), summary["winner"]
-    if seconds < 1:
+    if trained_minutes(run) >= total_minutes:
         return run
     row = summary["candidates"][winner]
-    spent = sum(float(json.loads(line).get("seconds", 0.0)) for line in RunFolder(run).log.read_text().splitlines() if line.strip())
     epochs_done = sum(1 for line in RunFolder(run).log.read_text().splitlines() if line.strip())
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, steps_per_epoch=int(row["steps_per_epoch"]),
-                                 epochs=epochs_done + 100_000, max_minutes=(spent + seconds) / 60)
-    log.info("race: %s trains on for %.1f min (%d epoch(s), %.1f min so far)", winner, seconds / 60, epochs_done, spent / 60)
+                                 epochs=epochs_done + 100_000, max_minutes=total_minutes)
+    log.info("race: %s trains on until %.1f min of training (%.1f so far)", winner, total_minutes, trained_minutes(run))
     return train(work, summary["winner_arch"], recipe, run=run, resume=True, show_progress=show_progress)
 
 
