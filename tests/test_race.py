@@ -149,3 +149,24 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert (Path(s["winner_run"]) / "log.jsonl").read_text() == winner_log  # run again: the first deadline holds
     assert json.loads((work / "race" / "fold0" / "split.json").read_text())["winner_training_minutes"] == split["winner_training_minutes"]
+
+
+def test_the_winner_trains_on_to_a_total_time_and_no_further(work2d: Path, tmp_path: Path) -> None:
+    from segnas.config import TrainConfig, make_config
+    from segnas.selection.race import finish, trained_minutes
+    from segnas.training.train import train
+
+    work = copy_work(work2d, tmp_path / "w")
+    arch = searched(work) / "arch.json"
+    cfg = make_config("darts", {"steps_per_epoch": 2, "batch_size": 2, "workers": 0, "patch_size": [32, 32], "width": 8,
+                                "epochs": 1, "select": "inner", "val_every": 0}, TrainConfig)
+    run = work / "race" / "fold0" / "runs" / "w"
+    train(work, arch, cfg, run=run, show_progress=False)  # the race's part: one epoch
+    summary = {"winner": "w", "winner_run": str(run), "winner_arch": str(arch), "candidates": {"w": {"steps_per_epoch": 2}}}
+    total = trained_minutes(run) + 0.05  # three more seconds of training: a run of other length than it was made with
+    finish(work, summary, cfg, total)
+    lines = (run / "log.jsonl").read_text().splitlines()
+    assert len(lines) > 1 and trained_minutes(run) >= total - 0.05
+    finish(work, summary, cfg, total)  # reached: not trained again
+    assert (run / "log.jsonl").read_text().splitlines() == lines
+

@@ -91,9 +91,13 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     return state
 
 
-def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
-    """Refuse to resume a run under other settings than it was started with."""
-    changed = sorted(k for k in saved if k not in FREE_SETTINGS and saved[k] != current.get(k))
+LENGTH_SETTINGS = frozenset({"epochs", "max_minutes"})  # may change when a run is deliberately continued for longer
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: Path, longer: bool = False) -> None:
+    """Refuse to resume a run under other settings than it was started with (`longer`: but for its length)."""
+    free = FREE_SETTINGS | (LENGTH_SETTINGS if longer else frozenset())
+    changed = sorted(k for k in saved if k not in free and saved[k] != current.get(k))
     if changed:
         raise SegnasError(f"{path}: was made with other settings ({', '.join(changed)}); "
                           "resume with the same ones or start a new run")

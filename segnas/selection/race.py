@@ -268,7 +268,7 @@ def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, to
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, steps_per_epoch=int(row["steps_per_epoch"]),
                                  epochs=epochs_done + 100_000, max_minutes=total_minutes)
     log.info("race: %s trains on until %.1f min of training (%.1f so far)", winner, total_minutes, trained_minutes(run))
-    return train(work, summary["winner_arch"], recipe, run=run, resume=True, show_progress=show_progress)
+    return train(work, summary["winner_arch"], recipe, run=run, resume=True, show_progress=show_progress, longer=True)
 
 
 def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceConfig) -> dict[str, Any]:

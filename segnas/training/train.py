@@ -12,6 +12,7 @@ learning rate falls below `min_lr`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -100,9 +101,9 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(), "scaler": self.precision.scaler.state_dict(),
                 "best": self.best, "rng": rng_state()}
 
-    def restore(self, state: dict[str, Any]) -> int:
-        """Load a checkpoint; returns the epoch to start from."""
-        check_resumable(state["config"], self.cfg.to_json(), RunFolder(self.run).checkpoint)
+    def restore(self, state: dict[str, Any], longer: bool = False) -> int:
+        """Load a checkpoint; returns the epoch to start from (`longer`: its epochs and time budget may grow)."""
+        check_resumable(state["config"], self.cfg.to_json(), RunFolder(self.run).checkpoint, longer)
         self.model.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -286,10 +287,11 @@ def over_budget(records: list[dict[str, Any]], max_minutes: float | None, ahead:
 
 @locks_work
 def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | Path | None = None, resume: bool = False,
-          stop_after: int | None = None, show_progress: bool = True) -> Path:
+          stop_after: int | None = None, show_progress: bool = True, longer: bool = False) -> Path:
     """Train the architecture in `arch_path` on fold `cfg.fold`; returns the run folder (a model for `predict`).
 
-    `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`).
+    `stop_after` ends the run after that many epochs as if it were killed (for tests of `resume`); `longer`
+    resumes a run under a larger `epochs` or `max_minutes` (every other setting must be the same).
     """
     work, arch_path = Path(work), Path(arch_path)
     check_config(cfg)
@@ -299,7 +301,7 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         raise SegnasError(f"{run}: a training already ran here; continue it with --resume or remove the folder")
     t = build(work, arch_path, cfg, run)
     main = t.group.main  # only rank 0 writes
-    start = open_run(run, "train", resume, t.restore, main)
+    start = open_run(run, "train", resume, functools.partial(t.restore, longer=longer), main)
     if main:
         write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, "arch_source": str(arch_path), "work": str(work),
                                            "ranks": t.group.world})
