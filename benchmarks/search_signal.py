@@ -91,9 +91,14 @@ def run_search(base: Workspace, out: Path, preset: str, seed: int, minutes: floa
     return run / "arch.json"
 
 
+def searched_label(tag: str = "") -> str:
+    """How the searched networks of a tag are named in the trainings (e.g. `searched_cost1`)."""
+    return f"searched{tag and '_' + tag}"
+
+
 def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "") -> dict[str, Path]:
     """name → arch.json of the finished searches (not placebos) and of `random` draws of their space."""
-    found = {f"searched_seed{s}": out / search_name(preset, s, False, tag) for s in seeds}
+    found = {f"{searched_label(tag)}_seed{s}": out / search_name(preset, s, False, tag) for s in seeds}
     archs = {}
     for name, folder in found.items():
         hits = sorted(folder.glob("runs/search_*/arch.json"))
@@ -172,7 +177,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     if steps is None:
         return summary
     rows: dict[str, dict[str, float]] = {}
-    for name in [*(f"searched_seed{s}" for s in seeds), *(f"random{i}" for i in range(random))]:
+    for name in [*(f"{searched_label(tag)}_seed{s}" for s in seeds), *(f"random{i}" for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
