@@ -132,7 +132,7 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
             "--minutes", "1", "--search-set", "space_settings.channels=8", "--search-set", "space_settings.depth=2",
             "--search-set", "workers=0", "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
-            "--workers", "1"]
+            "--workers", "1", "--min-unit-steps", "1"]
     done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
@@ -169,4 +169,19 @@ def test_the_winner_trains_on_to_a_total_time_and_no_further(work2d: Path, tmp_p
     assert len(lines) > 1 and trained_minutes(run) >= total - 0.05
     finish(work, summary, cfg, total)  # reached: not trained again
     assert (run / "log.jsonl").read_text().splitlines() == lines
+
+
+@pytest.mark.slow
+def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them(synth2d: Path, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
+            "--minutes", "1", "--train-set", "workers=0", "--train-set", "width=8", "--workers", "1", "--min-unit-steps", "1000000"]
+    done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    split = json.loads((work / "race" / "fold0" / "split.json").read_text())
+    assert split["fallback"] == "monai_unet" and "too few" in split["reason"] and "no search and no race" in done.stdout
+    assert not list((work / "runs").glob("search_*"))  # nothing searched
+    log = [json.loads(line) for line in (work / "runs" / "minutes_monai_unet_fold0" / "log.jsonl").read_text().splitlines()]
+    assert 0.5 * 60 <= sum(r["seconds"] for r in log) <= 1.5 * 60  # the whole minute, within an epoch of it
+    assert json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())["cases"]
 

@@ -177,6 +177,8 @@ def run(
                                                   "race's winner trains on for the rest and is the fold's model.")] = None,
     search_share: Annotated[float, typer.Option("--search-share", min=0.05, max=0.95, help="With --minutes: the search's share.")] = 0.2,
     race_share: Annotated[float, typer.Option("--race-share", min=0.05, max=0.95, help="With --minutes: the race's share.")] = 0.4,
+    min_unit_steps: Annotated[int, typer.Option("--min-unit-steps", min=1, help="With --minutes: no search or race unless a race unit gives "
+                                                "MONAI's UNet this many steps on this machine (else it trains for all the minutes).")] = 100,
 ) -> None:
     """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
 
@@ -189,4 +191,5 @@ def run(
     plan_options = {k: v for k, v in (("group_pattern", group), ("folds", num_folds)) if v is not None}
     searching = parse_overrides(search_settings or []) | ({"minutes": search_minutes} if search_minutes is not None else {})
     run_pipeline(data, work, preset, parse_folds(fold), budgeted_by_default(searching),
-                 parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share, race_share)
+                 parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share, race_share,
+                 min_unit_steps)

@@ -170,6 +170,66 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
     return run
 
 
+def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: float, shares: tuple[float, float],
+                  search_overrides: dict[str, Any], train_overrides: dict[str, Any], force: str | None, con: Console,
+                  min_unit_steps: int = 100) -> Path:
+    """One fold of `segnas run --minutes`: a hardware-aware budgeted search, the race, the winner trained on to the
+    fold's deadline; or, when the race cannot be afforded (`segnas.selection.race.affordable`), the first baseline
+    trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.selection.race import RaceConfig, affordable, race_device
+
+    t_fold = time.perf_counter()
+    search_share, race_share = shares
+    split_file = ws.race(fold).split
+    split = read_json(split_file) if split_file.is_file() else {}
+    train_cfg = make_config(preset, {**train_overrides, "fold": fold}, TrainConfig)
+    cfg = RaceConfig.for_minutes(race_share * minutes, min_unit_steps=min_unit_steps)
+    if not split:  # decided once: a resumed run keeps the first run's decision and figures
+        ok, steps, ms = affordable(plan, train_cfg, cfg, race_device(train_cfg))
+        split = {"minutes": minutes, "search_share": search_share, "race_share": race_share,
+                 "baseline_steps_per_unit": steps, "baseline_ms_per_step": round(ms, 1)}
+        if not ok:
+            split.update(fallback=cfg.baselines[0], reason=f"a race unit of {cfg.unit_seconds:.0f} s gives {cfg.baselines[0]} {steps} "
+                         f"steps (< {cfg.min_unit_steps}): too few to rank candidates on this machine in {minutes:g} min")
+        ws.race(fold).root.mkdir(parents=True, exist_ok=True)
+        write_json(split_file, split)
+    if split.get("fallback"):
+        con.print(f"[bold yellow]no search and no race:[/] {split['reason']}; {split['fallback']} trains for all {minutes:g} "
+                  "minutes instead (give more minutes, or a GPU, to search)")
+        return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
+    con.rule(f"fold {fold}: hardware-aware search in {search_share * minutes:.0f} min")
+    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **search_overrides, "minutes": search_share * minutes}
+    search_run = search_stage(ws, preset, fold, searching, force, con)
+    if "search_minutes" not in split:
+        split["search_minutes"] = (time.perf_counter() - t_fold) / 60
+        write_json(split_file, split)
+    con.rule(f"fold {fold}: race at equal wall clock ({race_share * minutes:.0f} min), scored on up to {cfg.score_cases} inner "
+             f"case(s); the winner then trains until {minutes:g} min are used")
+    return race_stage(ws, preset, fold, search_run, race_share * minutes, t_fold + minutes * 60, train_overrides, con)
+
+
+def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: Any, minutes: float, ms: float, con: Console) -> Path:
+    """The baseline `name` trained for `minutes` on all of the fold's training cases (last weights), in epochs of
+    about a minute at its measured `ms` per step; kept when finished, resumed when interrupted."""
+    import dataclasses
+
+    from segnas.networks.baselines import baseline_architecture
+    from segnas.training.train import train
+
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    arch = ws.root / "baselines" / f"{name}_{'x'.join(map(str, patch))}.json"
+    if not arch.is_file():
+        baseline_architecture(name, plan, patch).save(arch)
+    run = ws.runs / f"minutes_{name}_fold{train_cfg.fold}"
+    if RunFolder(run).summary.is_file():
+        con.print(f"fold {train_cfg.fold}: kept the trained model {run}")
+        return run
+    cfg = dataclasses.replace(train_cfg, epochs=10**6, steps_per_epoch=max(1, int(60_000 / ms)), max_minutes=minutes,
+                              select="last", val_every=0)
+    return train(ws.root, arch, cfg, run=run, resume=RunFolder(run).checkpoint.is_file())
+
+
 def _check_kept(stage: str, run: Path, settings: dict[str, Any]) -> None:
     """A kept search or training must have been made with these settings and this format of run folder."""
     saved = read_json(RunFolder(run).config)
@@ -207,7 +267,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                  search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
                  console: Console | None = None, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                 race_share: float = RACE_SHARE) -> dict[str, Any]:
+                 race_share: float = RACE_SHARE, min_unit_steps: int = 100) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json).
 
     With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted, hardware-aware
@@ -225,13 +285,13 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
     with work_lock(ws.root):
         return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0,
-                           minutes, search_share, race_share)
+                           minutes, search_share, race_share, min_unit_steps)
 
 
 def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
                 workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                race_share: float = RACE_SHARE) -> dict[str, Any]:
+                race_share: float = RACE_SHARE, min_unit_steps: int = 100) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_splits
@@ -248,21 +308,12 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
     predictions = ws.root / "predictions" / preset
     for f in chosen:
         fold = all_folds[f]
-        con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
-        t_fold = time.perf_counter()
-        # a budgeted run searches hardware-aware by default: the cost term keeps the found network trainable in time
-        searching = {**({"cost_weight": DEFAULT_COST_WEIGHT} if minutes else {}), **(search_overrides or {}),
-                     **({"minutes": search_share * minutes} if minutes else {})}
-        search_run = search_stage(ws, preset, f, searching, force, con)
         if minutes:
-            deadline = t_fold + minutes * 60
-            if not ws.race(f).split.is_file():  # a resumed run keeps the first run's figures
-                write_json(ws.race(f).split, {"minutes": minutes, "search_share": search_share, "race_share": race_share,
-                                              "search_minutes": (time.perf_counter() - t_fold) / 60})
-            con.rule(f"fold {f}: race at equal wall clock ({race_share * minutes:.0f} min), scored on "
-                     f"{min(len(fold.search_val), 8)} inner case(s); the winner then trains until {minutes:g} min are used")
-            model_run = race_stage(ws, preset, f, search_run, race_share * minutes, deadline, train_overrides or {}, con)
+            model_run = minutes_stage(ws, plan, preset, f, minutes, (search_share, race_share), search_overrides or {},
+                                      train_overrides or {}, force, con, min_unit_steps)
         else:
+            con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
+            search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
             con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
             model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
         con.rule(f"fold {f}: predict and evaluate {len(fold.val)} held-out case(s)")

@@ -61,6 +61,7 @@ class RaceConfig:
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
+    min_unit_steps: int = 100  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
     seed: int = 0
 
     @classmethod
@@ -137,6 +138,25 @@ def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: Race
     return 1, max(1, int(cfg.unit_seconds * 1000 / ms)), ms
 
 
+def race_device(train_cfg: TrainConfig) -> torch.device:
+    """The device the race trains on: the GPU when there is one and the recipe does not ask for the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
+
+
+def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[bool, int, float]:
+    """(whether the race is worth running, steps per unit of its first baseline, that baseline's ms per step).
+
+    Measured on a 2-core CPU (BENCHMARKS.md, issue 23): with units of about 60 MONAI UNet steps, rung scores are
+    noise and the per-candidate overheads (timing, validation) overrun the budget, so a user gets a worse
+    network than the baseline trained for the whole time. Below `min_unit_steps` the race is not run."""
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    arch = baseline_architecture(cfg.baselines[0], plan, patch)
+    ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
+                       train_cfg.channels_last)
+    steps = int(cfg.unit_seconds * 1000 / ms)
+    return steps >= cfg.min_unit_steps, steps, ms
+
+
 def _alive(worker: str) -> bool:
     """Whether a worker `host:pid` of this machine still runs (workers of other machines: assumed alive)."""
     host, _, pid = worker.rpartition(":")
@@ -209,7 +229,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     storage = storage or f"sqlite:///{RaceFolder(folder).storage.resolve()}"
     study = open_study(storage, f"race_fold{train_cfg.fold}", list(candidates))
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
-    device = torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
+    device = race_device(train_cfg)
     model_device = "cpu" if device.type == "cpu" else "auto"
     inner = list(fold.search_val)[:cfg.score_cases]
 
