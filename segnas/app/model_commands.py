@@ -178,7 +178,7 @@ def run(
     search_share: Annotated[float, typer.Option("--search-share", min=0.05, max=0.95, help="With --minutes: the search's share.")] = 0.2,
     race_share: Annotated[float, typer.Option("--race-share", min=0.05, max=0.95, help="With --minutes: the race's share.")] = 0.4,
     min_unit_steps: Annotated[int, typer.Option("--min-unit-steps", min=1, help="With --minutes: no search or race unless a race unit gives "
-                                                "MONAI's UNet this many steps on this machine (else it trains for all the minutes).")] = 100,
+                                                "MONAI's UNet this many steps on this machine (else it trains for all the minutes).")] = 500,
 ) -> None:
     """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
 

@@ -172,7 +172,7 @@ def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_min
 
 def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: float, shares: tuple[float, float],
                   search_overrides: dict[str, Any], train_overrides: dict[str, Any], force: str | None, con: Console,
-                  min_unit_steps: int = 100) -> Path:
+                  min_unit_steps: int = 500) -> Path:
     """One fold of `segnas run --minutes`: a hardware-aware budgeted search, the race, the winner trained on to the
     fold's deadline; or, when the race cannot be afforded (`segnas.selection.race.affordable`), the first baseline
     trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
@@ -267,7 +267,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                  search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
                  console: Console | None = None, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                 race_share: float = RACE_SHARE, min_unit_steps: int = 100) -> dict[str, Any]:
+                 race_share: float = RACE_SHARE, min_unit_steps: int = 500) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json).
 
     With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted, hardware-aware
@@ -291,7 +291,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
 def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
                 workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                race_share: float = RACE_SHARE, min_unit_steps: int = 100) -> dict[str, Any]:
+                race_share: float = RACE_SHARE, min_unit_steps: int = 500) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_splits

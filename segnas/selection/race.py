@@ -61,7 +61,7 @@ class RaceConfig:
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
-    min_unit_steps: int = 100  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
+    min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
     seed: int = 0
 
     @classmethod
@@ -146,9 +146,10 @@ def race_device(train_cfg: TrainConfig) -> torch.device:
 def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[bool, int, float]:
     """(whether the race is worth running, steps per unit of its first baseline, that baseline's ms per step).
 
-    Measured on a 2-core CPU (BENCHMARKS.md, issue 23): with units of about 60 MONAI UNet steps, rung scores are
-    noise and the per-candidate overheads (timing, validation) overrun the budget, so a user gets a worse
-    network than the baseline trained for the whole time. Below `min_unit_steps` the race is not run."""
+    Measured on a 2-core CPU (BENCHMARKS.md, issue 23): with units of 46–62 MONAI UNet steps the races on LA and
+    ACDC handed users worse networks than the UNet trained for the whole time (the winner trains for a fraction
+    of it; on ACDC the per-candidate overheads overran the budget and the ranking was noise). Below
+    `min_unit_steps` (500 by default: chosen well above those, not itself measured) the race is not run."""
     patch = list(train_cfg.patch_size or plan.patch_size)
     arch = baseline_architecture(cfg.baselines[0], plan, patch)
     ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
