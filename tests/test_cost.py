@@ -4,6 +4,7 @@ step predicted from the chosen ops, and every strategy steered away from an expe
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,14 @@ def test_a_step_is_predicted_from_the_ops_the_architecture_keeps() -> None:
     assert cost.predict({"n/e0": "zero", "n/e1": "a", "n/inputs": ["in0"]}) == (5.0, 7)
     p = {"n/e0": torch.tensor([0.5, 0.5, 0.0]), "n/e1": torch.tensor([0.0, 1.0, 0.0])}
     assert float(cost.expected_ms(p)) == pytest.approx(5.0 + 0.5 * (5.0 + 18.0))  # each edge kept half the time
+
+
+def test_a_target_the_space_cannot_reach_is_raised_halfway_to_its_average() -> None:
+    cost = hand_made()  # each edge kept half the time; zero is never the cheapest pick (derivation skips it)
+    assert cost.bound_ms(min) == pytest.approx(5.0 + 0.5 * (1.0 + 2.0))
+    assert cost.bound_ms(statistics.fmean) == pytest.approx(5.0 + 0.5 * (5.0 + 10.0))
+    assert cost.target_ms(5.0) == pytest.approx((6.5 + 12.5) / 2)  # 5 ms: below the cheapest architecture
+    assert cost.target_ms(20.0) == 20.0  # reachable: kept
 
 
 class Indifferent:
