@@ -210,8 +210,9 @@ class SpaceCost:
 
     def target_ms(self, wanted: float) -> float:
         """The step time a cost-aware search steers to: `wanted`, but never below halfway from the space's cheapest
-        architecture to its uniform average, so that a target the space cannot reach (its fixed part alone above
-        it) does not push every edge to its cheapest op (on ISBI, LA and ACDC it collapsed the cells to identities)."""
+        architecture to its uniform average, so that the penalty switches off at a time the space can reach (with
+        the fixed part alone above `wanted` it never did). Measured on ISBI: this alone does not stop the cells
+        collapsing to identities (BENCHMARKS.md, issue 21)."""
         return max(wanted, (self.bound_ms(min) + self.bound_ms(statistics.fmean)) / 2)
 
     def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
