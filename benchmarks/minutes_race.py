@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import SHARED_DATA, header
+from real_data import case_dice
 from scipy.stats import wilcoxon
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import SHARED_DATA, header  # noqa: E402
 
 DATASETS: dict[str, dict[str, Any]] = {
     "la": {"folder": "LA2018_down2", "patch": [80, 64, 32], "group": None},
@@ -62,9 +61,8 @@ def run_unet(ds: str, out: Path, minutes: float) -> None:
     from segnas.data.plan import load_plan, plan_dataset
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_fold
-    from segnas.networks.baselines import baseline_architecture
     from segnas.runtime.workspace import Workspace
-    from segnas.training.train import train
+    from segnas.training.train import baseline_file, train
 
     spec = DATASETS[ds]
     ws = Workspace(out / ds / "unet")
@@ -75,17 +73,11 @@ def run_unet(ds: str, out: Path, minutes: float) -> None:
                                 "val_every": 0, "fold": 0}, TrainConfig)
     run = ws.root / "runs" / "monai_unet"
     if not (run / "summary.json").is_file():
-        arch = ws.root / "baselines" / "monai_unet_patch.json"  # as the race configures it: at the training patch
-        baseline_architecture("monai_unet", load_plan(ws), spec["patch"]).save(arch)
+        arch = baseline_file(ws, "monai_unet", spec["patch"])  # as the race configures it: at the training patch
         train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
     out_dir = ws.root / "predictions" / "monai_unet" / "fold0"
     if not (out_dir / "metrics.json").is_file():
         predict_stage(ws, load_plan(ws), run, load_fold(ws, 0).val, out_dir, None, Console(stderr=True))
-
-
-def case_dice(metrics: dict[str, Any]) -> dict[str, float]:
-    """Mean foreground Dice per case."""
-    return {c["case"]: float(np.mean([m["dice"] for m in c["classes"].values()])) for c in metrics["cases"]}
 
 
 def report(ds: str, out: Path) -> dict[str, Any]:

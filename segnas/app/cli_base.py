@@ -47,7 +47,6 @@ Workers = Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker pro
 Settings = Annotated[list[str] | None, typer.Option("--set", help="Override any setting: KEY=VALUE (repeatable; `segnas settings` lists them).")]
 
 
-
 Predictions = Annotated[Path, typer.Option("--pred", help="Folder of predicted label maps (e.g. WORK/predictions/scnas/fold0).")]
 References = Annotated[Path, typer.Option("--ref", help="Folder of reference label maps (same file names).")]
 
@@ -61,7 +60,6 @@ def parse_patch(text: str) -> list[int]:
     if not 2 <= len(patch) <= 3 or min(patch) < 1:
         raise SegnasError(f"--patch {text!r}: expected 2 or 3 positive sizes")
     return patch
-
 
 
 def torch_threads(n: int) -> None:

@@ -7,13 +7,7 @@ from typing import Annotated
 
 import typer
 
-from segnas.app.cli_base import (
-    Work,
-    Workers,
-    app,
-    out,
-    reports_errors,
-)
+from segnas.app.cli_base import Work, Workers, app, out, reports_errors
 from segnas.errors import SegnasError
 
 

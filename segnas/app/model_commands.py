@@ -7,17 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from segnas.app.cli_base import (
-    Settings,
-    Work,
-    Workers,
-    app,
-    out,
-    parse_folds,
-    parse_patch,
-    reports_errors,
-    torch_threads,
-)
+from segnas.app.cli_base import Settings, Work, Workers, app, out, parse_folds, parse_patch, reports_errors, torch_threads
 from segnas.errors import SegnasError
 from segnas.runtime.workspace import RunFolder
 

@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -22,6 +22,10 @@ from segnas.runtime.files import read_json, write_json
 from segnas.runtime.lock import work_lock
 from segnas.runtime.staleness import FORMAT, setting_changes, signature_changes, stale
 from segnas.runtime.workspace import ARCH, SUMMARY, RunFolder, Workspace
+
+if TYPE_CHECKING:
+    from segnas.config import TrainConfig
+    from segnas.selection.race import RaceConfig
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
 # `segnas run --minutes M`: shares of each fold's M for the search and the race; the race's winner trains on for the rest
@@ -139,16 +143,14 @@ def train_stage(ws: Workspace, preset: str, fold: int, arch_path: Path, override
     return train(ws.root, arch_path, cfg, resume=resume)
 
 
-def race_stage(ws: Workspace, preset: str, fold: int, search_run: Path, race_minutes: float, deadline: float,
-               overrides: dict[str, Any], con: Console) -> Path:
+def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfig, cfg: RaceConfig, deadline: float,
+               con: Console) -> Path:
     """The race's winner (`segnas.selection.race`), trained on until `deadline` (a `time.perf_counter()` value):
     its run folder is the fold's model. The rung table is printed; the time each stage took goes to split.json."""
-    from segnas.config import TrainConfig, make_config
     from segnas.networks.baselines import BASELINES
-    from segnas.selection.race import RaceConfig, finish, race, trained_minutes
+    from segnas.selection.race import finish, race, trained_minutes
 
-    train_cfg = make_config(preset, {**overrides, "fold": fold}, TrainConfig)
-    cfg = RaceConfig.for_minutes(race_minutes)
+    race_minutes = cfg.unit_seconds * cfg.rungs * cfg.candidates / 60
     t0 = time.perf_counter()
     summary = race(ws.root, search_run, train_cfg, cfg)
     for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
@@ -206,21 +208,17 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         write_json(split_file, split)
     con.rule(f"fold {fold}: race at equal wall clock ({race_share * minutes:.0f} min), scored on up to {cfg.score_cases} inner "
              f"case(s); the winner then trains until {minutes:g} min are used")
-    return race_stage(ws, preset, fold, search_run, race_share * minutes, t_fold + minutes * 60, train_overrides, con)
+    return race_stage(ws, fold, search_run, train_cfg, cfg, t_fold + minutes * 60, con)
 
 
-def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: Any, minutes: float, ms: float, con: Console) -> Path:
+def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: TrainConfig, minutes: float, ms: float, con: Console) -> Path:
     """The baseline `name` trained for `minutes` on all of the fold's training cases (last weights), in epochs of
     about a minute at its measured `ms` per step; kept when finished, resumed when interrupted."""
     import dataclasses
 
-    from segnas.networks.baselines import baseline_architecture
-    from segnas.training.train import train
+    from segnas.training.train import baseline_file, train
 
-    patch = list(train_cfg.patch_size or plan.patch_size)
-    arch = ws.root / "baselines" / f"{name}_{'x'.join(map(str, patch))}.json"
-    if not arch.is_file():
-        baseline_architecture(name, plan, patch).save(arch)
+    arch = baseline_file(ws, name, train_cfg.patch_size or plan.patch_size)
     run = ws.runs / f"minutes_{name}_fold{train_cfg.fold}"
     if RunFolder(run).summary.is_file():
         con.print(f"fold {train_cfg.fold}: kept the trained model {run}")

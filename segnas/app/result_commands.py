@@ -7,14 +7,7 @@ from typing import Annotated
 
 import typer
 
-from segnas.app.cli_base import (
-    Predictions,
-    References,
-    Workers,
-    app,
-    out,
-    reports_errors,
-)
+from segnas.app.cli_base import Predictions, References, Workers, app, out, reports_errors
 
 
 @app.command()

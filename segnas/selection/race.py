@@ -64,12 +64,16 @@ class RaceConfig:
     min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
     seed: int = 0
 
+    @property
+    def candidates(self) -> int:
+        """How many candidates enter: the searched architecture, its samples, the random draws, the baselines."""
+        return 1 + self.samples + self.random + len(self.baselines)
+
     @classmethod
     def for_minutes(cls, minutes: float, **settings: Any) -> RaceConfig:
         """A race of these settings whose rungs, one unit per candidate each, fill `minutes` of training."""
         cfg = cls(**settings)
-        count = 1 + cfg.samples + cfg.random + len(cfg.baselines)
-        return dataclasses.replace(cfg, unit_seconds=minutes * 60 / (cfg.rungs * count))
+        return dataclasses.replace(cfg, unit_seconds=minutes * 60 / (cfg.rungs * cfg.candidates))
 
 
 def race_folder(work: Path, fold: int) -> Path:
@@ -125,14 +129,18 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
     return out
 
 
+def step_ms(arch: Architecture, plan: Plan, train_cfg: TrainConfig, device: torch.device) -> float:
+    """Measured milliseconds of one training step of `arch` with the recipe's batch and patch on `device`."""
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    return train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
+                      train_cfg.channels_last)[0]
+
+
 def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[int, int, float]:
     """(epochs per time unit, steps per epoch, measured ms per step) of a candidate on this device: one epoch per
     unit, as many steps as fit in `unit_seconds` (every candidate has the same epochs, so per-epoch schedules
     compare); with `unit_epochs`, that many epochs of the recipe's steps (equal steps)."""
-    arch = load_architecture(arch_path)
-    patch = list(train_cfg.patch_size or plan.patch_size)
-    ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
-                       train_cfg.channels_last)
+    ms = step_ms(load_architecture(arch_path), plan, train_cfg, device)
     if cfg.unit_epochs is not None:
         return cfg.unit_epochs, train_cfg.steps_per_epoch, ms
     return 1, max(1, int(cfg.unit_seconds * 1000 / ms)), ms
@@ -150,10 +158,8 @@ def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torc
     ACDC handed users worse networks than the UNet trained for the whole time (the winner trains for a fraction
     of it; on ACDC the per-candidate overheads overran the budget and the ranking was noise). Below
     `min_unit_steps` (500 by default: chosen well above those, not itself measured) the race is not run."""
-    patch = list(train_cfg.patch_size or plan.patch_size)
-    arch = baseline_architecture(cfg.baselines[0], plan, patch)
-    ms, _ = train_step(build_network(arch), (train_cfg.batch_size, plan.in_channels, *patch), plan.num_classes, device,
-                       train_cfg.channels_last)
+    arch = baseline_architecture(cfg.baselines[0], plan, list(train_cfg.patch_size or plan.patch_size))
+    ms = step_ms(arch, plan, train_cfg, device)
     steps = int(cfg.unit_seconds * 1000 / ms)
     return steps >= cfg.min_unit_steps, steps, ms
 
@@ -269,11 +275,16 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     return summarize(study, candidates, folder, cfg)
 
 
-def trained_minutes(run: Path) -> float:
-    """Minutes of training (epochs' seconds, validation not counted) in a run's log so far."""
+def _epochs(run: Path) -> list[dict[str, Any]]:
+    """The epoch records of a run's log so far."""
     log_file = RunFolder(run).log
     lines = log_file.read_text().splitlines() if log_file.is_file() else []
-    return sum(float(json.loads(line).get("seconds", 0.0)) for line in lines if line.strip()) / 60
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def trained_minutes(run: Path) -> float:
+    """Minutes of training (epochs' seconds, validation not counted) in a run's log so far."""
+    return sum(float(r.get("seconds", 0.0)) for r in _epochs(run)) / 60
 
 
 def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, total_minutes: float,
@@ -285,7 +296,7 @@ def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, to
     if trained_minutes(run) >= total_minutes:
         return run
     row = summary["candidates"][winner]
-    epochs_done = sum(1 for line in RunFolder(run).log.read_text().splitlines() if line.strip())
+    epochs_done = len(_epochs(run))
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, steps_per_epoch=int(row["steps_per_epoch"]),
                                  epochs=epochs_done + 100_000, max_minutes=total_minutes)
     log.info("race: %s trains on until %.1f min of training (%.1f so far)", winner, total_minutes, trained_minutes(run))

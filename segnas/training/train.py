@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,14 +153,15 @@ SELECTED_ON = {"last": "nothing: best.pt is the last epoch",
                "val": "the fold's validation cases, which it reports: their figures are optimistic"}
 
 
-def baseline_file(ws: Workspace, name: str) -> Path:
-    """`WORK/baselines/<name>.json`: the named baseline configured for the work folder's plan (written once)."""
+def baseline_file(ws: Workspace, name: str, patch: Sequence[int] | None = None) -> Path:
+    """`WORK/baselines/<name>.json` (with a `patch`: `<name>_<patch>.json`): the named baseline configured for the
+    work folder's plan and that patch (default the plan's), written once."""
     from segnas.networks.baselines import BASELINES, baseline_architecture
     if name not in BASELINES:
         raise SegnasError(f"{name}: file does not exist, and it is not a baseline ({', '.join(BASELINES)})")
-    path = ws.root / "baselines" / f"{name}.json"
+    path = ws.root / "baselines" / (f"{name}_{'x'.join(map(str, patch))}.json" if patch else f"{name}.json")
     if not path.is_file():
-        baseline_architecture(name, load_plan(ws)).save(path)
+        baseline_architecture(name, load_plan(ws), list(patch) if patch else None).save(path)
     return path
 
 
