@@ -44,6 +44,29 @@ def summary(work: Path) -> dict:
     return json.loads((work / "race" / "fold0" / "summary.json").read_text())
 
 
+def test_workers_opening_a_new_sqlite_storage_together_all_join_one_study(tmp_path: Path) -> None:
+    from segnas.selection.race import open_study
+
+    for attempt in range(3):  # without `opening`, nearly every attempt has a worker fail creating a table
+        url, start, errors = f"sqlite:///{tmp_path / f'race{attempt}.db'}", threading.Barrier(6), []
+        studies: list = []
+
+        def worker() -> None:
+            start.wait()
+            try:
+                studies.append(open_study(url, "s", ["a", "b"]))
+            except Exception as e:  # noqa: BLE001 - the failure is what the test reports
+                errors.append(repr(e)[:300])
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(studies[0].get_trials()) == 2  # enqueued once, by the one worker that created the study
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed here
 def test_workers_popping_one_sqlite_queue_never_take_the_same_trial(tmp_path: Path) -> None:
     import optuna

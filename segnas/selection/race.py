@@ -20,13 +20,15 @@ resumes from its checkpoint. Finished trials are never rerun.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 import random
 import socket
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,9 +190,33 @@ def serialized(engine: Any) -> None:
     engine.dispose()  # connections opened before the listener (creating the tables) are not reused
 
 
+@contextmanager
+def opening(storage: str) -> Iterator[None]:
+    """Hold an exclusive lock on a SQLite storage's file while a worker opens the study. Optuna creates the tables
+    and the study by check-then-write in autocommit, so workers starting together would each create them; `flock`
+    does not touch the POSIX locks SQLite itself takes, so the database stays usable by others meanwhile."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        yield
+        return
+    fd = os.open(url.database, os.O_RDWR | os.O_CREAT, 0o644)  # an empty file is an empty SQLite database
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
 def open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     """The race's Optuna study: created with one enqueued trial per candidate by the first worker, loaded by the
     others; trials of dead processes of this machine failed and their candidates queued again."""
+    with opening(storage):
+        return _open_study(storage, name, candidates)
+
+
+def _open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
