@@ -213,7 +213,8 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
 
 def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: TrainConfig, minutes: float, ms: float, con: Console) -> Path:
     """The baseline `name` trained for `minutes` on all of the fold's training cases (last weights), in epochs of
-    about a minute at its measured `ms` per step; kept when finished, resumed when interrupted."""
+    a tenth of the minutes (at most one minute) at its measured `ms` per step, so that it stops within an epoch of
+    its deadline; kept when finished, resumed when interrupted."""
     import dataclasses
 
     from segnas.training.train import baseline_file, train
@@ -223,7 +224,7 @@ def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: TrainConfig,
     if RunFolder(run).summary.is_file():
         con.print(f"fold {train_cfg.fold}: kept the trained model {run}")
         return run
-    cfg = dataclasses.replace(train_cfg, epochs=10**6, steps_per_epoch=max(1, int(60_000 / ms)), max_minutes=minutes,
+    cfg = dataclasses.replace(train_cfg, epochs=10**6, steps_per_epoch=max(1, int(min(60_000, 6_000 * minutes) / ms)), max_minutes=minutes,
                               select="last", val_every=0)
     return train(ws.root, arch, cfg, run=run, resume=RunFolder(run).checkpoint.is_file())
 
