@@ -110,3 +110,36 @@ def test_every_op_in_every_position() -> None:
                 if isinstance(c, OpChoice):
                     arch.values[c.label] = op
             assert space.network(arch)(torch.randn(1, 1, 32, 32)).shape == (1, 2, 32, 32), (name, op)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+@pytest.mark.parametrize("tie", ["node", "cell"])
+def test_tied_ops_one_decision_for_many_edges_and_every_source_read(name: str, tie: str) -> None:
+    from segnas.nas.arch import InputChoice
+    from segnas.nas.spaces.mixed import FixedEdge
+
+    space = SPACES[name]
+    settings = _settings(name, 2, channels=8, tie=tie)
+    untied = space.choices(**_settings(name, 2, channels=8))
+    choices = space.choices(**settings)
+    assert not any(isinstance(c, InputChoice) for c in choices)  # every node reads all its sources
+    assert 0 < len(choices) < sum(isinstance(c, OpChoice) for c in untied)
+    arch = space.random(seed=0, **settings)
+    net = space.network(arch)
+    edges = [m for m in net.modules() if isinstance(m, FixedEdge)]
+    assert {e.label for e in edges} == set(arch.values)  # each decision covers edges …
+    assert all(e.name == arch.values[e.label] for e in edges)  # … and they all run its op
+    untied_net = space.network(space.random(seed=0, **_settings(name, 2, channels=8)))
+    assert len(edges) > sum(isinstance(m, FixedEdge) for m in untied_net.modules())  # no inputs dropped
+    x = torch.randn(1, 1, *_size(2, name))
+    assert net(x).shape == (1, 2, *_size(2, name))
+    kinds = {label.split("/")[0] for label in arch.values}
+    assert len(choices) == len(kinds) * (1 if tie == "cell" else settings.get("nodes", space.defaults["nodes"]))
+
+
+def test_an_architecture_from_before_ties_reads_as_untied() -> None:
+    from segnas.nas.arch import Architecture
+
+    arch = SPACES["unet"].random(seed=0, dims=2, channels=8)
+    old = Architecture("unet", {k: v for k, v in arch.settings.items() if k != "tie"}, arch.values)
+    assert SPACES["unet"].check(old).settings["tie"] == "edge"

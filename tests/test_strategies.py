@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from segnas.nas.arch import OpChoice
+from segnas.nas.arch import TIES, OpChoice
 from segnas.nas.spaces import SPACES
 from segnas.nas.strategies import STRATEGIES, Evaluation
 from segnas.nas.strategies.enas import Enas
@@ -67,15 +67,16 @@ def test_enas_learns_a_rewarded_choice() -> None:
     assert s.probabilities()["c/e1"][2] > max(0.8, before + 0.3)
 
 
-CASES = [(strategy, space, dims) for strategy in sorted(STRATEGIES) for space in sorted(SPACES) for dims in (2, 3)]
+CASES = [(strategy, space, dims, "edge") for strategy in sorted(STRATEGIES) for space in sorted(SPACES) for dims in (2, 3)]
+TIED = [(strategy, space, 2, tie) for strategy in sorted(STRATEGIES) for space in sorted(SPACES) for tie in TIES if tie != "edge"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy, space, dims", CASES)
-def test_every_strategy_on_every_space(strategy: str, space: str, dims: int) -> None:
+@pytest.mark.parametrize("strategy, space, dims, tie", CASES + TIED)
+def test_every_strategy_on_every_space(strategy: str, space: str, dims: int, tie: str) -> None:
     torch.manual_seed(0)
     sp = SPACES[space]
-    settings = sp.settings(dims=dims, channels=16 if space == "unet" else 8, **({"depth": 3} if space == "nested" else {}))
+    settings = sp.settings(dims=dims, channels=16 if space == "unet" else 8, tie=tie, **({"depth": 3} if space == "nested" else {}))
     s = STRATEGIES[strategy](sp.choices(**settings))
     net = sp.supernet(partial_channels=s.partial_channels, **settings)
     x = torch.randn(2, 1, *(16,) * dims)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from segnas.nas.arch import Architecture, InputChoice, edge_label, inputs_label
+from segnas.nas.arch import Architecture, InputChoice, inputs_label, op_label
 from segnas.nas.spaces import get_space
 from segnas.nas.spaces.cell import node_sources
 from segnas.runtime.files import atomic_path
@@ -45,7 +45,7 @@ def cell_edges(arch: Architecture, kind: str) -> list[tuple[str, str, str]]:
         sources = node_sources(j)
         chosen = arch.values.get(inputs_label(kind, j), sources)
         for i, src in enumerate(sources):
-            op = arch.values[edge_label(kind, j, i)]
+            op = arch.values[op_label(kind, j, i, arch.settings.get("tie", "edge"))]
             if src in chosen and op != "zero":
                 edges.append((src, f"node{j}", str(op)))
     return edges

@@ -49,6 +49,17 @@ def edge_label(kind: str, node: int, edge: int) -> str:
     return f"{kind}/node{node}/edge{edge}"
 
 
+TIES = ("edge", "node", "cell")  # how many edges one op decision covers: one, a node's, a cell type's
+
+
+def op_label(kind: str, node: int, edge: int, tie: str = "edge") -> str:
+    """The op decision edge i into node j follows: its own (`edge_label`), its node's (`{kind}/node{j}/op`) or
+    its cell type's (`{kind}/op`). Tied decisions gather the evidence of several edges into one."""
+    if tie == "node":
+        return f"{kind}/node{node}/op"
+    return f"{kind}/op" if tie == "cell" else edge_label(kind, node, edge)
+
+
 def inputs_label(kind: str, node: int) -> str:
     """`{kind}/node{j}/inputs`: which of its sources node j keeps."""
     return f"{kind}/node{node}/inputs"

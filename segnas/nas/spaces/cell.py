@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from segnas.nas.arch import ZERO, Choice, InputChoice, OpChoice, Value, edge_label, inputs_label, module_key
+from segnas.nas.arch import ZERO, Choice, InputChoice, OpChoice, Value, edge_label, inputs_label, module_key, op_label
 from segnas.nas.spaces.mixed import FixedEdge, MixedEdge, Selection
 from segnas.nas.spaces.ops import ActConvNorm, resize
 
@@ -23,11 +23,16 @@ def node_sources(j: int) -> list[str]:
     return ["in0", "in1"] + [f"node{i}" for i in range(j)]
 
 
-def cell_choices(kind: str, nodes: int, candidates: Sequence[str], k: int = 2) -> list[Choice]:
-    """The labelled decisions of one cell type: an op per edge, and k inputs per node with more than k sources."""
+def cell_choices(kind: str, nodes: int, candidates: Sequence[str], k: int = 2, tie: str = "edge") -> list[Choice]:
+    """The labelled decisions of one cell type: an op per edge, and k inputs per node with more than k sources.
+    With ops tied over a node's or the cell's edges (`tie`), every node reads all its sources (no input choice)."""
     out: list[Choice] = []
     for j in range(nodes):
         sources = node_sources(j)
+        if tie != "edge":
+            out += [OpChoice(label, tuple(candidates)) for label in dict.fromkeys(op_label(kind, j, i, tie) for i in range(len(sources)))
+                    if all(label != c.label for c in out)]
+            continue
         edges = tuple(edge_label(kind, j, i) for i in range(len(sources)))
         out += [OpChoice(e, tuple(candidates)) for e in edges]
         if len(sources) > k:
@@ -61,11 +66,11 @@ class Cell(nn.Module):
 
     def __init__(self, kind: str, in_channels: tuple[int, int], factors: tuple[float, float], width: int, nodes: int,
                  dims: int, candidates: Sequence[str], stride: int = 1, output: str = "concat", out_channels: int | None = None,
-                 fixed: Mapping[str, Value] | None = None, partial: int = 1) -> None:
+                 fixed: Mapping[str, Value] | None = None, partial: int = 1, tie: str = "edge") -> None:
         super().__init__()
         self.kind, self.nodes, self.output, self.stride = kind, nodes, output, stride
         self.pre = nn.ModuleList(InputAdapter(c, width, dims, f) for c, f in zip(in_channels, factors))
-        self.choices = cell_choices(kind, nodes, candidates)
+        self.choices = cell_choices(kind, nodes, candidates, tie=tie)
         self.input_labels = {c.label: c for c in self.choices if isinstance(c, InputChoice)}
         self.edges = nn.ModuleDict()
         self.active: dict[int, list[int]] = {}  # node → indices of its sources that have an edge
@@ -77,12 +82,12 @@ class Cell(nn.Module):
                 chosen = [sources.index(s) for s in (picked if isinstance(picked, list) else [picked])]
             self.active[j] = []
             for i in chosen:
-                label = edge_label(kind, j, i)
+                key, label = module_key(edge_label(kind, j, i)), op_label(kind, j, i, tie)  # the edge's place, its decision
                 s = stride if sources[i].startswith("in") else 1
                 if fixed is None:
-                    self.edges[module_key(label)] = MixedEdge(label, candidates, width, dims, s, partial)
+                    self.edges[key] = MixedEdge(label, candidates, width, dims, s, partial)
                 elif fixed[label] != ZERO:
-                    self.edges[module_key(label)] = FixedEdge(label, str(fixed[label]), width, dims, s)
+                    self.edges[key] = FixedEdge(label, str(fixed[label]), width, dims, s)
                 else:
                     continue
                 self.active[j].append(i)

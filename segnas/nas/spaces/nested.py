@@ -14,19 +14,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from segnas.nas.arch import Choice, Value
+from segnas.nas.arch import TIES, Choice, Value
 from segnas.nas.spaces.cell import Cell, cell_choices
 from segnas.nas.spaces.mixed import Selection
 from segnas.nas.spaces.ops import THRIFTY_OPS, ConvNorm, conv_nd
 
 DEFAULTS: dict[str, Any] = {"dims": 2, "in_channels": 1, "num_classes": 2, "channels": 16, "depth": 4, "nodes": 2,
-                            "deep_supervision": False}
-LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "deep_supervision": (False, True)}
+                            "deep_supervision": False, "tie": "edge"}
+LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "deep_supervision": (False, True),
+                          "tie": TIES}
 
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:
     """The decisions of the DN and UP cell types."""
-    return [c for kind in ("dn", "up") for c in cell_choices(kind, settings["nodes"], THRIFTY_OPS)]
+    return [c for kind in ("dn", "up") for c in cell_choices(kind, settings["nodes"], THRIFTY_OPS, tie=settings["tie"])]
 
 
 class Nested(nn.Module):
@@ -39,7 +40,7 @@ class Nested(nn.Module):
         self.depth, self.deep_supervision = depth, s["deep_supervision"]
         self.stem = ConvNorm(s["in_channels"], c, dims, 3)
         def cell(kind: str, cin0: int, factors: tuple[float, float], stride: int) -> Cell:
-            return Cell(kind, (cin0, c), factors, c, nodes, dims, THRIFTY_OPS, stride, "conv", c, fixed, partial)
+            return Cell(kind, (cin0, c), factors, c, nodes, dims, THRIFTY_OPS, stride, "conv", c, fixed, partial, s["tie"])
 
         self.down = nn.ModuleList(cell("dn", c, (0.5 if j >= 2 else 1.0, 1.0), 2) for j in range(1, depth + 1))
         self.up = nn.ModuleDict({f"{k}_{j}": cell("up", k * c, (1.0, 2.0), 1) for k in range(1, depth + 1) for j in range(depth - k + 1)})

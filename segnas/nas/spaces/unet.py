@@ -16,15 +16,15 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from segnas.nas.arch import Choice, Value
+from segnas.nas.arch import TIES, Choice, Value
 from segnas.nas.spaces.cell import Cell, cell_choices
 from segnas.nas.spaces.mixed import Selection
 from segnas.nas.spaces.ops import SCNAS_OPS, ActConvNorm, ConvNorm, conv_nd
 
 DEFAULTS: dict[str, Any] = {"dims": 3, "in_channels": 1, "num_classes": 2, "channels": 48, "depth": 3, "nodes": 4,
-                            "skip": "sum", "deep_supervision": False}
+                            "skip": "sum", "deep_supervision": False, "tie": "edge"}
 LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "skip": ("sum", "conv"),
-                          "deep_supervision": (False, True)}
+                          "deep_supervision": (False, True), "tie": TIES}
 KINDS = ("red", "enc", "exp", "dec")
 
 
@@ -37,7 +37,7 @@ def rule(settings: Mapping[str, Any]) -> str | None:
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:
     """The decisions of the four cell types."""
-    return [c for kind in KINDS for c in cell_choices(kind, settings["nodes"], SCNAS_OPS)]
+    return [c for kind in KINDS for c in cell_choices(kind, settings["nodes"], SCNAS_OPS, tie=settings["tie"])]
 
 
 class Spec(NamedTuple):
@@ -76,7 +76,7 @@ class UNet(nn.Module):
             grid = spec.level - 1 if kind == "red" else spec.level  # where the edges read their inputs
             (c0, l0), (c1, l1) = states[-2:]
             cell = Cell(kind, (c0, c1), (2.0 ** (l0 - grid), 2.0 ** (l1 - grid)), width(spec.level) // nodes, nodes, dims,
-                        SCNAS_OPS, stride=2 if kind == "red" else 1, fixed=fixed, partial=partial)
+                        SCNAS_OPS, stride=2 if kind == "red" else 1, fixed=fixed, partial=partial, tie=s["tie"])
             self.cells.append(cell)
             if kind == "exp":
                 self.skips[str(spec.level)] = ActConvNorm(width(spec.level), width(spec.level), dims) if s["skip"] == "conv" else nn.Identity()
