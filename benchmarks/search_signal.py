@@ -96,6 +96,11 @@ def searched_label(tag: str = "") -> str:
     return f"searched{tag and '_' + tag}"
 
 
+def random_label(i: int, tag: str = "") -> str:
+    """How the i-th random draw of a tag's space is named (the draws of a tagged space, e.g. tied ops, are its own)."""
+    return f"random{tag and '_' + tag}{i}"
+
+
 def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "") -> dict[str, Path]:
     """name → arch.json of the finished searches (not placebos) and of `random` draws of their space."""
     found = {f"{searched_label(tag)}_seed{s}": out / search_name(preset, s, False, tag) for s in seeds}
@@ -108,11 +113,11 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
         raise SystemExit(f"no finished search of {preset} under {out}")
     template = load_architecture(next(iter(archs.values())))
     for i in range(random):
-        path = out / "random" / f"{preset}_{i}.json"
+        path = out / "random" / f"{preset}{tag and '_' + tag}_{i}.json"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             get_space(template.space).random(seed=1000 + i, **template.settings).save(path)
-        archs[f"random{i}"] = path
+        archs[random_label(i, tag)] = path
     return archs
 
 
@@ -177,7 +182,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     if steps is None:
         return summary
     rows: dict[str, dict[str, float]] = {}
-    for name in [*(f"{searched_label(tag)}_seed{s}" for s in seeds), *(f"random{i}" for i in range(random))]:
+    for name in [*(f"{searched_label(tag)}_seed{s}" for s in seeds), *(random_label(i, tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():

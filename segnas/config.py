@@ -49,6 +49,11 @@ class SearchConfig:
     cost_weight: float = 0.0
     cost_target: float = 2.0
     cost_width: int | None = None  # stem channels the costs are measured at (None: the search's own)
+    # How the op decisions are read at the end: from α ("alpha", the papers'), or by scoring every candidate through
+    # the trained supernet in `score_draws` random architectures on `score_batches` fixed batches (`segnas/nas/scores.py`).
+    derive: str = "alpha"
+    score_draws: int = 8
+    score_batches: int = 4
     fold: int = 0
     seed: int = 0
     workers: int = 2
@@ -139,6 +144,9 @@ HELP: dict[str, str] = {  # one line per setting of either config: what `segnas 
     "cost_weight": "hardware-aware search: weight of the predicted step time beyond the target in the architecture loss (0: off)",
     "cost_target": "hardware-aware search: target training-step time, as a multiple of MONAI UNet's on this device",
     "cost_width": "hardware-aware search: stem channels the op costs are measured at (null: the search's; the trained width is best)",
+    "derive": "how op decisions are read at the end: alpha (the papers') or scores (each candidate tried through the supernet)",
+    "score_draws": "derive=scores: random architectures each candidate is tried in (the same for every candidate)",
+    "score_batches": "derive=scores: fixed architecture-validation batches each try is scored on",
     "fold": "cross-validation fold",
     "seed": "random seed (weights, patches, sampling)",
     "workers": "patch loader processes (0: in the training process)",
@@ -262,6 +270,7 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
 
 
 SELECTIONS = ("last", "inner", "val")
+DERIVATIONS = ("alpha", "scores")  # how a search reads its op decisions at the end (SearchConfig.derive)
 
 
 def check_config(cfg: ConfigT) -> ConfigT:
@@ -286,6 +295,9 @@ def check_config(cfg: ConfigT) -> ConfigT:
         need(0 <= cfg.cost_weight <= 100, "cost_weight", "from 0 to 100")
         need(0 < cfg.cost_target <= 100, "cost_target", "above 0, at most 100")
         need(cfg.cost_width is None or 1 <= cfg.cost_width <= 1024, "cost_width", "null or 1 to 1024")
+        need(cfg.derive in DERIVATIONS, "derive", " or ".join(DERIVATIONS))
+        need(cfg.score_draws >= 2, "score_draws", "at least 2 (a decision's lead needs a spread)")
+        need(cfg.score_batches >= 1, "score_batches", "at least 1")
         need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs",
              f"0 or more and below epochs ({cfg.epochs}): with {cfg.warmup_epochs} warm-up epochs of {cfg.epochs} the "
              "search would take no architecture step and export an untrained pick; lower warmup_epochs or raise epochs")

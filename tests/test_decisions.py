@@ -179,3 +179,21 @@ def test_the_command_line_budgets_a_search_unless_told_epochs() -> None:
     assert budgeted_by_default({})["minutes"] == DEFAULT_SEARCH_MINUTES
     assert "minutes" not in budgeted_by_default({"epochs": "3"})
     assert budgeted_by_default({"minutes": "5"})["minutes"] == "5"
+
+
+@pytest.mark.slow
+def test_scores_through_the_supernet_find_the_candidate_alpha_has_not_moved_to(probe_work: Path) -> None:
+    """α barely moves (one epoch of architecture steps at a tiny rate), but the supernet's weights are trained:
+    running each candidate alone through them finds the one that solves the task on every edge. (Few of its leads
+    are clear: the edges are redundant, so a draw whose other edges run conv3 gains little from one more.)"""
+    from segnas.nas.search import search
+
+    cfg = make_config(None, {"space": "probe", "strategy": "gumbel2", "minutes": 10.0, "patch_size": [32, 32], "batch_size": 4,
+                             "workers": 0, "weight_lr": 3e-3, "derive": "scores", "score_draws": 8, "score_batches": 2})
+    kept_plan(probe_work, cfg, {**IDLE_PLAN, "epochs": 8, "warmup_epochs": 7, "arch_steps": 47, "arch_lr": 1e-5})
+    run = search(probe_work, cfg, show_progress=False, resume=True)
+    arch = json.loads((run / "arch.json").read_text())
+    prov = arch["provenance"]
+    assert prov["decisions"]["decided_share"] == 0  # α says nothing …
+    assert set(arch["values"].values()) == {BEST}, prov["scores"]  # … the scores find it
+    assert prov["scores"]["clear_share"] > 0 and "twice its standard error" in prov["in_words"] and "twice its standard error" in prov["in_words"]

@@ -80,3 +80,14 @@ def describe(summary: Mapping[str, float], threshold: float = DECIDED_SHARE) -> 
                 "reliable. Give it more time (--minutes) before trusting it.")
     return (f"the search did NOT decide: only {counted}; the exported architecture is close to a random draw of "
             "the space. Give it more time (--minutes) or fewer candidates before trusting it.")
+
+
+def describe_scores(clear_share: float, n: int, threshold: float = DECIDED_SHARE) -> tuple[str, str]:
+    """(verdict, words) of a search whose op decisions were scored through its supernet (`segnas.nas.scores`)."""
+    counted = (f"{round(clear_share * n)} of {n} op decisions ({clear_share:.0%}) have a best candidate that leads the "
+               "runner-up by more than twice its standard error, scored through the supernet")
+    if clear_share >= threshold:
+        return "decided", f"the search decided: {counted}"
+    return "undecided", (f"the search did NOT decide: only {counted}; the other decisions are as good as a random pick "
+                         "to the supernet. Give it more time (--minutes) or more score_draws before trusting them.")
+

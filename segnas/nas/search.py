@@ -29,7 +29,8 @@ from segnas.inference.metrics import dice_per_sample
 from segnas.nas import budget as budgets
 from segnas.nas.arch import Architecture, OpChoice, Selection, derive
 from segnas.nas.cost import SpaceCost, search_cost
-from segnas.nas.decisions import changed, describe, summarize, verdict
+from segnas.nas.decisions import changed, describe, describe_scores, summarize, verdict
+from segnas.nas.scores import decide, score_decisions
 from segnas.nas.spaces import get_space
 from segnas.nas.strategies import Evaluation, Strategy, get_strategy
 from segnas.networks.model import check_patch, memory_format, to_device
@@ -137,6 +138,25 @@ class Searcher:
 
         return run
 
+    def scorer(self, draws: int, batches: int) -> tuple[Callable[[int], Selection], Callable[[Selection, int], float]]:
+        """For `segnas.nas.scores`: draw i of the strategy's weight-training selection (seeded, so the same for every
+        candidate), and minus the mean loss of a selection on the i-th of `draws` fixed sets of validation batches."""
+        self.val_data.set_epoch(10**6 + 1)
+        fixed = [b for _, b in zip(range(draws * batches), patch_loader(self.val_data, self.cfg.batch_size, 0))]
+        per = max(1, len(fixed) // draws)  # an epoch of validation patches may hold fewer batches than asked
+
+        def draw(i: int) -> Selection:
+            torch.manual_seed(self.cfg.seed * 7919 + i)
+            with torch.no_grad():
+                return self.strategy.selection(for_weights=True)
+
+        def score(selection: Selection, i: int) -> float:
+            with torch.no_grad():
+                sets = fixed[(i * per) % len(fixed):][:per]
+                return -sum(float(self.evaluate(b)(selection, False).loss) for b in sets) / len(sets)
+
+        return draw, score
+
 
 def build(work: Path, cfg: SearchConfig, run: Path, cost: tuple[SpaceCost, float] | None = None) -> Searcher:
     """Everything a search needs: plan, split, space, strategy, supernet, optimisers, data; with `cost` (a cost
@@ -187,6 +207,18 @@ def cost_model(work: Path, cfg: SearchConfig, run: Path) -> tuple[SpaceCost, flo
         found = search_cost(ws, run, cfg, plan, settings, device)
     barrier(group)
     return found if group.main else search_cost(ws, run, cfg, plan, settings, device)
+
+
+def rescore(work: str | Path, run: str | Path, draws: int = 8, batches: int = 4) -> dict[str, Any]:
+    """A search's op decisions scored through its supernet as of its last checkpoint (`segnas.nas.scores`):
+    `values` (each decision's best candidate), `summary` (how many are clear, each judgement) and the raw `scores`."""
+    state = load_checkpoint(RunFolder(Path(run)).checkpoint, "search")
+    s = build(Path(work), SearchConfig(**state["config"]), Path(run))
+    s.net.load_state_dict(state["net"])
+    s.strategy.restore(state["strategy"])
+    found = score_decisions(s.strategy.choices, *s.scorer(draws, batches), draws)
+    values, summary = decide(found)
+    return {"values": values, "summary": summary, "scores": found, "draws": draws, "batches": batches}
 
 
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
@@ -259,9 +291,14 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
                 break
     arch = s.strategy.export(cfg.space, s.settings, s.evaluate_all())
     summary = history.records[-1]["decisions"] if history.records else summarize(s.strategy.probabilities(), ops)
-    words = describe(summary)
+    decision, words = verdict(summary), describe(summary)
+    scored: dict[str, Any] = {}
+    if cfg.derive == "scores":  # every rank scores the same draws on its own batches; rank 0's values are saved
+        values, scored = decide(score_decisions(s.strategy.choices, *s.scorer(cfg.score_draws, cfg.score_batches), cfg.score_draws))
+        arch.values.update(values)
+        decision, words = describe_scores(scored["clear_share"], scored["op_decisions"])
     arch.provenance = {"preset": cfg.preset, "strategy": cfg.strategy, "epochs_run": len(history.records), "epochs_planned": cfg.epochs,
-                       "decisions": summary, "verdict": verdict(summary), "in_words": words,
+                       "decisions": summary, "verdict": decision, "in_words": words, **({"scores": scored} if scored else {}),
                        **({"budget": budget["chosen"]} if budget else {})}
     if cost is not None:  # what the found network should cost on this device, beside the target
         step_ms, step_bytes = cost[0].predict(arch.values)
@@ -273,7 +310,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
         arch.save(RunFolder(run).arch)
         choices = {c.label: list(c.candidates) for c in s.strategy.choices}
         plot_search(history.records, choices, run)
-        (log.info if verdict(summary) == "decided" else log.warning)("%s", words)
+        (log.info if decision == "decided" else log.warning)("%s", words)
         log.info("search finished: %s", RunFolder(run).arch)
     barrier(s.group)
     return run
