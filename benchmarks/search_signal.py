@@ -9,6 +9,8 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
   trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
   with each `--train-seeds` seed; then fold 0's validation cases are predicted and scored in their original
   geometry. `--only NAME …` trains a subset (one lane per process; each network trains in its own work folder).
+- `rescore`: every finished search's op decisions scored through its trained supernet (`derive=scores`, after
+  the fact, from its last checkpoint): how many are clear, and whether seeds agree on the scored values.
 - `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
   placebo beside the real searches, and the searched networks' percentile among the random draws with a paired
   per-case Wilcoxon against the random draws' mean.
@@ -155,6 +157,37 @@ def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
             "ratio": same / len(labels) / chance, "p": float(p)}
 
 
+def rescored(out: Path, preset: str, seeds: list[int], tag: str, draws: int, batches: int) -> dict[str, Any]:
+    """Each finished search's op decisions scored through its supernet (`segnas.nas.search.rescore`, kept as
+    `rescore_d<D>_b<B>.json` in its run folder); prints clear shares and the seeds' agreement on the scored values."""
+    from segnas.nas.search import rescore
+
+    found: dict[str, dict[str, Any]] = {}
+    for s, placebo in itertools.product(sorted(set(seeds)), (False, True)):
+        name = search_name(preset, s, placebo, tag)
+        for run in sorted((out / name).glob("runs/search_*")):
+            if not (run / "arch.json").is_file():
+                continue
+            kept = run / f"rescore_d{draws}_b{batches}.json"
+            if not kept.is_file():
+                write_json(kept, rescore(out / name, run, draws, batches))
+            found[name] = read_json(kept)
+    print("\n| search | scored decisions | clear | values |\n|---|---:|---:|---|")
+    for name, r in found.items():
+        print(f"| {name} | {r['summary']['op_decisions']} | {r['summary']['clear_share']:.0%} | "
+              f"{', '.join(f'{k}: {v}' for k, v in sorted(r['values'].items())[:8])} |")
+    real = [n for n in found if not n.endswith("_placebo")]
+    pairs = []
+    for a, b in itertools.combinations(found, 2):
+        arch = load_architecture(next((out / a).glob("runs/search_*/arch.json")))
+        candidates = {c.label: len(c.candidates) for c in get_space(arch.space).choices(**arch.settings) if isinstance(c, OpChoice)}
+        ag = agreement({"values": found[a]["values"], "candidates": candidates}, {"values": found[b]["values"], "candidates": candidates})
+        pairs.append({"a": a, "b": b, **ag})
+        print(f"scored values alike, {a} vs {b}{' (both real)' if a in real and b in real else ''}: {ag['same']}/{ag['decisions']}, "
+              f"{ag['ratio']:.1f}× chance, binomial p = {ag['p']:.2g}")
+    return {"draws": draws, "batches": batches, "searches": {n: r["summary"] for n, r in found.items()}, "agreement": pairs}
+
+
 def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | None, train_seeds: list[int],
            tag: str = "") -> dict[str, Any]:
     """Print and return every figure of what is finished."""
@@ -215,7 +248,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["search", "train", "report"])
+    ap.add_argument("what", choices=["search", "train", "report", "rescore"])
     ap.add_argument("--dataset", choices=list(DATASETS), default="isbi")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preset", default="scnas")
@@ -230,6 +263,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--set", nargs="*", default=[], help="search settings KEY=VALUE (e.g. budget_travel=24)")
     ap.add_argument("--tag", default="", help="names searches made with --set apart (e.g. travel24)")
+    ap.add_argument("--draws", type=int, default=8, help="rescore: seeded draws of the supernet each candidate runs in")
+    ap.add_argument("--batches", type=int, default=2, help="rescore: validation batches per draw")
     args = ap.parse_args()
     sets = dict(kv.split("=", 1) for kv in args.set)
     out = args.out / args.dataset
@@ -238,6 +273,10 @@ def main() -> None:
         for seed in args.seeds[:1] if args.placebo else args.seeds:
             arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers, args.tag, sets)
             print(arch, json.dumps(load_architecture(arch).provenance.get("decisions")))
+    elif args.what == "rescore":
+        write_json(out / f"rescore_{args.preset}{args.tag and '_' + args.tag}.json",
+                   rescored(out, args.preset, args.seeds, args.tag, args.draws, args.batches))
+        return
     elif args.what == "train":
         for name, arch in networks(out, args.preset, args.seeds, args.random, args.tag).items():
             if args.only and name not in args.only:
