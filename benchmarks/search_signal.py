@@ -113,6 +113,14 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
             archs[name] = hits[0]
     if not archs:
         raise SystemExit(f"no finished search of {preset} under {out}")
+    for name, folder in found.items():  # what derive=scores makes of the same search (`rescore`), when scored
+        for kept in sorted(folder.glob("runs/search_*/rescore_d*_b*.json"))[:1]:
+            path = kept.parent / "arch_scored.json"
+            if not path.is_file():
+                arch = load_architecture(kept.parent / "arch.json")
+                arch.values.update(read_json(kept)["values"])
+                arch.save(path)
+            archs[name.replace("searched", "scored", 1)] = path
     template = load_architecture(next(iter(archs.values())))
     for i in range(random):
         path = out / "random" / f"{preset}{tag and '_' + tag}_{i}.json"
@@ -215,7 +223,8 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     if steps is None:
         return summary
     rows: dict[str, dict[str, float]] = {}
-    for name in [*(f"{searched_label(tag)}_seed{s}" for s in seeds), *(random_label(i, tag) for i in range(random))]:
+    searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
+    for name in [*searched, *(n.replace("searched", "scored", 1) for n in searched), *(random_label(i, tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
@@ -233,7 +242,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
         draws = sorted(float(np.mean(list(r.values()))) for r in randoms.values())
         for k, v in rows.items():
-            if not k.startswith("searched"):
+            if not k.startswith(("searched", "scored")):
                 continue
             mean = float(np.mean([v[c] for c in cases]))
             pct = 100.0 * sum(d < mean for d in draws) / len(draws)
