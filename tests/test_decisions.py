@@ -79,6 +79,17 @@ def test_proxies_go_from_largest_to_smallest_and_fit_the_network() -> None:
     assert all(w % 4 == 0 for w, _ in thrifty)  # partial channels K = 4
 
 
+def test_a_budget_keeps_the_time_scoring_the_decisions_will_take() -> None:
+    plan = a_plan(patch_size=(80, 64, 32))
+    assert budgets.scoring_seconds(make_config("scnas"), plan, 0.3) == 0.0  # α: nothing after the last epoch
+    scored = make_config("scnas", {"derive": "scores", "score_draws": 8, "score_batches": 2})
+    untied = budgets.scoring_seconds(scored, plan, 0.3)
+    assert untied == pytest.approx(56 * 7 * 8 * 2 * 0.3 / 3)  # 56 decisions × 7 non-zero candidates, a forward each
+    tied = make_config("scnas", {"derive": "scores", "score_draws": 8, "score_batches": 2, "space_settings.tie": "cell"})
+    assert budgets.scoring_seconds(tied, plan, 0.3) == pytest.approx(untied * 4 / 56)
+    assert untied > 600  # 56 untied decisions would take a 10-minute budget's whole time on this step: tie them first
+
+
 @pytest.fixture
 def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The probe task planned, with the probe space registered."""

@@ -21,6 +21,7 @@ from typing import Any
 from segnas.config import SearchConfig
 from segnas.data.plan import Plan, load_plan
 from segnas.errors import SegnasError
+from segnas.nas.arch import ZERO, OpChoice
 from segnas.nas.spaces import get_space
 from segnas.networks.model import patch_multiples
 from segnas.runtime.files import read_json, write_json
@@ -89,6 +90,16 @@ def schedule(seconds: float, weight_step: float, step: float, cfg: SearchConfig)
     return out
 
 
+def scoring_seconds(cfg: SearchConfig, plan: Plan, weight_step: float) -> float:
+    """Seconds `derive=scores` takes after the last epoch: a forward pass (about a third of a weight step) per
+    candidate try and batch; 0 for derivation from α."""
+    if cfg.derive != "scores":
+        return 0.0
+    settings = {"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes, **cfg.space_settings}
+    tries = sum(sum(n != ZERO for n in c.candidates) for c in get_space(cfg.space).choices(**settings) if isinstance(c, OpChoice))
+    return tries * cfg.score_draws * cfg.score_batches * weight_step / 3
+
+
 def plan_budget(work: Path, cfg: SearchConfig, run: Path, spent: float = 0.0) -> dict[str, Any]:
     """Time the proxies from the largest down; keep the first that affords `budget_arch_steps` architecture
     steps in the budget (else the smallest) → the plan, written to `run/budget.json`."""
@@ -101,9 +112,11 @@ def plan_budget(work: Path, cfg: SearchConfig, run: Path, spent: float = 0.0) ->
 
     def measure(width: int, patch: list[int]) -> dict[str, Any]:
         weight_step, step = time_proxy(work, with_proxy(cfg, width, patch), run)
-        left = total * (1 - RESERVE) - (time.perf_counter() - t_start)
+        scoring = scoring_seconds(cfg, plan, weight_step)  # kept for the end, so that the search ends in time
+        left = total * (1 - RESERVE) - (time.perf_counter() - t_start) - scoring
         row = {"channels": width, "patch_size": patch, "weight_step_seconds": round(weight_step, 4),
-               "step_seconds": round(step, 4), **schedule(left, weight_step, step, cfg)}
+               "step_seconds": round(step, 4), **({"scoring_seconds": round(scoring, 1)} if scoring else {}),
+               **schedule(left, weight_step, step, cfg)}
         timed.append(row)
         log.info("search proxy %d channels, patch %s: %.2f s per step → %d architecture steps", width, patch, step, row["arch_steps"])
         return row
