@@ -38,3 +38,24 @@ def test_the_same_process_may_nest(tmp_path: Path) -> None:
         pass
     with work_lock(tmp_path):  # released after nesting
         pass
+
+
+FORKED = """import os, sys, time
+from segnas.runtime.lock import work_lock
+with work_lock(sys.argv[1]):
+    if os.fork() == 0:  # a data loader worker: outlives its parent for a while
+        time.sleep(30)
+        os._exit(0)
+    print('held', flush=True)
+    time.sleep(60)"""
+
+
+def test_a_forked_worker_outliving_its_killed_parent_does_not_keep_the_folder(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", FORKED, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with work_lock(tmp_path):  # the child still sleeps, but never held the lock
+        pass

@@ -21,6 +21,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _held: dict[Path, int] = {}  # lock file → nesting depth in this process (run → search → …)
+_fds: dict[Path, int] = {}  # lock file → its descriptor in this process
+
+
+def _drop_inherited() -> None:
+    """In a forked child (a data loader worker), close the inherited lock descriptors: a flock lasts while any
+    copy is open, so workers outliving a killed parent by a few seconds would keep the folder locked."""
+    for fd in _fds.values():
+        os.close(fd)
+    _fds.clear()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited)
 
 
 @contextmanager
@@ -53,11 +66,11 @@ def work_lock(work: str | Path) -> Iterator[None]:
                           "(two commands writing one work folder would corrupt it)") from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(['segnas', *sys.argv[1:]])[:200]}), since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
-    _held[path] = 1
+    _held[path], _fds[path] = 1, fd
     try:
         yield
     finally:
-        del _held[path]
+        del _held[path], _fds[path]
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
