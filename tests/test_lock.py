@@ -43,9 +43,12 @@ def test_the_same_process_may_nest(tmp_path: Path) -> None:
 FORKED = """import os, sys, time
 from segnas.runtime.lock import work_lock
 with work_lock(sys.argv[1]):
+    r, w = os.pipe()
     if os.fork() == 0:  # a data loader worker: outlives its parent for a while
+        os.write(w, b"x")  # the fork's callbacks have run by now (under load the child may start late)
         time.sleep(30)
         os._exit(0)
+    os.read(r, 1)
     print('held', flush=True)
     time.sleep(60)"""
 
