@@ -168,7 +168,7 @@ def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
 def rescored(out: Path, preset: str, seeds: list[int], tag: str, draws: int, batches: int) -> dict[str, Any]:
     """Each finished search's op decisions scored through its supernet (`segnas.nas.search.rescore`, kept as
     `rescore_d<D>_b<B>.json` in its run folder); prints clear shares and the seeds' agreement on the scored values."""
-    from segnas.nas.search import rescore
+    from segnas.nas.rescore import rescore
 
     found: dict[str, dict[str, Any]] = {}
     for s, placebo in itertools.product(sorted(set(seeds)), (False, True)):

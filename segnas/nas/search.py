@@ -209,18 +209,6 @@ def cost_model(work: Path, cfg: SearchConfig, run: Path) -> tuple[SpaceCost, flo
     return found if group.main else search_cost(ws, run, cfg, plan, settings, device)
 
 
-def rescore(work: str | Path, run: str | Path, draws: int = 8, batches: int = 4) -> dict[str, Any]:
-    """A search's op decisions scored through its supernet as of its last checkpoint (`segnas.nas.scores`):
-    `values` (each decision's best candidate), `summary` (how many are clear, each judgement) and the raw `scores`."""
-    state = load_checkpoint(RunFolder(Path(run)).checkpoint, "search")
-    s = build(Path(work), SearchConfig(**state["config"]), Path(run))
-    s.net.load_state_dict(state["net"])
-    s.strategy.restore(state["strategy"])
-    found = score_decisions(s.strategy.choices, *s.scorer(draws, batches), draws)
-    values, summary = decide(found)
-    return {"values": values, "summary": summary, "scores": found, "draws": draws, "batches": batches}
-
-
 def run_folder(work: Path, cfg: SearchConfig) -> Path:
     """WORK/runs/search_<preset>_<space>_<strategy>_fold<F>."""
     return Path(work) / "runs" / f"search_{cfg.preset}_{cfg.space}_{cfg.strategy}_fold{cfg.fold}"
