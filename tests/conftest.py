@@ -24,8 +24,9 @@ hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)  # one thread per test worker: more would oversubscribe the cores
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per test worker: more would oversubscribe the cores
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # and per `segnas` process a test starts (the demo, races, lanes)
 
 
 def shared_dataset(name: str) -> Path:

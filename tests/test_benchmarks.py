@@ -14,7 +14,7 @@ from tests.conftest import shared_dataset
 
 LANES = Path(__file__).resolve().parents[1] / "benchmarks" / "real_data_lanes.sh"
 TOY = ["--train-steps", "2", "--steps", "1", "--search-epochs", "1", "--search-steps", "1", "--random-archs", "1",
-       "--workers", "0", "--threads", "1"]
+       "--workers", "0", "--threads", "1", "--width", "4", "--search-width", "4"]
 
 
 @pytest.mark.slow

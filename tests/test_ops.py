@@ -35,8 +35,11 @@ def test_pointwise_conv_of_channels_last_input_is_the_convolution() -> None:
     torch.testing.assert_close(x_cl.grad, x_co.grad)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("dims", [2, 3])
-def test_norm_is_affine_instance_norm(dims: int) -> None:
+def test_norm_is_affine_instance_norm(dims: int, channels_last: bool) -> None:
+    """Output, input gradient and parameter gradients of torch's instance norm, in either layout (a channels-last
+    input takes segnas's own backward); a channels-last input stays channels-last."""
     torch.manual_seed(0)
     norm = norm_nd(dims, 4)
     ref = {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims](4, affine=True)
@@ -45,7 +48,17 @@ def test_norm_is_affine_instance_norm(dims: int) -> None:
         norm.bias.uniform_(-1, 1)
     ref.load_state_dict(norm.state_dict())  # the same parameters, under the same names
     x = torch.randn(3, 4, *(6,) * dims) * 3 + 1
-    torch.testing.assert_close(norm(x), ref(x), atol=1e-5, rtol=1e-5)
+    layout = {2: torch.channels_last, 3: CL}[dims] if channels_last else torch.contiguous_format
+    x_in, x_ref = x.clone(memory_format=layout).requires_grad_(), x.clone().requires_grad_()
+    grad = torch.randn_like(x)
+    y = norm(x_in)
+    assert y.is_contiguous(memory_format=layout)
+    torch.testing.assert_close(y, ref(x_ref), atol=1e-5, rtol=1e-5)
+    (y * grad).sum().backward()
+    (ref(x_ref) * grad).sum().backward()
+    torch.testing.assert_close(x_in.grad, x_ref.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(norm.weight.grad, ref.weight.grad, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(norm.bias.grad, ref.bias.grad, atol=1e-4, rtol=1e-5)
 
 
 def _assert_channels_last(net: nn.Module, run) -> None:
@@ -87,3 +100,16 @@ def test_every_op_keeps_channels_last(op: str, stride: int) -> None:
     x = torch.randn(1, 4, 6, 5, 4).to(memory_format=CL)
     y = module(F.leaky_relu(x) if getattr(module, "preact", False) else x)
     assert y.is_contiguous(memory_format=CL), op
+
+
+@pytest.mark.parametrize("op", sorted(set(OPS) - {"zero"}))
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_every_op_runs_on_a_single_channel(op: str, stride: int, dims: int) -> None:
+    """PC-DARTS hands each op C/K channels: at width 4 and K 4, one (a strided identity once built a 0-channel conv)."""
+    module = OPS[op](1, dims, stride)
+    x = torch.randn(2, 1, *(6,) * dims, requires_grad=True)
+    y = module(x)
+    assert y.shape == (2, 1, *(6 // stride,) * dims), op
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all(), op

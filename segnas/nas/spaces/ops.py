@@ -110,13 +110,16 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in: int, c_out: int, dims: int) -> None:
         super().__init__()
         conv = conv_nd(dims)
-        self.a = conv(c_in, c_out // 2, 1, 2, bias=False)
-        self.b = conv(c_in, c_out - c_out // 2, 1, 2, bias=False)
+        # one output channel (PC-DARTS's slice of a narrow edge): the unshifted conv alone
+        self.a = conv(c_in, c_out // 2 if c_out > 1 else 1, 1, 2, bias=False)
+        self.b = conv(c_in, c_out - c_out // 2, 1, 2, bias=False) if c_out > 1 else None
         self.norm = norm_nd(dims, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shifted = x[(slice(None), slice(None)) + (slice(1, None),) * (x.dim() - 2)]
         a = self.a(x)
+        if self.b is None:
+            return self.norm(a)
+        shifted = x[(slice(None), slice(None)) + (slice(1, None),) * (x.dim() - 2)]
         b = self.b(F.pad(shifted, [0, 1] * (x.dim() - 2)))
         return self.norm(torch.cat([a, b[(slice(None), slice(None)) + tuple(slice(0, n) for n in a.shape[2:])]], 1))
 
