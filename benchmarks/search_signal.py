@@ -3,7 +3,7 @@
 Three pieces of evidence on fold 0 of a real dataset, each reusing what an earlier call finished:
 
 - `search`: budgeted searches (`--minutes`) with several seeds, and with `--placebo` the same search on labels
-  shuffled across cases (2D datasets whose slices share one shape). Each search runs in its own work folder
+  shuffled across cases. Each search runs in its own work folder
   (the preprocessed cases are shared), so several can run side by side.
 - `train`: the searched networks and `--random N` random architectures of the same space and width, all
   trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
@@ -42,6 +42,7 @@ from scipy.stats import binomtest, wilcoxon
 from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
 from segnas.data.plan import load_plan
+from segnas.data.preprocess import foreground_samples
 from segnas.data.splits import load_fold
 from segnas.nas.arch import OpChoice, load_architecture
 from segnas.nas.search import run_folder, search
@@ -53,7 +54,8 @@ from segnas.training.train import train
 
 def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Workspace:
     """A work folder with `base`'s plan and splits; its preprocessed cases linked, or for a placebo copied with
-    the labels (and their foreground lists) permuted across cases."""
+    the labels permuted across cases (each label centre-cropped or padded onto its new case's grid when the cases'
+    shapes differ, and its foreground samples drawn again)."""
     if (dst / "plan.json").is_file():
         return Workspace(dst)
     dst.mkdir(parents=True, exist_ok=True)
@@ -65,16 +67,28 @@ def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Wo
         return Workspace(dst)
     shutil.copytree(base.preprocessed, dst / "preprocessed")
     cases = sorted(p.name[: -len("_seg.npy")] for p in base.preprocessed.glob("*_seg.npy"))
-    shapes = {np.load(base.preprocessed / f"{c}_seg.npy", mmap_mode="r").shape for c in cases}
-    if len(shapes) != 1:
-        raise SystemExit(f"placebo needs cases of one shape; {base.preprocessed} has {len(shapes)}")
     order = np.random.default_rng(placebo_seed).permutation(len(cases))
     while np.any(order == np.arange(len(cases))):  # every case gets another case's label
         order = np.random.default_rng(int(order[0]) + placebo_seed + 1).permutation(len(cases))
     for c, j in zip(cases, order):
-        for suffix in ("_seg.npy", "_fg.npz"):
-            shutil.copy(base.preprocessed / f"{cases[j]}{suffix}", dst / "preprocessed" / f"{c}{suffix}")
+        seg = np.load(base.preprocessed / f"{cases[j]}_seg.npy")
+        shape = np.load(base.preprocessed / f"{c}_seg.npy", mmap_mode="r").shape
+        seg = centre_fit(seg, shape)
+        np.save(dst / "preprocessed" / f"{c}_seg.npy", seg)
+        np.savez(dst / "preprocessed" / f"{c}_fg.npz", **foreground_samples(seg, np.random.default_rng(0)))
     return Workspace(dst)
+
+
+def centre_fit(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`a` centre-cropped and zero-padded to `shape`."""
+    out = np.zeros(shape, a.dtype)
+    src, dst = [], []
+    for n, m in zip(a.shape, shape):
+        k = min(n, m)
+        src.append(slice((n - k) // 2, (n - k) // 2 + k))
+        dst.append(slice((m - k) // 2, (m - k) // 2 + k))
+    out[tuple(dst)] = a[tuple(src)]
+    return out
 
 
 def search_name(preset: str, seed: int, placebo: bool, tag: str = "") -> str:

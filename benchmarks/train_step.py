@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py [--patch 80 64 32] [--width 16] [--threads 1] [--device cpu|cuda] [--repeats 3]
     python benchmarks/train_step.py --arch runs/train_x/arch.json ...   # time these architectures instead
+    python benchmarks/train_step.py --profile 8 ...   # and where each step goes: its 8 costliest kernels
 
 Each row runs in its own process: a random architecture drawn from each preset's space with the preset's
 settings (3D, 1 input channel, 2 classes, `--width` stem channels; seed 1000 as real_data.py draws them),
@@ -16,6 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -34,18 +36,25 @@ SEARCHED = ("scnas", "ronasmis", "thrifty")
 
 
 def architecture(row: str, patch: list[int], width: int) -> Architecture:
-    """The network of a row: a baseline, a preset's random draw, or an arch.json path."""
+    """The network of a row: a baseline, a preset's random draw, `PRESET:OP` (the draw with every op decision set
+    to OP: `scnas:identity` is what the space costs besides its ops), or an arch.json path."""
     if row in BASELINES:
         return baseline_architecture(row, Plan.of(len(patch), 1, 2, patch), patch)
-    if row in PRESETS:
-        preset = PRESETS[row]
+    name, _, op = row.partition(":")
+    if name in PRESETS:
+        preset = PRESETS[name]
         settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width}
-        return get_space(preset["space"]).random(seed=1000, **settings)
+        arch = get_space(preset["space"]).random(seed=1000, **settings)
+        if op:
+            values = {k: op if isinstance(v, str) else v for k, v in arch.values.items()}  # op decisions are names
+            arch = Architecture(arch.space, arch.settings, values)
+        return arch
     return load_architecture(row)
 
 
-def step_time(row: str, patch: list[int], width: int, device: str, repeats: int) -> dict[str, float]:
-    """Median seconds of one training step on random data."""
+def step_time(row: str, patch: list[int], width: int, device: str, repeats: int, profile: int = 0) -> dict[str, Any]:
+    """Median seconds of one training step on random data; with `profile` > 0, also the step's costliest kernels
+    (torch.profiler's self time, one more step)."""
     torch.manual_seed(0)
     arch = architecture(row, patch, width)
     layout = memory_format(len(patch), True)
@@ -63,7 +72,15 @@ def step_time(row: str, patch: list[int], width: int, device: str, repeats: int)
         loss.backward()
         opt.step()
 
-    return {**measure(step, device, repeats), "parameters": sum(p.numel() for p in net.parameters())}
+    out: dict[str, Any] = {**measure(step, device, repeats), "parameters": sum(p.numel() for p in net.parameters())}
+    if profile:
+        with torch.profiler.profile() as prof:
+            step()
+        kernels = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+        total = sum(e.self_cpu_time_total for e in kernels)
+        out["kernels"] = [(e.key, e.self_cpu_time_total / 1000, e.self_cpu_time_total / total, e.count)
+                          for e in sorted(kernels, key=lambda e: -e.self_cpu_time_total)[:profile]]
+    return out
 
 
 def main() -> None:
@@ -74,23 +91,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per row")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--profile", type=int, default=0, metavar="K", help="also print each row's K costliest kernels")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.row:
-        print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats)))
+        print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats, args.profile)))
         return
     print(header("training step"))
     print(f"batch 2 of {'×'.join(map(str, args.patch))}, width {args.width}, device {args.device}, "
           f"{args.threads} thread(s), median of {args.repeats}")
     common = ["--patch", *map(str, args.patch), "--width", str(args.width), "--device", args.device,
-              "--repeats", str(args.repeats), "--threads", str(args.threads)]
+              "--repeats", str(args.repeats), "--threads", str(args.threads), "--profile", str(args.profile)]
     rows = ["monai_unet", "monai_dynunet", *(args.arch or SEARCHED)]
     results = {r: run_isolated(__file__, ["--row", r, *common]) for r in rows}
     base = results["monai_unet"]["seconds"]
     print(f"{'network':<40}{'params M':>10}{'s/step':>9}{'× UNet':>8}{'added MB':>10}")
     for r, v in results.items():
         print(f"{r[-40:]:<40}{v['parameters'] / 1e6:>10.2f}{v['seconds']:>9.3f}{v['seconds'] / base:>8.2f}{v['added_mb']:>10.0f}")
+    for r, v in results.items():
+        if v.get("kernels"):
+            print(f"{r}: " + ", ".join(f"{k.removeprefix('aten::')} {ms:.0f} ms ({share:.0%}, {n}×)" for k, ms, share, n in v["kernels"]))
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def invert_probabilities(probs: np.ndarray, cg: CaseGeometry) -> np.ndarray:
     return out
 
 
-def _foreground_samples(seg: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def foreground_samples(seg: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Up to FG_SAMPLES voxel positions (N, 3) per foreground class."""
     out = {}
     for c in np.unique(seg):
@@ -183,7 +183,7 @@ def preprocess_case(job: tuple[Case, Plan, str]) -> str:
     save_npy(out / f"{case.id}_seg.npy", seg)
     with atomic_path(out / f"{case.id}_fg.npz") as tmp:
         with open(tmp, "wb") as f:
-            samples: dict[str, Any] = _foreground_samples(seg, np.random.default_rng(0))
+            samples: dict[str, Any] = foreground_samples(seg, np.random.default_rng(0))
             np.savez(f, **samples)
     write_json(meta_path, {"id": case.id, "plan_hash": h, "image": str(case.image), "label": str(case.label),
                            "geometry": cg.to_json(), "spacing": list(geom.spacing),

@@ -68,6 +68,8 @@ def inputs_label(kind: str, node: int) -> str:
 def module_key(label: str) -> str:
     """A label as a ModuleDict/ParameterDict key (those may not contain '/' or '.')."""
     return label.replace("/", "__")
+
+
 Value = Union[str, list[str]]
 
 
