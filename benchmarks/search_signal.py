@@ -3,8 +3,8 @@
 Three pieces of evidence on fold 0 of a real dataset, each reusing what an earlier call finished:
 
 - `search`: budgeted searches (`--minutes`) with several seeds, and with `--placebo` the same search on labels
-  shuffled across cases. Each search runs in its own work folder
-  (the preprocessed cases are shared), so several can run side by side.
+  shuffled across cases. Each search runs in its own work folder (the preprocessed cases are shared), so several
+  can run side by side.
 - `train`: the searched networks and `--random N` random architectures of the same space and width, all
   trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
   with each `--train-seeds` seed; then fold 0's validation cases are predicted and scored in their original
@@ -180,7 +180,7 @@ def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
 
 
 def rescored(out: Path, preset: str, seeds: list[int], tag: str, draws: int, batches: int) -> dict[str, Any]:
-    """Each finished search's op decisions scored through its supernet (`segnas.nas.search.rescore`, kept as
+    """Each finished search's op decisions scored through its supernet (`segnas.nas.rescore.rescore`, kept as
     `rescore_d<D>_b<B>.json` in its run folder); prints clear shares and the seeds' agreement on the scored values."""
     from segnas.nas.rescore import rescore
 

@@ -38,8 +38,8 @@ def test_pointwise_conv_of_channels_last_input_is_the_convolution() -> None:
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("dims", [2, 3])
 def test_norm_is_affine_instance_norm(dims: int, channels_last: bool) -> None:
-    """Output, input gradient and parameter gradients of torch's instance norm, in either layout (a channels-last
-    input takes segnas's own backward); a channels-last input stays channels-last."""
+    """Output, input gradient and parameter gradients of torch's instance norm, in either memory layout; a
+    channels-last input stays channels-last."""
     torch.manual_seed(0)
     norm = norm_nd(dims, 4)
     ref = {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims](4, affine=True)

@@ -111,7 +111,7 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         conv = conv_nd(dims)
         # one output channel (PC-DARTS's slice of a narrow edge): the unshifted conv alone
-        self.a = conv(c_in, c_out // 2 if c_out > 1 else 1, 1, 2, bias=False)
+        self.a = conv(c_in, max(1, c_out // 2), 1, 2, bias=False)
         self.b = conv(c_in, c_out - c_out // 2, 1, 2, bias=False) if c_out > 1 else None
         self.norm = norm_nd(dims, c_out)
 
