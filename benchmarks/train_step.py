@@ -35,7 +35,7 @@ from segnas.training.losses import segmentation_loss  # noqa: E402
 SEARCHED = ("scnas", "ronasmis", "thrifty")
 
 
-def architecture(row: str, patch: list[int], width: int) -> Architecture:
+def architecture(row: str, patch: list[int], width: int, space_set: dict[str, Any] | None = None) -> Architecture:
     """The network of a row: a baseline, a preset's random draw, `PRESET:OP` (the draw with every op decision set
     to OP: `scnas:identity` is what the space costs besides its ops), or an arch.json path."""
     if row in BASELINES:
@@ -43,7 +43,8 @@ def architecture(row: str, patch: list[int], width: int) -> Architecture:
     name, _, op = row.partition(":")
     if name in PRESETS:
         preset = PRESETS[name]
-        settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width}
+        settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width,
+                    **(space_set or {})}
         arch = get_space(preset["space"]).random(seed=1000, **settings)
         if op:
             values = {k: op if isinstance(v, str) else v for k, v in arch.values.items()}  # op decisions are names
@@ -52,11 +53,12 @@ def architecture(row: str, patch: list[int], width: int) -> Architecture:
     return load_architecture(row)
 
 
-def step_time(row: str, patch: list[int], width: int, device: str, repeats: int, profile: int = 0) -> dict[str, Any]:
+def step_time(row: str, patch: list[int], width: int, device: str, repeats: int, profile: int = 0,
+              space_set: dict[str, Any] | None = None) -> dict[str, Any]:
     """Median seconds of one training step on random data; with `profile` > 0, also the step's costliest kernels
     (torch.profiler's self time, one more step)."""
     torch.manual_seed(0)
-    arch = architecture(row, patch, width)
+    arch = architecture(row, patch, width, space_set)
     layout = memory_format(len(patch), True)
     net = build_network(arch).to(device, memory_format=layout).train()
     opt = torch.optim.Adam(net.parameters(), 1e-3)
@@ -92,17 +94,21 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", type=int, default=0, metavar="K", help="also print each row's K costliest kernels")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="space settings for the presets' rows (e.g. stem_stride=2)")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    space_set = {k: json.loads(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     if args.row:
-        print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats, args.profile)))
+        print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats, args.profile, space_set)))
         return
     print(header("training step"))
     print(f"batch 2 of {'×'.join(map(str, args.patch))}, width {args.width}, device {args.device}, "
-          f"{args.threads} thread(s), median of {args.repeats}")
+          f"{args.threads} thread(s), median of {args.repeats}" + (f", presets' spaces with {' '.join(args.set)}" if args.set else ""))
     common = ["--patch", *map(str, args.patch), "--width", str(args.width), "--device", args.device,
-              "--repeats", str(args.repeats), "--threads", str(args.threads), "--profile", str(args.profile)]
+              "--repeats", str(args.repeats), "--threads", str(args.threads), "--profile", str(args.profile),
+              "--set", *args.set]
     rows = ["monai_unet", "monai_dynunet", *(args.arch or SEARCHED)]
     results = {r: run_isolated(__file__, ["--row", r, *common]) for r in rows}
     base = results["monai_unet"]["seconds"]

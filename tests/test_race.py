@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from segnas.data.plan import Plan
 from segnas.nas.spaces import get_space
 from tests.conftest import copy_work
 
@@ -229,3 +230,17 @@ def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them
     assert sum(seconds) - max(seconds) < 60 <= sum(seconds) + max(seconds)  # the whole minute, within an epoch of it
     assert json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())["cases"]
 
+
+
+def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows() -> None:
+    from segnas.app.pipeline import budgeted_search
+
+    def plan(dims: int, patch: list[int]) -> Plan:
+        return Plan.of(dims, 1, 2, patch)
+
+    coarse = budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0)
+    assert coarse["space_settings.stem_stride"] == 2 and coarse["cost_weight"] == 1.0 and coarse["minutes"] == 2.0
+    assert "space_settings.stem_stride" not in budgeted_search(plan(2, [64, 64]), "scnas", {}, 2.0)  # measured in 3D only
+    assert "space_settings.stem_stride" not in budgeted_search(plan(3, [24, 24, 8]), "scnas", {}, 2.0)  # not a multiple of 16
+    mine = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"space_settings.stem_stride": 1, "cost_weight": 0.0}, 2.0)
+    assert mine["space_settings.stem_stride"] == 1 and mine["cost_weight"] == 0.0  # the user's settings win

@@ -7,9 +7,11 @@ import random
 import pytest
 import torch
 
+from segnas.errors import SegnasError
 from segnas.nas.arch import OpChoice
 from segnas.nas.spaces import SPACES
 from segnas.nas.spaces.mixed import MixedEdge, Pick
+from segnas.networks.model import check_patch, patch_multiples
 
 WIDTHS = {"unet": (8, 12), "nested": (4, 8)}
 CASES = [(name, dims, width) for name in sorted(SPACES) for dims in (2, 3) for width in WIDTHS[name]]
@@ -143,3 +145,25 @@ def test_an_architecture_from_before_ties_reads_as_untied() -> None:
     arch = SPACES["unet"].random(seed=0, dims=2, channels=8)
     old = Architecture("unet", {k: v for k, v in arch.settings.items() if k != "tie"}, arch.values)
     assert SPACES["unet"].check(old).settings["tie"] == "edge"
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_strided_stem_runs_every_cell_on_half_the_grid_and_returns_full_resolution_logits(name: str, dims: int) -> None:
+    space = SPACES[name]
+    settings = _settings(name, dims, channels=WIDTHS[name][0], stem_stride=2)
+    size = tuple(2 * n for n in _size(dims, name))  # the stem halves it: the deepest level keeps 2 voxels per axis
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, *size)
+    assert space.supernet(**settings)(x, random_selection(space.choices(**settings), "two", random.Random(0))).shape == (1, 2, *size)
+    net = space.network(space.random(seed=0, **settings))
+    seen: list[tuple[int, ...]] = []
+    net.stem.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[2:])))
+    assert net(x).shape == (1, 2, *size)
+    assert seen == [tuple(n // 2 for n in size)]
+    plain = {k: v for k, v in settings.items() if k != "stem_stride"}
+    depth = space.settings(**plain)["depth"]
+    assert patch_multiples(space.settings(**settings)) == [2 ** (depth + 1)] * dims
+    assert patch_multiples(space.settings(**plain)) == [2**depth] * dims
+    with pytest.raises(SegnasError, match="stem stride 2"):
+        check_patch([2**depth * 3] * dims, space.settings(**settings), name)

@@ -31,6 +31,7 @@ STAGES = ("plan", "preprocess", "search", "train", "predict")
 # `segnas run --minutes M`: shares of each fold's M for the search and the race; the race's winner trains on for the rest
 SEARCH_SHARE, RACE_SHARE = 0.2, 0.4
 DEFAULT_COST_WEIGHT = 1.0  # a budgeted run's search weighs the predicted step time beyond cost_target × MONAI UNet's
+DEFAULT_STEM_STRIDE = 2  # and in 3D runs its cells on half the grid (BENCHMARKS.md, "Cells on half the grid")
 
 
 def forced(stage: str, force: str | None) -> bool:
@@ -200,8 +201,9 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         con.print(f"[bold yellow]no search and no race:[/] {split['reason']}; {split['fallback']} trains for all {minutes:g} "
                   "minutes instead (give more minutes, or a GPU, to search)")
         return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
-    con.rule(f"fold {fold}: hardware-aware search in {search_share * minutes:.0f} min")
-    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **search_overrides, "minutes": search_share * minutes}
+    searching = budgeted_search(plan, preset, search_overrides, search_share * minutes)
+    coarse = " (cells on half the grid: stem_stride 2)" if searching.get("space_settings.stem_stride") == DEFAULT_STEM_STRIDE else ""
+    con.rule(f"fold {fold}: hardware-aware search in {search_share * minutes:.0f} min{coarse}")
     search_run = search_stage(ws, preset, fold, searching, force, con)
     if "search_minutes" not in split:
         split["search_minutes"] = (time.perf_counter() - t_fold) / 60
@@ -209,6 +211,29 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     con.rule(f"fold {fold}: race at equal wall clock ({race_share * minutes:.0f} min), scored on up to {cfg.score_cases} inner "
              f"case(s); the winner then trains until {minutes:g} min are used")
     return race_stage(ws, fold, search_run, train_cfg, cfg, t_fold + minutes * 60, con)
+
+
+def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes: float) -> dict[str, Any]:
+    """The settings of a budgeted run's search: hardware-aware (`cost_weight`), and in 3D with `stem_stride` 2 when
+    the space has the setting and the patch allows it — on LA, 600 steps of such networks took less time than 150 of
+    the same architectures at full resolution and scored higher (BENCHMARKS.md, "Cells on half the grid"). The user's
+    `--search-set` overrides either."""
+    from segnas.config import make_config
+    from segnas.nas.spaces import get_space
+    from segnas.networks.model import check_patch
+
+    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **overrides, "minutes": minutes}
+    cfg = make_config(preset, searching)
+    space = get_space(cfg.space)
+    if plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:
+        return searching
+    settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes,
+                                 **cfg.space_settings, "stem_stride": DEFAULT_STEM_STRIDE})
+    try:
+        check_patch(list(cfg.patch_size or plan.patch_size), settings, cfg.space)
+    except SegnasError:  # a patch too small for one more halving: the cells stay on the input's grid
+        return searching
+    return {**searching, "space_settings.stem_stride": DEFAULT_STEM_STRIDE}
 
 
 def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: TrainConfig, minutes: float, ms: float, con: Console) -> Path:

@@ -54,20 +54,20 @@ def build_network(arch: Architecture, where: str = "the architecture") -> nn.Mod
 
 
 def patch_multiples(settings: dict[str, Any]) -> list[int]:
-    """Per axis, what a patch size must be a multiple of: 2^depth, or the product of a baseline's strides."""
+    """Per axis, what a patch size must be a multiple of: 2^depth × the stem's stride, or the product of a baseline's strides."""
     if "strides" in settings:
         return [math.prod(s[i] for s in settings["strides"]) for i in range(settings["dims"])]
-    return [2 ** settings["depth"]] * settings["dims"]
+    return [2 ** settings["depth"] * settings.get("stem_stride", 1)] * settings["dims"]
 
 
 def check_patch(patch: list[int], settings: dict[str, Any], space: str) -> None:
     """A patch must have `dims` sizes, each a multiple of what the network halves it by."""
     multiples = patch_multiples(settings)
+    what = f"{space} (depth {settings['depth']}" + (f", stem stride {settings['stem_stride']})" if settings.get("stem_stride", 1) > 1 else ")")
     if len(patch) != settings["dims"] or any(p % m for p, m in zip(patch, multiples)):
-        raise SegnasError(f"patch {patch} must have {settings['dims']} sizes, multiples of {multiples}, for this "
-                          f"{space} (depth {settings['depth']})")
+        raise SegnasError(f"patch {patch} must have {settings['dims']} sizes, multiples of {multiples}, for this {what}")
     if math.prod(p // m for p, m in zip(patch, multiples)) == 1:
-        raise SegnasError(f"patch {patch} is too small for this {space} (depth {settings['depth']}): its deepest level "
+        raise SegnasError(f"patch {patch} is too small for this {what}: its deepest level "
                           f"would be a single voxel, which instance normalisation cannot train on; use at least twice "
                           f"{multiples[0]} along one axis")
 

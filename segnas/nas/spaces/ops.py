@@ -167,6 +167,19 @@ class ActConvNorm(nn.Sequential):
         super().__init__(nn.LeakyReLU(SLOPE), *ConvNorm(c_in, c_out, dims, kernel, stride))
 
 
+def stem(c_in: int, c_out: int, dims: int, stride: int) -> ConvNorm:
+    """The first Conv-InstanceNorm; with `stride` 2 it halves the input, so that every cell runs on a coarser grid."""
+    return ConvNorm(c_in, c_out, dims, 3, stride)
+
+
+def head(c_in: int, num_classes: int, dims: int, stride: int) -> nn.Module:
+    """Logits from the finest features: a 1×1 conv, or after a `stride` 2 stem a transposed 3×3 conv back onto the
+    input's grid (MONAI's UNet ends so; a 2×2 one trained worse on LA at 150 steps, BENCHMARKS.md "Cells on half the grid")."""
+    if stride == 1:
+        return conv_nd(dims)(c_in, num_classes, 1)
+    return {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[dims](c_in, num_classes, 3, stride, 1, output_padding=stride - 1)
+
+
 def resize(x: torch.Tensor, factor: float) -> torch.Tensor:
     """Upsample (factor > 1, linear) or downsample (factor < 1, average pooling) the spatial axes."""
     if factor == 1:

@@ -6,6 +6,9 @@ all cells of one type share one structure; reduction doubles and expansion halve
 The output of each expansion cell is summed with the encoder output of its level (through a
 LeakyReLU-Conv1×1-IN when `skip="conv"`: RONASMIS's DeepLabV3+-style decoder skip).
 With `deep_supervision`, training also returns 1×1 heads on the coarser decoder cells.
+With `stem_stride` 2 the stem halves the input and the output is a transposed conv back onto the input's grid, as
+in MONAI's UNet: every cell then runs on an eighth of the voxels (3D), which is what brings a cell network's
+training step near the UNet's (BENCHMARKS.md, "Cells on half the grid").
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from torch import nn
 from segnas.nas.arch import TIES, Choice, Value
 from segnas.nas.spaces.cell import Cell, cell_choices
 from segnas.nas.spaces.mixed import Selection
-from segnas.nas.spaces.ops import SCNAS_OPS, ActConvNorm, ConvNorm, conv_nd
+from segnas.nas.spaces.ops import SCNAS_OPS, ActConvNorm, conv_nd, head, stem
 
 DEFAULTS: dict[str, Any] = {"dims": 3, "in_channels": 1, "num_classes": 2, "channels": 48, "depth": 3, "nodes": 4,
-                            "skip": "sum", "deep_supervision": False, "tie": "edge"}
+                            "skip": "sum", "deep_supervision": False, "tie": "edge", "stem_stride": 1}
 LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "skip": ("sum", "conv"),
-                          "deep_supervision": (False, True), "tie": TIES}
+                          "deep_supervision": (False, True), "tie": TIES, "stem_stride": (1, 2)}
 KINDS = ("red", "enc", "exp", "dec")
 
 
@@ -53,7 +56,8 @@ def layout(depth: int) -> list[Spec]:
 
 
 class UNet(nn.Module):
-    """Supernet (`fixed=None`) or found network: (B, in_channels, *S) → (B, num_classes, *S); S divisible by 2^depth."""
+    """Supernet (`fixed=None`) or found network: (B, in_channels, *S) → (B, num_classes, *S); S divisible by
+    2^depth × stem_stride."""
 
     def __init__(self, settings: Mapping[str, Any], fixed: Mapping[str, Value] | None = None, partial: int = 1) -> None:
         super().__init__()
@@ -63,7 +67,7 @@ class UNet(nn.Module):
             raise ValueError(f"channels ({c}) must be a multiple of nodes ({nodes})")
         self.depth, self.deep_supervision = depth, s["deep_supervision"]
         self.specs = layout(depth)
-        self.stem = ConvNorm(s["in_channels"], c, dims, 3)
+        self.stem = stem(s["in_channels"], c, dims, s["stem_stride"])
 
         def width(level: int) -> int:
             return int(c * 2**level)  # channels at a level
@@ -81,7 +85,7 @@ class UNet(nn.Module):
             if kind == "exp":
                 self.skips[str(spec.level)] = ActConvNorm(width(spec.level), width(spec.level), dims) if s["skip"] == "conv" else nn.Identity()
             states.append((cell.out_channels, spec.level))
-        self.out = nn.Sequential(nn.LeakyReLU(0.01), conv_nd(dims)(c, s["num_classes"], 1))
+        self.out = nn.Sequential(nn.LeakyReLU(0.01), head(c, s["num_classes"], dims, s["stem_stride"]))
         levels = range(1, depth) if self.deep_supervision else range(0)
         self.heads = nn.ModuleList(conv_nd(dims)(width(level), s["num_classes"], 1) for level in levels)
 
