@@ -46,7 +46,7 @@ from segnas.networks.baselines import BASELINES, baseline_architecture
 from segnas.networks.model import build_network, fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder, Workspace
-from segnas.training.train import train, validate
+from segnas.training.train import over_budget, train, validate
 
 log = logging.getLogger(__name__)
 ETA = 2  # successive halving keeps the better half at each rung
@@ -319,7 +319,10 @@ def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, to
     counting) until it has trained `total_minutes` in all, so that a total budget is used to its end; resumable.
     Returns its run folder."""
     run, winner = Path(summary["winner_run"]), summary["winner"]
-    if trained_minutes(run) >= total_minutes:
+    config = RunFolder(run).config
+    continued = config.is_file() and read_json(config).get("max_minutes") == total_minutes  # a finish to this total ran
+    # training stops by its time rule when one more epoch would reach the total, which may leave it a little short
+    if trained_minutes(run) >= total_minutes or (continued and over_budget(_epochs(run), total_minutes)):
         return run
     row = summary["candidates"][winner]
     epochs_done = len(_epochs(run))
