@@ -28,7 +28,7 @@ from real_data import DATASETS, case_dice, prepare
 from scipy.stats import wilcoxon
 from search_signal import random_label, run_training
 
-from segnas.config import PRESETS
+from segnas.config import PRESETS, parse_overrides, parse_value
 from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.spaces import get_space
 from segnas.runtime.files import read_json, write_json
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="report what is finished; train nothing")
     args = ap.parse_args()
     out = args.out / args.dataset
-    sets = {k: json.loads(v) if v[:1] in "0123456789[{tf" else v for k, _, v in (kv.partition("=") for kv in args.set)}
+    sets = {k: parse_value(v) for k, v in parse_overrides(args.set).items()}
     archs = variants(out, args.preset, args.random, args.tag, sets, args.arch)
     if not args.report:
         base = prepare(args.dataset, args.out)

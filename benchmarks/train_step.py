@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, measure, run_isolated  # noqa: E402
 
-from segnas.config import PRESETS  # noqa: E402
+from segnas.config import PRESETS, parse_overrides, parse_value  # noqa: E402
 from segnas.data.plan import Plan  # noqa: E402
 from segnas.nas.arch import Architecture, load_architecture  # noqa: E402
 from segnas.nas.spaces import get_space  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
     ap.add_argument("--row", help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    space_set = {k: json.loads(v) for k, _, v in (kv.partition("=") for kv in args.set)}
+    space_set = {k: parse_value(v) for k, v in parse_overrides(args.set).items()}
     if args.row:
         print(json.dumps(step_time(args.row, args.patch, args.width, args.device, args.repeats, args.profile, space_set)))
         return

@@ -218,7 +218,8 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 ConfigT = TypeVar("ConfigT", SearchConfig, TrainConfig)
 
 
-def _parse(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A --set value: JSON when it parses (numbers, booleans, lists, null), else the text itself."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -250,7 +251,7 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
         name, _, sub = k.partition(".")
         if name not in fields:
             raise SegnasError(f"unknown setting {k!r}; known: {', '.join(fields)}")
-        value = _parse(v) if isinstance(v, str) else v
+        value = parse_value(v) if isinstance(v, str) else v
         if sub:
             target = getattr(cfg, name)
             if not isinstance(target, dict):
