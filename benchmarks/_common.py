@@ -7,7 +7,9 @@ import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -18,6 +20,18 @@ def header(title: str) -> str:
     cpu = platform.processor() or platform.machine()
     return (f"# {title} — {datetime.date.today()} — {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
+
+
+def paired(one: dict[str, float], two: dict[str, float]) -> dict[str, Any]:
+    """Two networks' per-case Dice on the same cases: each mean, the mean difference (two − one), how many cases
+    two wins, and the paired Wilcoxon signed-rank p (1 when every difference is 0)."""
+    from scipy.stats import wilcoxon
+
+    cases = sorted(one)
+    diff = [two[c] - one[c] for c in cases]
+    return {"dice": [float(np.mean([d[c] for c in cases])) for d in (one, two)], "delta": float(np.mean(diff)),
+            "wins": int(sum(d > 0 for d in diff)), "cases": len(cases),
+            "p": float(wilcoxon(diff).pvalue) if any(diff) else 1.0, "diff": diff}
 
 
 def rss_kib(field: str) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import header
+from _common import header, paired
 from real_data import DATASETS, case_dice, prepare
 from scipy.stats import wilcoxon
 from search_signal import random_label, run_training
@@ -79,17 +79,13 @@ def report(out: Path, names: list[str], steps: int, seeds: list[int], steps1: in
             if not all(m.is_file() for m in metrics):
                 continue
             one, two = (case_dice(read_json(m)) for m in metrics)
-            cases = sorted(one)
-            diff = [two[c] - one[c] for c in cases]
-            pooled += diff
-            p = float(wilcoxon(diff).pvalue) if any(diff) else 1.0
+            pair = paired(one, two)
+            pooled += pair.pop("diff")
             secs = [step_seconds(f / "runs" / r) for f, r in zip(folders, runs)]
-            row = {"dice": [float(np.mean([d[c] for c in cases])) for d in (one, two)], "p": p,
-                   "wins": int(sum(d > 0 for d in diff)), "cases": len(cases), "seconds_per_step": secs,
-                   "per_case": {"stride1": one, "stride2": two}}
+            row = {**pair, "seconds_per_step": secs, "per_case": {"stride1": one, "stride2": two}}
             summary["pairs"][f"{name}_seed{ts}"] = row
             print(f"| {name} | {ts} | {row['dice'][0]:.3f} | {row['dice'][1]:.3f} | {row['dice'][1] - row['dice'][0]:+.3f} | "
-                  f"{row['wins']}/{len(cases)} | {p:.2g} | {secs[0]:.2f} | {secs[1]:.2f} | {secs[0] / secs[1]:.1f}× |")
+                  f"{row['wins']}/{row['cases']} | {row['p']:.2g} | {secs[0]:.2f} | {secs[1]:.2f} | {secs[0] / secs[1]:.1f}× |")
     if pooled:
         p = float(wilcoxon(pooled).pvalue) if any(pooled) else 1.0
         summary["pooled"] = {"mean_delta": float(np.mean(pooled)), "pairs_of_cases": len(pooled), "p": p}
