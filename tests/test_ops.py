@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segnas.nas.spaces import SPACES
-from segnas.nas.spaces.ops import OPS, Conv3d, norm_nd
+from segnas.nas.spaces.ops import OPS, Conv3d, box_mean, norm_nd
 from tests.test_spaces import _settings, _size, random_selection
 
 CL = torch.channels_last_3d
@@ -33,6 +33,27 @@ def test_pointwise_conv_of_channels_last_input_is_the_convolution() -> None:
     F.conv3d(x_co, conv.weight, conv.bias).square().sum().backward()
     torch.testing.assert_close(grad_w, conv.weight.grad)
     torch.testing.assert_close(x_cl.grad, x_co.grad)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_separable_average_pool_is_torchs_without_padded_voxels(dims: int, size: int) -> None:
+    torch.manual_seed(0)
+    shape = (2, 3, *[size + i for i in range(dims)])
+    x = torch.randn(*shape, dtype=torch.float64)
+    x = (x.to(memory_format=CL) if dims == 3 else x).requires_grad_()
+    y = box_mean(x)
+    # torch's own pool refuses inputs smaller than its kernel: the reference pads by hand and counts real voxels
+    pad = [1, 1] * dims
+    pool = F.avg_pool2d if dims == 2 else F.avg_pool3d
+    ref_x = x.detach().clone().requires_grad_()
+    ref = pool(F.pad(ref_x, pad), 3, 1) / pool(F.pad(torch.ones_like(ref_x[:1, :1]), pad), 3, 1)
+    torch.testing.assert_close(y, ref)
+    assert dims == 2 or y.is_contiguous(memory_format=CL)
+    w = torch.randn_like(ref)
+    (y * w).sum().backward()
+    (ref * w).sum().backward()
+    torch.testing.assert_close(x.grad, ref_x.grad)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

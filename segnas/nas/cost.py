@@ -29,6 +29,7 @@ from segnas.data.plan import Plan
 from segnas.nas.arch import ZERO, Architecture, Choice, InputChoice, OpChoice, Pick
 from segnas.nas.spaces import get_space
 from segnas.nas.spaces.mixed import FixedEdge, MixedEdge
+from segnas.nas.spaces.ops import REVISION
 from segnas.networks.baselines import baseline_architecture
 from segnas.networks.model import build_network, memory_format, to_device
 from segnas.runtime.files import read_json, write_json
@@ -48,10 +49,11 @@ class Site:
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
-    """What a measurement depends on besides the op: the device (with its thread count on CPU) and torch."""
+    """What a measurement depends on besides the op's name: the device (with its thread count on CPU), torch and
+    the revision of segnas's ops."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {"device": f"{device.type}:{name}", "threads": torch.get_num_threads() if device.type == "cpu" else None,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "ops": REVISION}
 
 
 def _cpu_name() -> str:

@@ -9,9 +9,17 @@ from segnas.runtime.files import atomic_path
 
 
 def _save(fig: Any, path: Path) -> Path:
+    """Write `fig` as a PNG atomically. Margins are the figure's own: a "tight" bounding box would draw it twice."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        fig.savefig(tmp, dpi=110, format="png")
     return path
+
+
+def _pair(plt: Any) -> tuple[Any, Any, Any]:
+    """A figure of two panels side by side with fixed margins that fit their labels and legends."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.88, wspace=0.22)
+    return fig, a, b
 
 
 def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], out_dir: Path) -> list[Path]:
@@ -23,7 +31,7 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
 
     written = []
     epochs = [r["epoch"] for r in records]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, a, b = _pair(plt)
     for k, style in (("train_loss", "-"), ("arch_loss", "--")):
         if any(k in r for r in records):
             a.plot(epochs, [r.get(k, float("nan")) for r in records], style, label=k.replace("_", " "))
@@ -43,7 +51,8 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
     for kind, labels in kinds.items():
         cols = 5
         rows = -(-len(labels) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False, sharey=True)
+        height = 2.2 * rows + 0.9  # the panels, and room for the title above and the legend below
+        fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, height), squeeze=False, sharex=True, sharey=True)
         for ax, label in zip(axes.flat, labels):
             series = [r["probabilities"].get(label) for r in records if r.get("probabilities")]
             if series and series[0] is not None:
@@ -56,9 +65,9 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
         for ax in list(axes.flat)[len(labels):]:
             ax.axis("off")
         handles, names = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8)
         fig.suptitle(f"{kind} cell: probability of each candidate over epochs", fontsize=10)
-        fig.subplots_adjust(hspace=0.55)
+        fig.subplots_adjust(left=0.04, right=0.99, top=1 - 0.5 / height, bottom=0.65 / height, hspace=0.35, wspace=0.15)
         written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
         plt.close(fig)
     if any("decisions" in r for r in records):
@@ -75,7 +84,7 @@ def plot_decisions(records: list[dict[str, Any]], out_dir: Path) -> Path:
 
     rows = [(r["epoch"] + 1, r["decisions"]) for r in records if "decisions" in r]
     epochs = [e for e, _ in rows]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, a, b = _pair(plt)
     a.plot(epochs, [d["mean_entropy"] for _, d in rows], label="mean entropy (1 = uniform)")
     a.plot(epochs, [d["mean_margin"] for _, d in rows], label="mean top-1 − top-2 margin")
     a.plot(epochs, [d["decided_share"] for _, d in rows], label="op decisions with top ≥ 2× uniform")
@@ -97,7 +106,7 @@ def plot_training(records: list[dict[str, Any]], out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] + 1 for r in records]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, a, b = _pair(plt)
     a.plot(epochs, [r["train_loss"] for r in records], label="training loss")
     a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend()
     b.plot(epochs, [r["train_dice"] for r in records], label="training Dice (patches)")

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 SLOPE = 0.01
+# Bumped when an op's implementation changes what it costs: op costs cached under another revision are not reused.
+REVISION = 2
 
 
 def keep_layout(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +83,24 @@ class SepConv(nn.Sequential):
         super().__init__(*layers)
 
 
+def box_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum over each voxel's 3×3(×3) neighbourhood inside the volume, one axis at a time: (B, C, *S) → (B, C, *S)."""
+    dims = x.dim() - 2
+    for axis in range(2, 2 + dims):
+        n, pads = x.shape[axis], [0, 0] * dims
+        k = 1 + dims - axis  # F.pad lists the last axis first
+        pads[2 * k:2 * k + 2] = [1, 1]
+        padded = F.pad(x, pads)
+        x = padded.narrow(axis, 0, n) + padded.narrow(axis, 1, n) + padded.narrow(axis, 2, n)
+    return x
+
+
+def box_mean(x: torch.Tensor) -> torch.Tensor:
+    """3×3(×3) average pooling, stride 1, padded voxels not counted: (B, C, *S) → (B, C, *S). The separable sums
+    take 2–8× less time forward and backward than torch's CPU average pool here (3D, 1 thread), and keep the layout."""
+    return box_sum(x) / box_sum(x.new_ones((1, 1, *x.shape[2:])))
+
+
 class Pool(nn.Module):
     """3×3(×3) max or average pooling, stride 1 or 2, shape-preserving padding."""
 
@@ -93,6 +113,8 @@ class Pool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "max":
             return (F.max_pool2d if self.dims == 2 else F.max_pool3d)(x, 3, self.stride, 1)
+        if self.stride == 1:
+            return box_mean(x)
         pool = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
         if min(x.shape[2:]) >= 3:
             return keep_layout(pool(x, 3, self.stride, 1, count_include_pad=False), x)
