@@ -56,17 +56,18 @@ def test_every_preset_searches_and_writes_its_artifacts(preset: str, work: Path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("preset", "workers"), [("scnas", 0), ("ronasmis", 0), ("scnas", 2)])
-def test_killed_and_resumed_equals_uninterrupted(preset: str, workers: int, work: Path, tmp_path: Path) -> None:
-    """With loader workers too: their seed must not come from (and shift) the run's global random stream."""
-    cfg = tiny(preset, workers=workers)
+@pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
+def test_killed_and_resumed_equals_uninterrupted_and_another_seed_differs(preset: str, work: Path, tmp_path: Path) -> None:
+    """The resumed run also shows that one seed gives one search (its first epoch ran afresh); loader workers
+    under SIGKILL are tests/test_faults.py's."""
+    cfg = tiny(preset, seed=7)
     a = search(copy_work(work, tmp_path / "a"), cfg, show_progress=False)
     wb = copy_work(work, tmp_path / "b")
     b = search(wb, cfg, stop_after=1, show_progress=False)
     assert not (b / "arch.json").exists()  # "killed" after epoch 1 of 3
     with open(b / "log.jsonl", "a") as f:
         f.write('{"epoch": 1, "train_lo')  # a log line cut short by the kill
-    b = search(wb, tiny(preset, workers=workers), resume=True, show_progress=False)
+    b = search(wb, tiny(preset, seed=7), resume=True, show_progress=False)
     assert load_architecture(a / "arch.json").values == load_architecture(b / "arch.json").values
     sa, sb = (torch.load(r / "checkpoint.pt", weights_only=False) for r in (a, b))
     for k, v in sa["strategy"]["params"].items():
@@ -74,6 +75,11 @@ def test_killed_and_resumed_equals_uninterrupted(preset: str, workers: int, work
     for k, v in sa["net"].items():
         assert torch.equal(v, sb["net"][k]), k
     assert len((b / "log.jsonl").read_text().splitlines()) == 3
+    assert (a / "arch.json").read_text() == (b / "arch.json").read_text()
+    c = search(copy_work(work, tmp_path / "c"), tiny(preset, seed=8), show_progress=False)
+    sc = torch.load(c / "checkpoint.pt", weights_only=False)
+    assert not all(torch.equal(v, sc["net"][k]) for k, v in sa["net"].items())
+    assert not all(torch.equal(v, sc["strategy"]["params"][k]) for k, v in sa["strategy"]["params"].items())
 
 
 @pytest.mark.slow
@@ -156,16 +162,3 @@ def test_search_that_stays_nonfinite_stops_with_the_last_good_checkpoint(work: P
     run = next((w / "runs").iterdir())
     assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 1
     assert not (run / "arch.json").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("preset", ["scnas", "ronasmis"])
-def test_same_seed_same_search_other_seed_other_search(preset: str, work: Path, tmp_path: Path) -> None:
-    runs = [search(copy_work(work, tmp_path / f"w{i}"), tiny(preset, seed=seed), show_progress=False)
-            for i, seed in enumerate((7, 7, 8))]
-    states = [torch.load(r / "checkpoint.pt", weights_only=False) for r in runs]
-    nets = [s["net"] for s in states]
-    assert [all(torch.equal(nets[0][k], n[k]) for k in nets[0]) for n in nets[1:]] == [True, False]
-    a0, a1, a2 = (states[i]["strategy"]["params"] for i in range(3))
-    assert all(torch.equal(a0[k], a1[k]) for k in a0) and not all(torch.equal(a0[k], a2[k]) for k in a0)
-    assert (runs[0] / "arch.json").read_text() == (runs[1] / "arch.json").read_text()
