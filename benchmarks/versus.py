@@ -36,7 +36,8 @@ def trained(out: Path, name: str, steps: int) -> tuple[Path, dict[str, float]]:
 def step_ratios(runs: dict[str, Path], repeats: int) -> dict[str, dict[str, Any]]:
     """One training step of each run's architecture and of MONAI UNet at the runs' patch, each in its own process."""
     script = str(Path(__file__).with_name("train_step.py"))
-    patch = [str(p) for p in read_json(next(iter(runs.values())) / "config.json")["patch_size"]]
+    run = next(iter(runs.values()))
+    patch = [str(p) for p in read_json(run / "config.json")["patch_size"] or read_json(run / "plan.json")["patch_size"]]
     common = ["--patch", *patch, "--repeats", str(repeats), "--threads", "1", "--device", "cpu"]
     rows = {"monai_unet": "monai_unet", **{name: str(run / "arch.json") for name, run in runs.items()}}
     timed = {name: run_isolated(script, ["--row", row, *common]) for name, row in rows.items()}
