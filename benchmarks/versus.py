@@ -51,25 +51,28 @@ def main() -> None:
     ap.add_argument("--one", required=True, help="the training compared against")
     ap.add_argument("--two", required=True, help="the training compared")
     ap.add_argument("--steps", type=int, required=True)
+    ap.add_argument("--two-steps", type=int, help="steps of the compared training, if other (e.g. at equal time)")
     ap.add_argument("--time", action="store_true", help="also time one step of each beside MONAI UNet")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    (run1, one), (run2, two) = (trained(args.out, n, args.steps) for n in (args.one, args.two))
+    steps2 = args.two_steps or args.steps
+    (run1, one), (run2, two) = trained(args.out, args.one, args.steps), trained(args.out, args.two, steps2)
     pair = paired(one, two)
-    print(header(f"{args.two} vs {args.one}, {args.steps} steps each, on {args.out.name}"))
+    print(header(f"{args.two} ({steps2} steps) vs {args.one} ({args.steps} steps) on {args.out.name}"))
     secs = {args.one: step_seconds(run1), args.two: step_seconds(run2)}
     print(f"\n| network | mean Dice | s/step (training log) |\n|---|---:|---:|\n"
           f"| {args.one} | {pair['dice'][0]:.3f} | {secs[args.one]:.2f} |\n| {args.two} | {pair['dice'][1]:.3f} | {secs[args.two]:.2f} |")
     print(f"\n{args.two} − {args.one}: {pair['delta']:+.4f} Dice per case, higher on {pair['wins']}/{pair['cases']} cases, "
           f"Wilcoxon p = {pair['p']:.2g}")
-    summary: dict[str, Any] = {"steps": args.steps, "one": args.one, "two": args.two, **pair,
+    summary: dict[str, Any] = {"steps": args.steps, "two_steps": steps2, "one": args.one, "two": args.two, **pair,
                                "seconds_per_step": secs, "per_case": {args.one: one, args.two: two}}
     if args.time:
         summary["timed"] = timed = step_ratios({args.one: run1, args.two: run2}, args.repeats)
         print("\n| network | params M | s/step (isolated) | × UNet |\n|---|---:|---:|---:|")
         for name, v in timed.items():
             print(f"| {name} | {v['parameters'] / 1e6:.2f} | {v['seconds']:.3f} | {v['ratio']:.2f} |")
-    write_json(args.out / f"versus_{args.two}_vs_{args.one}_{args.steps}steps.json", summary)
+    steps = f"{args.steps}steps" if steps2 == args.steps else f"{steps2}vs{args.steps}steps"
+    write_json(args.out / f"versus_{args.two}_vs_{args.one}_{steps}.json", summary)
 
 
 if __name__ == "__main__":
