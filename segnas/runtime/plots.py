@@ -62,8 +62,10 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
             ax.tick_params(labelsize=7)
             if choices[label][0] == "in0":  # an input choice: its own legend
                 ax.legend(fontsize=6)
-        for ax in list(axes.flat)[len(labels):]:
-            ax.axis("off")
+        for i in range(len(labels), rows * cols):  # an empty panel: the one above it shows the epochs instead
+            axes.flat[i].axis("off")
+            if i >= cols:
+                axes.flat[i - cols].tick_params(labelbottom=True)
         handles, names = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8)
         fig.suptitle(f"{kind} cell: probability of each candidate over epochs", fontsize=10)
