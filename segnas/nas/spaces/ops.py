@@ -97,7 +97,8 @@ def box_sum(x: torch.Tensor) -> torch.Tensor:
 
 def box_mean(x: torch.Tensor) -> torch.Tensor:
     """3×3(×3) average pooling, stride 1, padded voxels not counted: (B, C, *S) → (B, C, *S). The separable sums
-    take 2–8× less time forward and backward than torch's CPU average pool here (3D, 1 thread), and keep the layout."""
+    keep the layout and take a third to a seventh of the time of torch's CPU pool, forward and backward
+    (`benchmarks/pool_step.py`)."""
     return box_sum(x) / box_sum(x.new_ones((1, 1, *x.shape[2:])))
 
 
