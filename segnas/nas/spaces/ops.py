@@ -114,15 +114,11 @@ class Pool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "max":
             return (F.max_pool2d if self.dims == 2 else F.max_pool3d)(x, 3, self.stride, 1)
-        if self.stride == 1:
-            return box_mean(x)
-        pool = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
-        if min(x.shape[2:]) >= 3:
-            return keep_layout(pool(x, 3, self.stride, 1, count_include_pad=False), x)
-        # torch's CPU average pool refuses inputs smaller than the kernel even when padded: pad by hand
-        pad = [1, 1] * self.dims
-        ones = F.pad(x.new_ones((1, 1, *x.shape[2:])), pad)
-        return keep_layout(pool(F.pad(x, pad), 3, self.stride) / pool(ones, 3, self.stride), x)
+        if self.stride == 2 and min(x.shape[2:]) >= 3:  # torch's strided pool is the faster one here
+            pool = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
+            return keep_layout(pool(x, 3, 2, 1, count_include_pad=False), x)
+        # stride 1, or an input smaller than the kernel (which torch's CPU pool refuses even when padded)
+        return keep_layout(box_mean(x)[(slice(None), slice(None), *[slice(None, None, self.stride)] * self.dims)], x)
 
 
 class FactorizedReduce(nn.Module):
