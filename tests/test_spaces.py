@@ -149,10 +149,9 @@ def test_an_architecture_from_before_ties_reads_as_untied() -> None:
 
 @pytest.mark.parametrize("name", sorted(SPACES))
 @pytest.mark.parametrize("dims", [2, 3])
-@pytest.mark.parametrize("fine", [False, True])
-def test_a_strided_stem_runs_every_cell_on_half_the_grid_and_returns_full_resolution_logits(name: str, dims: int, fine: bool) -> None:
+def test_a_strided_stem_runs_every_cell_on_half_the_grid_and_returns_full_resolution_logits(name: str, dims: int) -> None:
     space = SPACES[name]
-    settings = _settings(name, dims, channels=WIDTHS[name][0], stem_stride=2, fine_skip=fine)
+    settings = _settings(name, dims, channels=WIDTHS[name][0], stem_stride=2)
     size = tuple(2 * n for n in _size(dims, name))  # the stem halves it: the deepest level keeps 2 voxels per axis
     torch.manual_seed(0)
     x = torch.randn(1, 1, *size)
@@ -160,19 +159,11 @@ def test_a_strided_stem_runs_every_cell_on_half_the_grid_and_returns_full_resolu
     net = space.network(space.random(seed=0, **settings))
     seen: list[tuple[int, ...]] = []
     net.stem.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[2:])))
-    if fine:  # the top skip reads the image on its own grid
-        net.fine.image.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[2:])))
     assert net(x).shape == (1, 2, *size)
-    assert seen == [tuple(n // 2 for n in size)] + [size] * fine
-    plain = {k: v for k, v in settings.items() if k not in ("stem_stride", "fine_skip")}
+    assert seen == [tuple(n // 2 for n in size)]
+    plain = {k: v for k, v in settings.items() if k != "stem_stride"}
     depth = space.settings(**plain)["depth"]
     assert patch_multiples(space.settings(**settings)) == [2 ** (depth + 1)] * dims
     assert patch_multiples(space.settings(**plain)) == [2**depth] * dims
     with pytest.raises(SegnasError, match="stem stride 2"):
         check_patch([2**depth * 3] * dims, space.settings(**settings), name)
-
-
-@pytest.mark.parametrize("name", sorted(SPACES))
-def test_a_fine_skip_needs_a_strided_stem(name: str) -> None:
-    with pytest.raises(SegnasError, match="'fine_skip' needs 'stem_stride' 2"):
-        SPACES[name].settings(fine_skip=True)

@@ -80,7 +80,7 @@ SPACES: dict[str, Space] = {
     "unet": Space("unet", "SCNAS U-Net cell space (4 cell types); RONASMIS base with skip='conv', deep_supervision=True",
                   unet.DEFAULTS, unet.choices, unet.UNet, unet.LIMITS, unet.rule),
     "nested": Space("nested", "Thrifty NAS UNet++-like nested DN/UP cells, constant channels", nested.DEFAULTS,
-                    nested.choices, nested.Nested, nested.LIMITS, nested.rule),
+                    nested.choices, nested.Nested, nested.LIMITS),
 }
 
 

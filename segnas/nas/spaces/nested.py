@@ -4,8 +4,7 @@ X^{0,0} is the stem; X^{0,j} (j = 1…depth) are DN cells whose inputs are X^{0,
 (the stem twice for j = 1). UP cell X^{k,j} (k ≥ 1) reads in0 = concat(X^{0,j} … X^{k-1,j}) and
 in1 = X^{k-1,j+1}, upsampled. Cells have 2 nodes whose outputs a 1×1 conv filters back to C
 channels. The output is X^{depth,0} (with `stem_stride` 2 the stem halves the input and a transposed conv brings
-the logits back onto its grid, or with `fine_skip` the features, summed with a Conv-IN of the image, `ops.FineSkip`);
-deep supervision adds heads on X^{k,0}, k < depth.
+the logits back onto its grid); deep supervision adds heads on X^{k,0}, k < depth.
 """
 
 from __future__ import annotations
@@ -19,15 +18,12 @@ from torch import nn
 from segnas.nas.arch import TIES, Choice, Value
 from segnas.nas.spaces.cell import Cell, cell_choices
 from segnas.nas.spaces.mixed import Selection
-from segnas.nas.spaces.ops import THRIFTY_OPS, FineSkip, conv_nd, fine_rule, fine_width, head, stem
+from segnas.nas.spaces.ops import THRIFTY_OPS, conv_nd, head, stem
 
 DEFAULTS: dict[str, Any] = {"dims": 2, "in_channels": 1, "num_classes": 2, "channels": 16, "depth": 4, "nodes": 2,
-                            "deep_supervision": False, "tie": "edge", "stem_stride": 1, "fine_skip": False}
+                            "deep_supervision": False, "tie": "edge", "stem_stride": 1}
 LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "deep_supervision": (False, True),
-                          "tie": TIES, "stem_stride": (1, 2), "fine_skip": (False, True)}
-
-
-rule = fine_rule
+                          "tie": TIES, "stem_stride": (1, 2)}
 
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:
@@ -50,8 +46,7 @@ class Nested(nn.Module):
 
         self.down = nn.ModuleList(cell("dn", c, (0.5 if j >= 2 else 1.0, 1.0), 2) for j in range(1, depth + 1))
         self.up = nn.ModuleDict({f"{k}_{j}": cell("up", k * c, (1.0, 2.0), 1) for k in range(1, depth + 1) for j in range(depth - k + 1)})
-        self.out = head(c, fine_width(c) if s["fine_skip"] else s["num_classes"], dims, s["stem_stride"])
-        self.fine = FineSkip(s["in_channels"], fine_width(c), s["num_classes"], dims) if s["fine_skip"] else None
+        self.out = head(c, s["num_classes"], dims, s["stem_stride"])
         self.heads = nn.ModuleList(conv_nd(dims)(c, s["num_classes"], 1) for _ in range(1, depth)) if self.deep_supervision else nn.ModuleList()
 
     def forward(self, x: torch.Tensor, selection: Selection | None = None) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -63,7 +58,7 @@ class Nested(nn.Module):
             for j in range(self.depth - k + 1):
                 dense = torch.cat([grid[m, j] for m in range(k)], 1)
                 grid[k, j] = self.up[f"{k}_{j}"](dense, grid[k - 1, j + 1], selection)
-        logits = self.out(grid[self.depth, 0]) if self.fine is None else self.fine(self.out(grid[self.depth, 0]), x)
+        logits = self.out(grid[self.depth, 0])
         if self.training and self.deep_supervision:
             return (logits, *(h(grid[k, 0]) for k, h in reversed(list(enumerate(self.heads, 1)))))
         return logits

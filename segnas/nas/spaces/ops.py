@@ -7,8 +7,7 @@ among all its convolution candidates (one activation stored per edge instead of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -198,33 +197,6 @@ def head(c_in: int, num_classes: int, dims: int, stride: int) -> nn.Module:
     if stride == 1:
         return conv_nd(dims)(c_in, num_classes, 1)
     return {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[dims](c_in, num_classes, 3, stride, 1, output_padding=stride - 1)
-
-
-class FineSkip(nn.Module):
-    """U-Net's top skip for cells on half the grid: features brought back onto the input's grid (B, c, *S) plus a
-    Conv-IN of the image itself (B, in_channels, *S), then LeakyReLU and a 3×3 conv to logits (B, num_classes, *S).
-    It gives back the finest detail that a stride-2 stem drops; `c` is half the cells' width (`fine_width`), since
-    every full-grid voxel costs eight of the cells' (16 channels there took twice 8's time on a 2-core CPU)."""
-
-    def __init__(self, in_channels: int, c: int, num_classes: int, dims: int) -> None:
-        super().__init__()
-        self.image = ConvNorm(in_channels, c, dims, 3)
-        self.logits = nn.Sequential(nn.LeakyReLU(SLOPE), conv_nd(dims)(c, num_classes, 3, padding=1))
-
-    def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.logits(features + self.image(image))
-
-
-def fine_width(channels: int) -> int:
-    """The full-grid channels of a `FineSkip` for cells `channels` wide."""
-    return max(1, channels // 2)
-
-
-def fine_rule(settings: Mapping[str, Any]) -> str | None:
-    """`fine_skip` restores the detail of a stride-2 stem: without one there is nothing to restore."""
-    if settings["fine_skip"] and settings["stem_stride"] == 1:
-        return "'fine_skip' needs 'stem_stride' 2 (with stride 1 the cells already run on the input's grid)"
-    return None
 
 
 def resize(x: torch.Tensor, factor: float) -> torch.Tensor:

@@ -8,8 +8,7 @@ LeakyReLU-Conv1×1-IN when `skip="conv"`: RONASMIS's DeepLabV3+-style decoder sk
 With `deep_supervision`, training also returns 1×1 heads on the coarser decoder cells.
 With `stem_stride` 2 the stem halves the input and the output is a transposed conv back onto the input's grid, as
 in MONAI's UNet: every cell then runs on an eighth of the voxels (3D), which is what brings a cell network's
-training step near the UNet's (BENCHMARKS.md, "Cells on half the grid"); `fine_skip` adds U-Net's top skip back
-(a Conv-IN of the image summed with the upsampled features before the logits, `ops.FineSkip`).
+training step near the UNet's (BENCHMARKS.md, "Cells on half the grid").
 """
 
 from __future__ import annotations
@@ -23,20 +22,20 @@ from torch import nn
 from segnas.nas.arch import TIES, Choice, Value
 from segnas.nas.spaces.cell import Cell, cell_choices
 from segnas.nas.spaces.mixed import Selection
-from segnas.nas.spaces.ops import SCNAS_OPS, ActConvNorm, FineSkip, conv_nd, fine_rule, fine_width, head, stem
+from segnas.nas.spaces.ops import SCNAS_OPS, ActConvNorm, conv_nd, head, stem
 
 DEFAULTS: dict[str, Any] = {"dims": 3, "in_channels": 1, "num_classes": 2, "channels": 48, "depth": 3, "nodes": 4,
-                            "skip": "sum", "deep_supervision": False, "tie": "edge", "stem_stride": 1, "fine_skip": False}
+                            "skip": "sum", "deep_supervision": False, "tie": "edge", "stem_stride": 1}
 LIMITS: dict[str, Any] = {"channels": range(1, 1025), "depth": range(1, 7), "nodes": range(1, 9), "skip": ("sum", "conv"),
-                          "deep_supervision": (False, True), "tie": TIES, "stem_stride": (1, 2), "fine_skip": (False, True)}
+                          "deep_supervision": (False, True), "tie": TIES, "stem_stride": (1, 2)}
 KINDS = ("red", "enc", "exp", "dec")
 
 
 def rule(settings: Mapping[str, Any]) -> str | None:
-    """A cell's nodes split its channels evenly; a fine skip needs a strided stem."""
+    """A cell's nodes split its channels evenly."""
     if settings["channels"] % settings["nodes"]:
         return f"'channels' ({settings['channels']}) must be a multiple of nodes ({settings['nodes']})"
-    return fine_rule(settings)
+    return None
 
 
 def choices(settings: Mapping[str, Any]) -> list[Choice]:
@@ -86,9 +85,7 @@ class UNet(nn.Module):
             if kind == "exp":
                 self.skips[str(spec.level)] = ActConvNorm(width(spec.level), width(spec.level), dims) if s["skip"] == "conv" else nn.Identity()
             states.append((cell.out_channels, spec.level))
-        fine = s["fine_skip"]
-        self.out = nn.Sequential(nn.LeakyReLU(0.01), head(c, fine_width(c) if fine else s["num_classes"], dims, s["stem_stride"]))
-        self.fine = FineSkip(s["in_channels"], fine_width(c), s["num_classes"], dims) if fine else None
+        self.out = nn.Sequential(nn.LeakyReLU(0.01), head(c, s["num_classes"], dims, s["stem_stride"]))
         levels = range(1, depth) if self.deep_supervision else range(0)
         self.heads = nn.ModuleList(conv_nd(dims)(width(level), s["num_classes"], 1) for level in levels)
 
@@ -107,7 +104,7 @@ class UNet(nn.Module):
             elif spec.kind == "dec" and 0 < spec.level and self.heads:
                 aux.append(self.heads[spec.level - 1](y))
             prev2, prev = prev, y
-        logits = self.out(prev) if self.fine is None else self.fine(self.out(prev), x)
+        logits = self.out(prev)
         if self.training and self.deep_supervision:
             return (logits, *reversed(aux))
         return logits
