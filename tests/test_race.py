@@ -244,3 +244,17 @@ def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows
     assert "space_settings.stem_stride" not in budgeted_search(plan(3, [24, 24, 8]), "scnas", {}, 2.0)  # not a multiple of 16
     mine = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"space_settings.stem_stride": 1, "cost_weight": 0.0}, 2.0)
     assert mine["space_settings.stem_stride"] == 1 and mine["cost_weight"] == 0.0  # the user's settings win
+    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0, width=16)["cost_width"] == 16  # costs at the trained width
+    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {"cost_width": 24}, 2.0, width=16)["cost_width"] == 24
+
+
+def test_a_race_trains_the_searched_networks_as_wide_as_the_unet_they_race() -> None:
+    from segnas.config import TrainConfig, make_config
+    from segnas.networks.baselines import baseline_architecture
+    from segnas.selection.race import race_training
+
+    unet = baseline_architecture("monai_unet", Plan.of(3, 1, 2, [64, 64, 32])).settings["channels"]
+    assert make_config("scnas", {}, TrainConfig).width != unet  # the paper's 68: sized for a GPU cluster
+    assert race_training("scnas", {})["width"] == unet
+    assert race_training("scnas", {"width": 32})["width"] == 32  # --width wins
+    assert "width" not in race_training("ronasmis", {})  # no retraining: it keeps the searched width

@@ -180,13 +180,13 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     fold's deadline; or, when the race cannot be afforded (`segnas.selection.race.affordable`), the first baseline
     trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
     from segnas.config import TrainConfig, make_config
-    from segnas.selection.race import RaceConfig, affordable, race_device
+    from segnas.selection.race import RaceConfig, affordable, race_device, race_training
 
     t_fold = time.perf_counter()
     search_share, race_share = shares
     split_file = ws.race(fold).split
     split = read_json(split_file) if split_file.is_file() else {}
-    train_cfg = make_config(preset, {**train_overrides, "fold": fold}, TrainConfig)
+    train_cfg = make_config(preset, {**race_training(preset, train_overrides), "fold": fold}, TrainConfig)
     cfg = RaceConfig.for_minutes(race_share * minutes, min_unit_steps=min_unit_steps)
     if not split:  # decided once: a resumed run keeps the first run's decision and figures
         ok, steps, ms = affordable(plan, train_cfg, cfg, race_device(train_cfg))
@@ -201,7 +201,7 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         con.print(f"[bold yellow]no search and no race:[/] {split['reason']}; {split['fallback']} trains for all {minutes:g} "
                   "minutes instead (give more minutes, or a GPU, to search)")
         return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
-    searching = budgeted_search(plan, preset, search_overrides, search_share * minutes)
+    searching = budgeted_search(plan, preset, search_overrides, search_share * minutes, train_cfg.width)
     coarse = " (cells on half the grid: stem_stride 2)" if searching.get("space_settings.stem_stride") == DEFAULT_STEM_STRIDE else ""
     con.rule(f"fold {fold}: hardware-aware search in {search_share * minutes:.0f} min{coarse}")
     search_run = search_stage(ws, preset, fold, searching, force, con)
@@ -213,16 +213,17 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     return race_stage(ws, fold, search_run, train_cfg, cfg, t_fold + minutes * 60, con)
 
 
-def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes: float) -> dict[str, Any]:
-    """The settings of a budgeted run's search: hardware-aware (`cost_weight`), and in 3D with `stem_stride` 2 when
-    the space has the setting and the patch allows it — on LA, 600 steps of such networks took less time than 150 of
-    the same architectures at full resolution and scored higher (BENCHMARKS.md, "Cells on half the grid"). The user's
-    `--search-set` overrides either."""
+def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes: float, width: int | None = None) -> dict[str, Any]:
+    """The settings of a budgeted run's search: hardware-aware (`cost_weight`, its costs measured at the trained
+    `width`), and in 3D with `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600
+    steps of such networks took less time than 150 of the same architectures at full resolution and scored higher
+    (BENCHMARKS.md, "Cells on half the grid"). The user's `--search-set` overrides any of them."""
     from segnas.config import make_config
     from segnas.nas.spaces import get_space
     from segnas.networks.model import check_patch
 
-    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **overrides, "minutes": minutes}
+    measured_at = {"cost_width": width} if width is not None else {}
+    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **measured_at, **overrides, "minutes": minutes}
     cfg = make_config(preset, searching)
     space = get_space(cfg.space)
     if plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:

@@ -19,7 +19,8 @@ def race_command(
                                            "candidate minutes / (rungs × candidates); the winner trains 2^(rungs−1) of those.")] = 60.0,
     preset: Annotated[str, typer.Option("--preset", "-p", help="The training recipe every candidate gets.")] = "scnas",
     fold: Annotated[int, typer.Option("--fold", "-f", help="Fold whose inner split scores the rungs.")] = 0,
-    width: Annotated[int | None, typer.Option("--width", help="Stem channels of the searched candidates (default: the preset's).")] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Stem channels of the searched candidates (default: MONAI UNet's 16 "
+                                              "where the preset retrains wider, else as searched).")] = None,
     rungs: Annotated[int, typer.Option("--rungs", min=1, max=8, help="Successive-halving rungs (η = 2).")] = 3,
     samples: Annotated[int, typer.Option("--samples", min=0, help="Architectures drawn from the search's final distribution.")] = 2,
     random_draws: Annotated[int, typer.Option("--random", min=0, help="Uniformly random architectures of the space.")] = 2,
@@ -36,10 +37,10 @@ def race_command(
     Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
-    from segnas.selection.race import RaceConfig, race
+    from segnas.selection.race import RaceConfig, race, race_training
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
-    train_cfg = make_config(preset, overrides, TrainConfig)
+    train_cfg = make_config(preset, race_training(preset, overrides), TrainConfig)
     cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs)
     summary = race(work, search, train_cfg, cfg, storage, show_progress=False)
     unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{cfg.unit_seconds:.0f} s of training"

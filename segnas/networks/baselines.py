@@ -21,6 +21,7 @@ from segnas.errors import SegnasError, short_repr
 from segnas.nas.arch import COMMON_LIMITS, Architecture, check_settings
 
 REQUIRED = ("dims", "in_channels", "num_classes", "depth")
+UNET_CHANNELS = 16  # MONAI UNet's first level; each level below doubles it
 
 
 def _unet(s: dict[str, Any]) -> nn.Module:
@@ -66,7 +67,7 @@ def baseline_architecture(name: str, plan: Plan, patch: list[int] | None = None)
     patch = list(patch or plan.patch_size)
     settings: dict[str, Any] = {"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes}
     if name == "monai_unet":
-        settings.update(depth=4, channels=16, res_units=2)
+        settings.update(depth=4, channels=UNET_CHANNELS, res_units=2)
     else:
         spacing = list(plan.target_spacing)
         if plan.dims == 2:

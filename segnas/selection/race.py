@@ -35,14 +35,14 @@ from typing import Any
 
 import torch
 
-from segnas.config import TrainConfig
+from segnas.config import TRAIN_PRESETS, TrainConfig
 from segnas.data.plan import Plan, load_plan
 from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
 from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
 from segnas.nas.cost import train_step
 from segnas.nas.spaces import get_space
-from segnas.networks.baselines import BASELINES, baseline_architecture
+from segnas.networks.baselines import BASELINES, UNET_CHANNELS, baseline_architecture
 from segnas.networks.model import build_network, fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder, Workspace
@@ -95,6 +95,15 @@ def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: 
         elif isinstance(c, InputChoice):
             values[c.label] = sorted(rng.sample(list(c.candidates), c.k), key=c.candidates.index)
     return values
+
+
+def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The training settings of a race: a preset's retraining width (SCNAS's 68 stem channels, sized for a GPU
+    cluster) gives way to MONAI UNet's (16), the network raced against at equal time, unless `overrides` set a
+    width; a preset without a width keeps the searched one."""
+    if "width" in overrides or TRAIN_PRESETS.get(preset, {}).get("width") is None:
+        return overrides
+    return {**overrides, "width": UNET_CHANNELS}
 
 
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
