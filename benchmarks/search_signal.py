@@ -7,8 +7,9 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
   can run side by side.
 - `train`: the searched networks and `--random N` random architectures of the same space and width, all
   trained with segnas's default recipe for `--train-steps` steps (last weights, nothing selected on any case),
-  with each `--train-seeds` seed; then fold 0's validation cases are predicted and scored in their original
-  geometry. `--only NAME …` trains a subset (one lane per process; each network trains in its own work folder).
+  with each `--train-seeds` seed (a finished placebo search's network is `placebo…`); then fold 0's validation
+  cases are predicted and scored in their original geometry. `--only NAME …` trains a subset (one lane per
+  process; each network trains in its own work folder).
 - `rescore`: every finished search's op decisions scored through its trained supernet (`derive=scores`, after
   the fact, from its last checkpoint): how many are clear, and whether seeds agree on the scored values.
 - `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
@@ -118,14 +119,15 @@ def random_label(i: int, tag: str = "") -> str:
 
 
 def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "") -> dict[str, Path]:
-    """name → arch.json of the finished searches (not placebos) and of `random` draws of their space."""
+    """name → arch.json of the finished searches, their placebos (`placebo…`) and `random` draws of their space."""
     found = {f"{searched_label(tag)}_seed{s}": out / search_name(preset, s, False, tag) for s in seeds}
+    placebos = {f"{searched_label(tag).replace('searched', 'placebo', 1)}_seed{s}": out / search_name(preset, s, True, tag) for s in seeds}
     archs = {}
-    for name, folder in found.items():
+    for name, folder in {**found, **placebos}.items():
         hits = sorted(folder.glob("runs/search_*/arch.json"))
         if hits:
             archs[name] = hits[0]
-    if not archs:
+    if not set(archs) & set(found):
         raise SystemExit(f"no finished search of {preset} under {out}")
     for name, folder in found.items():  # what derive=scores makes of the same search (`rescore`), when scored
         for kept in sorted(folder.glob("runs/search_*/rescore_d*_b*.json"))[:1]:
@@ -135,7 +137,7 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
                 arch.values.update(read_json(kept)["values"])
                 arch.save(path)
             archs[name.replace("searched", "scored", 1)] = path
-    template = load_architecture(next(iter(archs.values())))
+    template = load_architecture(next(archs[n] for n in found if n in archs))
     for i in range(random):
         path = out / "random" / f"{preset}{tag and '_' + tag}_{i}.json"
         if not path.is_file():
@@ -238,7 +240,8 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         return summary
     rows: dict[str, dict[str, float]] = {}
     searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
-    for name in [*searched, *(n.replace("searched", "scored", 1) for n in searched), *(random_label(i, tag) for i in range(random))]:
+    for name in [*searched, *(n.replace("searched", "scored", 1) for n in searched), *(n.replace("searched", "placebo", 1) for n in searched),
+                 *(random_label(i, tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
@@ -256,7 +259,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
         draws = sorted(float(np.mean(list(r.values()))) for r in randoms.values())
         for k, v in rows.items():
-            if not k.startswith(("searched", "scored")):
+            if not k.startswith(("searched", "scored", "placebo")):
                 continue
             mean = float(np.mean([v[c] for c in cases]))
             pct = 100.0 * sum(d < mean for d in draws) / len(draws)
