@@ -252,8 +252,22 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     for name, cases in rows.items():
         v = np.array(list(cases.values()))
         print(f"| {name} | {v.mean():.4f} | {v.std(ddof=1):.4f} |")
-    randoms = {k: v for k, v in rows.items() if k.startswith("random")}
     summary["training"] = {"steps": steps, "per_case": rows}
+    compare_with_random(rows, summary["training"], "")
+    if len(train_seeds) > 1:  # each architecture as the per-case mean of its trainings, where every seed finished
+        names = dict.fromkeys(k.rsplit("_seed", 1)[0] for k in rows)
+        archs = {n: {c: float(np.mean([rows[f"{n}_seed{ts}"][c] for ts in train_seeds])) for c in rows[f"{n}_seed{train_seeds[0]}"]}
+                 for n in names if all(f"{n}_seed{ts}" in rows for ts in train_seeds)}
+        print(f"\nper architecture, the mean of its trainings with seeds {', '.join(map(str, train_seeds))}:")
+        summary["training"]["per_architecture"] = archs
+        compare_with_random(archs, summary["training"], "architecture ")
+    return summary
+
+
+def compare_with_random(rows: dict[str, dict[str, float]], into: dict[str, Any], what: str) -> None:
+    """Each searched, scored or placebo row's percentile among the random rows, and a paired per-case Wilcoxon
+    against the random rows' mean (printed, and kept in `into` under `what` + the row's name)."""
+    randoms = {k: v for k, v in rows.items() if k.startswith("random")}
     if randoms:
         cases = sorted(next(iter(randoms.values())))
         random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
@@ -265,11 +279,10 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
             pct = 100.0 * sum(d < mean for d in draws) / len(draws)
             diff = [v[c] - random_mean[c] for c in cases]
             p = float(wilcoxon(diff).pvalue) if any(diff) else 1.0
-            summary["training"][k] = {"mean": mean, "percentile_among_random": pct, "vs_random_mean": float(np.mean(diff)), "p": p}
-            print(f"\n{k}: mean Dice {mean:.4f}; above {pct:.0f} % of the {len(draws)} random draws "
+            into[what + k] = {"mean": mean, "percentile_among_random": pct, "vs_random_mean": float(np.mean(diff)), "p": p}
+            print(f"\n{what}{k}: mean Dice {mean:.4f}; above {pct:.0f} % of the {len(draws)} random draws "
                   f"(their means {', '.join(f'{d:.3f}' for d in draws)}); vs the random draws' mean per case "
                   f"{np.mean(diff):+.4f}, Wilcoxon p = {p:.2g}")
-    return summary
 
 
 def main() -> None:
