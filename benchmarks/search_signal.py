@@ -253,7 +253,8 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         v = np.array(list(cases.values()))
         print(f"| {name} | {v.mean():.4f} | {v.std(ddof=1):.4f} |")
     summary["training"] = {"steps": steps, "per_case": rows}
-    compare_with_random(rows, summary["training"], "")
+    for ts in train_seeds:  # each training against the random draws trained with the same seed
+        compare_with_random({k: v for k, v in rows.items() if k.endswith(f"_seed{ts}")}, summary["training"], "")
     if len(train_seeds) > 1:  # each architecture as the per-case mean of its trainings, where every seed finished
         names = dict.fromkeys(k.rsplit("_seed", 1)[0] for k in rows)
         archs = {n: {c: float(np.mean([rows[f"{n}_seed{ts}"][c] for ts in train_seeds])) for c in rows[f"{n}_seed{train_seeds[0]}"]}
