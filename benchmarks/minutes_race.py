@@ -89,25 +89,46 @@ def report(ds: str, out: Path) -> dict[str, Any]:
         sys.exit(f"{ds}: the two sides predicted other cases ({sorted(set(a) ^ set(b))}): their plans differ")
     cases = sorted(a)
     diff = np.array([a[c] - b[c] for c in cases])
-    summary = json.loads((race_dir / "race" / "fold0" / "summary.json").read_text())
     split = json.loads((race_dir / "race" / "fold0" / "split.json").read_text())
-    unet_log = [json.loads(line) for line in (unet_dir / "runs" / "monai_unet" / "log.jsonl").read_text().splitlines() if line.strip()]
+    if split.get("fallback"):  # no search and no race: the run trained this baseline for all its minutes
+        summary = {"winner": split["fallback"], "winner_is_searched": False, "candidates": {}}
+    else:
+        summary = json.loads((race_dir / "race" / "fold0" / "summary.json").read_text())
+    unet_log = read_log(unet_dir / "runs" / "monai_unet" / "log.jsonl")
+    fallback_log = race_dir / "runs" / f"minutes_{split.get('fallback')}_fold0" / "log.jsonl"
+    race_log = read_log(fallback_log) if fallback_log.is_file() else []
     result = {"dataset": ds, "cases": cases, "race": [a[c] for c in cases], "unet": [b[c] for c in cases],
               "race_mean": float(np.mean([a[c] for c in cases])), "unet_mean": float(np.mean([b[c] for c in cases])),
               "race_better_cases": int((diff > 0).sum()), "wilcoxon_p": float(wilcoxon(diff).pvalue) if diff.any() else 1.0,
               "winner": summary["winner"], "winner_is_searched": summary["winner_is_searched"], "split": split,
               "rungs": {n: r["rungs"] for n, r in summary["candidates"].items()},
               "step_ms": {n: r["step_ms"] for n, r in summary["candidates"].items()},
-              "unet_epochs": len(unet_log), "unet_train_minutes": sum(r.get("seconds", 0.0) for r in unet_log) / 60}
+              "unet_epochs": len(unet_log), "unet_steps": len(unet_log) * steps_per_epoch(unet_dir / "runs" / "monai_unet"),
+              "unet_train_minutes": sum(r.get("seconds", 0.0) for r in unet_log) / 60,
+              "fallback_steps": len(race_log) * steps_per_epoch(fallback_log.parent) if race_log else 0,
+              "fallback_train_minutes": sum(r.get("seconds", 0.0) for r in race_log) / 60}
     (out / ds / "report.json").write_text(json.dumps(result, indent=1))
     print(header(f"minutes_race {ds}"))
     print(f"{ds}: race winner {result['winner']} ({'searched space' if result['winner_is_searched'] else 'baseline'}) "
           f"{result['race_mean']:.4f} vs MONAI UNet {result['unet_mean']:.4f}; race better on {result['race_better_cases']}/"
           f"{len(cases)} cases, Wilcoxon p = {result['wilcoxon_p']:.3g}")
     print("split:", json.dumps(split))
+    if race_log:
+        print(f"  the race side trained {split['fallback']} for {result['fallback_steps']} steps, {result['fallback_train_minutes']:.1f} min; "
+              f"the UNet side {result['unet_steps']} steps, {result['unet_train_minutes']:.1f} min")
     for n, r in sorted(result["rungs"].items()):
         print(f"  {n:14s} {result['step_ms'][n]:>8} ms/step  " + "  ".join(f"{k}: {v:.3f}" for k, v in r.items()))
     return result
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a training's log.jsonl."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def steps_per_epoch(run: Path) -> int:
+    """A training run's steps per epoch, from its config.json."""
+    return int(json.loads((run / "config.json").read_text())["steps_per_epoch"])
 
 
 def main() -> None:

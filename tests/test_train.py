@@ -18,7 +18,7 @@ from segnas.nas.spaces import SPACES, get_space
 from segnas.networks.baselines import BASELINES, baseline_architecture
 from segnas.networks.model import load_model
 from segnas.runtime.workspace import Workspace
-from segnas.training.train import train
+from segnas.training.train import expected_steps, train
 
 from .conftest import copy_work, nan_every
 
@@ -246,3 +246,14 @@ def test_cli_trains_a_baseline_by_name_for_a_number_of_steps(work3d: Path, tmp_p
     assert (work / "baselines" / "monai_unet.json").is_file()
     missing = CliRunner().invoke(app, ["train", "--work", str(work), "--arch", str(tmp_path / "nope.json")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_a_time_budget_sets_the_progress_bars_total_from_the_pace_of_the_session() -> None:
+    assert expected_steps(1000, 0, None, 0.0, 0, 0.0) == 1000  # no budget: the planned steps
+    assert expected_steps(10**9, 50, 600.0, 0.0, 0, 0.0) is None  # a budget, no pace yet: unknown
+    # 100 s of a 600 s budget gave 50 steps: 250 more fit, 300 in all
+    assert expected_steps(10**9, 50, 600.0, 100.0, 50, 100.0) == 300
+    # resumed with 200 s used before and 100 steps done; this session: 40 steps in 100 s
+    assert expected_steps(10**9, 140, 600.0, 300.0, 40, 100.0) == 260
+    assert expected_steps(200, 50, 600.0, 100.0, 50, 100.0) == 200  # the epochs end it first
+    assert expected_steps(10**9, 80, 60.0, 90.0, 80, 90.0) == 80  # over the budget: what is done

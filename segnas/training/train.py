@@ -286,6 +286,18 @@ def over_budget(records: list[dict[str, Any]], max_minutes: float | None, ahead:
     return spent + (records[-1].get("seconds", 0.0) if ahead else 0.0) >= max_minutes * 60
 
 
+def expected_steps(planned: int, done: int, budget_s: float | None, used_s: float, session_steps: int,
+                   session_s: float) -> int | None:
+    """The steps a training will have made when it stops, for its progress bar: `planned` (epochs × steps per epoch),
+    or under a time budget the `done` steps plus those its unused seconds allow at this session's pace — unknown
+    (None) before the session's first step."""
+    if budget_s is None:
+        return planned
+    if session_steps == 0:
+        return None
+    return min(planned, done + int(max(0.0, budget_s - used_s) * session_steps / max(session_s, 1e-9)))
+
+
 @locks_work
 def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | Path | None = None, resume: bool = False,
           stop_after: int | None = None, show_progress: bool = True, longer: bool = False) -> Path:
@@ -310,14 +322,25 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         t.model.arch.save(RunFolder(run).arch)
     history = RunLog(RunFolder(run).log, start, write=main)
     t_start = time.perf_counter()
+    planned, budget = cfg.epochs * cfg.steps_per_epoch, None if cfg.max_minutes is None else cfg.max_minutes * 60
+    used_before, session_steps = sum(r.get("seconds", 0.0) for r in history.records), 0
+
+    def tick(stats: str) -> None:
+        nonlocal session_steps
+        session_steps += 1
+        session_s = time.perf_counter() - t_start
+        total = expected_steps(planned, start * cfg.steps_per_epoch + session_steps, budget, used_before + session_s,
+                               session_steps, session_s)
+        bar.update(task, advance=1, total=total, stats=stats)
+
     with progress(show_progress and main, stats=True) as bar:
-        task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", total=cfg.epochs * cfg.steps_per_epoch,
-                            completed=start * cfg.steps_per_epoch, stats="")
+        task = bar.add_task(f"train {cfg.preset} fold {cfg.fold}", completed=start * cfg.steps_per_epoch, stats="",
+                            total=expected_steps(planned, start * cfg.steps_per_epoch, budget, used_before, 0, 0.0))
         val_task = bar.add_task(f"validate {len(t.val_ids)} cases", total=len(t.val_ids), visible=False, stats="")
         for epoch in range(start, cfg.epochs):
             first = cfg.max_minutes is not None and epoch == start  # validated: it may use up the budget alone
             out_of_time = over_budget(history.records, cfg.max_minutes)
-            record = run_epoch(t, epoch, lambda st: bar.update(task, advance=1, stats=st), last=out_of_time or first,
+            record = run_epoch(t, epoch, tick, last=out_of_time or first,
                                on_case=lambda i, n: bar.update(val_task, completed=i, total=n, visible=i < n))
             if selects(cfg, record, t.best, bool(t.val_ids)):
                 t.best = {"epoch": epoch, "val_dice": record.get("val_dice", float("nan"))}
