@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from segnas.app.pipeline import RACE_SHARE
 from segnas.data.plan import Plan
 from segnas.nas.spaces import get_space
+from segnas.selection.race import RaceConfig
 from tests.conftest import copy_work
 
 SETS = ["--set", "steps_per_epoch=2", "--set", "batch_size=2", "--set", "workers=0", "--set", "patch_size=[32,32]",
@@ -223,6 +225,8 @@ def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
     assert split["fallback"] == "monai_unet" and "too few" in split["reason"] and "no search and no race" in done.stdout
+    needed = RaceConfig(min_unit_steps=10**6).minutes_affordable(split["baseline_ms_per_step"]) / RACE_SHARE
+    assert f"a race runs from about {needed:.0f} min" in split["reason"]
     assert not list((work / "runs").glob("search_*"))  # nothing searched
     log = [json.loads(line) for line in (work / "runs" / "minutes_monai_unet_fold0" / "log.jsonl").read_text().splitlines()]
     seconds = [r["seconds"] for r in log]

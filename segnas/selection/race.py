@@ -71,6 +71,11 @@ class RaceConfig:
         """How many candidates enter: the searched architecture, its samples, the random draws, the baselines."""
         return 1 + self.samples + self.random + len(self.baselines)
 
+    def minutes_affordable(self, ms_per_step: float) -> float:
+        """The race minutes from which a unit gives `min_unit_steps` steps at `ms_per_step` (the inverse of
+        `for_minutes` at that unit)."""
+        return self.min_unit_steps * ms_per_step / 1000 * self.rungs * self.candidates / 60
+
     @classmethod
     def for_minutes(cls, minutes: float, **settings: Any) -> RaceConfig:
         """A race of these settings whose rungs, one unit per candidate each, fill `minutes` of training."""
