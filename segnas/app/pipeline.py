@@ -193,9 +193,10 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         split = {"minutes": minutes, "search_share": search_share, "race_share": race_share,
                  "baseline_steps_per_unit": steps, "baseline_ms_per_step": round(ms, 1)}
         if not ok:
+            needed = cfg.minutes_affordable(split["baseline_ms_per_step"]) / race_share
             split.update(fallback=cfg.baselines[0], reason=f"a race unit of {cfg.unit_seconds:.0f} s gives {cfg.baselines[0]} {steps} "
                          f"steps (< {cfg.min_unit_steps}): too few to rank candidates on this machine in {minutes:g} min; at "
-                         f"{ms:.0f} ms per step here a race runs from about {cfg.minutes_affordable(split['baseline_ms_per_step']) / race_share:.0f} min")
+                         f"{ms:.0f} ms per step here a race runs from about {needed:.0f} min")
         ws.race(fold).root.mkdir(parents=True, exist_ok=True)
         write_json(split_file, split)
     if split.get("fallback"):
