@@ -45,3 +45,25 @@ def test_lanes_table_every_network_and_reuse_the_search(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert none.returncode != 0 and "not finished: thrifty" in none.stderr
     assert not (tmp_path / "isbi" / "3steps").exists()
+
+
+def test_op_drift_averages_each_ops_last_probability_over_the_decisions_as_a_multiple_of_uniform(tmp_path: Path) -> None:
+    from segnas.nas.arch import OpChoice
+    from segnas.nas.spaces import get_space
+
+    arch = get_space("unet").random(seed=0, dims=2, channels=8, depth=1, nodes=1, tie="cell")
+    arch.save(tmp_path / "arch.json")
+    ops = [c for c in get_space("unet").choices(**arch.settings) if isinstance(c, OpChoice)]
+    n = len(ops[0].candidates)
+    first = [2.0 / n] + [(1 - 2.0 / n) / (n - 1)] * (n - 1)  # the first candidate at twice uniform in every decision
+    records = [{"epoch": 0, "probabilities": {c.label: [1 / n] * n for c in ops}},
+               {"epoch": 1, "probabilities": {c.label: first for c in ops}}, {"epoch": 2}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "op_drift.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), "--json", str(tmp_path / "drift.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "drift.json").read_text())
+    assert row["epoch"] == 1 and row["decisions"] == len(ops)
+    assert abs(row["ops"][ops[0].candidates[0]] - 2.0) < 1e-9 and all(abs(v - (n - 2) / (n - 1)) < 1e-9 for k, v in row["ops"].items()
+                                                                        if k != ops[0].candidates[0])
