@@ -67,3 +67,43 @@ def test_op_drift_averages_each_ops_last_probability_over_the_decisions_as_a_mul
     assert row["epoch"] == 1 and row["decisions"] == len(ops)
     assert abs(row["ops"][ops[0].candidates[0]] - 2.0) < 1e-9 and all(abs(v - (n - 2) / (n - 1)) < 1e-9 for k, v in row["ops"].items()
                                                                         if k != ops[0].candidates[0])
+
+
+@pytest.mark.slow
+def test_supernet_rank_runs_each_architecture_alone_through_a_searchs_shared_weights(work3d: Path, tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from segnas.config import make_config
+    from segnas.nas.arch import ZERO, InputChoice, load_architecture
+    from segnas.nas.search import search
+    from segnas.nas.spaces import get_space
+    from tests.conftest import copy_work
+
+    work = copy_work(work3d, tmp_path / "w")
+    cfg = make_config("scnas", {"epochs": 1, "steps_per_epoch": 1, "batch_size": 2, "patch_size": [16, 16, 16], "workers": 0,
+                                "space_settings.channels": 8, "space_settings.depth": 1, "warmup_epochs": 0})
+    run = search(work, cfg, show_progress=False)
+    settings = load_architecture(run / "arch.json").settings
+    archs = []
+    for seed in (1, 2):
+        path = tmp_path / f"r{seed}.json"
+        get_space("unet").random(seed=seed, **settings).save(path)
+        archs.append(f"r{seed}={path}")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "supernet_rank.py"
+    done = subprocess.run([sys.executable, str(script), "--work", str(work), "--run", str(run), "--arch", *archs,
+                           "--draws", "1", "--batches", "1", "--json", str(tmp_path / "rank.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    losses = json.loads((tmp_path / "rank.json").read_text())["losses"]
+    assert set(losses) == {"r1", "r2"} and all(v > 0 for v in losses.values()) and losses["r1"] != losses["r2"]
+    # what the script runs: each edge its op, and `zero` on the edges from sources its node did not keep
+    monkeypatch.syspath_prepend(str(script.parent))
+    from supernet_rank import selection_of  # type: ignore[import-not-found]
+
+    arch = load_architecture(tmp_path / "r1.json")
+    choices = get_space("unet").choices(**settings)
+    picked = selection_of(arch, choices)
+    for c in choices:
+        if isinstance(c, InputChoice):
+            for source, edge in zip(c.candidates, c.edges):
+                name = next(o for o in choices if o.label == edge).candidates[picked[edge].indices[0]]
+                assert (name == ZERO) == (source not in arch.values[c.label])
