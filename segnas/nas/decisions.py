@@ -79,7 +79,9 @@ def describe(summary: Mapping[str, float], threshold: float = DECIDED_SHARE) -> 
                 "architecture's decisions still changed in its last epoch, so which candidate leads is not yet "
                 "reliable. Give it more time (--minutes) before trusting it.")
     return (f"the search did NOT decide: only {counted}; the exported architecture is close to a random draw of "
-            "the space. Give it more time (--minutes) or fewer candidates before trusting it.")
+            "the space. Give it more time (--minutes) or fewer candidates before trusting it, or let `segnas race` "
+            "choose by training its picks beside random draws and MONAI's UNet (on LA its supernets ranked trained "
+            "networks no better than chance: BENCHMARKS.md).")
 
 
 def describe_scores(clear_share: float, n: int, threshold: float = DECIDED_SHARE) -> tuple[str, str]:
