@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 from collections.abc import Callable
@@ -20,6 +21,11 @@ def header(title: str) -> str:
     cpu = platform.processor() or platform.machine()
     return (f"# {title} — {datetime.date.today()} — {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a run's log.jsonl, a dict per line."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def paired(one: dict[str, float], two: dict[str, float]) -> dict[str, Any]:

@@ -18,12 +18,11 @@ the same `--out` a training already finished there is reused rather than run aga
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import header, paired
+from _common import header, paired, read_log
 from real_data import DATASETS, case_dice, prepare
 from scipy.stats import wilcoxon
 from search_signal import random_label, run_training
@@ -59,7 +58,7 @@ def variants(out: Path, preset: str, random: int, tag: str, sets: dict[str, Any]
 def step_seconds(run: Path) -> float:
     """Median seconds per training step of a finished training (its log's epoch times over its steps per epoch)."""
     steps = read_json(run / "config.json")["steps_per_epoch"]
-    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_log(run / "log.jsonl")
     return float(np.median([r["seconds"] / steps for r in rows if r.get("seconds")]))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import SHARED_DATA, header
+from _common import SHARED_DATA, header, read_log
 from real_data import case_dice
 from scipy.stats import wilcoxon
 
@@ -95,8 +95,8 @@ def report(ds: str, out: Path) -> dict[str, Any]:
     else:
         summary = json.loads((race_dir / "race" / "fold0" / "summary.json").read_text())
     unet_log = read_log(unet_dir / "runs" / "monai_unet" / "log.jsonl")
-    fallback_log = race_dir / "runs" / f"minutes_{split.get('fallback')}_fold0" / "log.jsonl"
-    race_log = read_log(fallback_log) if fallback_log.is_file() else []
+    fallback_log = race_dir / "runs" / f"minutes_{split['fallback']}_fold0" / "log.jsonl" if split.get("fallback") else None
+    race_log = read_log(fallback_log) if fallback_log is not None and fallback_log.is_file() else []
     result = {"dataset": ds, "cases": cases, "race": [a[c] for c in cases], "unet": [b[c] for c in cases],
               "race_mean": float(np.mean([a[c] for c in cases])), "unet_mean": float(np.mean([b[c] for c in cases])),
               "race_better_cases": int((diff > 0).sum()), "wilcoxon_p": float(wilcoxon(diff).pvalue) if diff.any() else 1.0,
@@ -105,7 +105,7 @@ def report(ds: str, out: Path) -> dict[str, Any]:
               "step_ms": {n: r["step_ms"] for n, r in summary["candidates"].items()},
               "unet_epochs": len(unet_log), "unet_steps": len(unet_log) * steps_per_epoch(unet_dir / "runs" / "monai_unet"),
               "unet_train_minutes": sum(r.get("seconds", 0.0) for r in unet_log) / 60,
-              "fallback_steps": len(race_log) * steps_per_epoch(fallback_log.parent) if race_log else 0,
+              "fallback_steps": len(race_log) * steps_per_epoch(fallback_log.parent) if fallback_log and race_log else 0,
               "fallback_train_minutes": sum(r.get("seconds", 0.0) for r in race_log) / 60}
     (out / ds / "report.json").write_text(json.dumps(result, indent=1))
     print(header(f"minutes_race {ds}"))
@@ -119,11 +119,6 @@ def report(ds: str, out: Path) -> dict[str, Any]:
     for n, r in sorted(result["rungs"].items()):
         print(f"  {n:14s} {result['step_ms'][n]:>8} ms/step  " + "  ".join(f"{k}: {v:.3f}" for k, v in r.items()))
     return result
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """The records of a training's log.jsonl."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def steps_per_epoch(run: Path) -> int:

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from _common import header
+from _common import header, read_log
 
 from segnas.nas.arch import OpChoice, load_architecture
 from segnas.nas.spaces import get_space
@@ -22,7 +22,7 @@ def drift(run: Path) -> dict[str, Any]:
     """The search's last probabilities, averaged per op name over its op decisions, ÷ uniform; and its epochs."""
     arch = load_architecture(run / "arch.json")
     candidates = {c.label: c.candidates for c in get_space(arch.space).choices(**arch.settings) if isinstance(c, OpChoice)}
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    records = read_log(run / "log.jsonl")
     last = [r for r in records if r.get("probabilities")][-1]
     per_op: dict[str, list[float]] = {}
     for label, probs in last["probabilities"].items():
