@@ -64,6 +64,8 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=4)
     p.add_argument("--json", type=Path)
     a = p.parse_args()
+    if bad := [item for item in a.arch if "=" not in item]:
+        p.error(f"--arch takes NAME=ARCH_JSON, got {', '.join(bad)}")
     archs = {n: Path(f) for n, f in (item.split("=", 1) for item in a.arch)}
     losses = rank(a.work, a.run, archs, a.draws, a.batches)
     dice = {n: trained_dice(a.trained, n, a.steps) if a.trained else None for n in archs}
