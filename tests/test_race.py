@@ -33,13 +33,14 @@ def searched(work: Path) -> Path:
     return run
 
 
-def race(work: Path, *more: str, wait: bool = True, errors: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
-    """`segnas race` on `work` in its own process (not waited for: its stderr kept only with `errors`, to be read
-    by `communicate`, else a full pipe would stop it)."""
+def race(work: Path, *more: str, wait: bool = True, errors: bool = False, log: Path | None = None) -> subprocess.Popen | subprocess.CompletedProcess:
+    """`segnas race` on `work` in its own process (not waited for: its stderr kept with `errors`, to be read by
+    `communicate`, else a full pipe would stop it; or written to `log`)."""
     args = [sys.executable, "-m", "segnas", "race", "--work", str(work), "--search", str(searched(work)), "--samples", "1",
             "--random", "1", "--unit-epochs", "1", *SETS, *more]
     if not wait:
-        return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if errors else subprocess.DEVNULL, text=True)
+        stderr = subprocess.PIPE if errors else log.open("w") if log else subprocess.DEVNULL
+        return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     return subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
 
 
@@ -138,23 +139,29 @@ def test_two_workers_sharing_one_storage_run_one_race_to_the_single_workers_winn
 @pytest.mark.slow
 def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(work2d: Path, tmp_path: Path) -> None:
     import optuna
+    import sqlalchemy
 
-    work = copy_work(work2d, tmp_path / "w")
-    proc = race(work, "--rungs", "2", wait=False)
+    from segnas.selection.race import opening
+
+    work, err = copy_work(work2d, tmp_path / "w"), tmp_path / "race.err"
+    proc = race(work, "--rungs", "2", wait=False, log=err)
     db = work / "race" / "fold0" / "race.db"
     deadline = time.time() + 600
     finished: list[str] = []
-    while time.time() < deadline and not finished:
+    while time.time() < deadline and not finished and proc.poll() is None:
         time.sleep(1)
         if db.is_file():
-            try:
-                study = optuna.load_study(study_name="race_fold0", storage=f"sqlite:///{db}")
+            try:  # under the race's own lock: Optuna opening a storage creates its tables, which a worker does too
+                with opening(f"sqlite:///{db}"):
+                    study = optuna.load_study(study_name="race_fold0", storage=f"sqlite:///{db}")
                 finished = [t.params["candidate"] for t in study.get_trials(deepcopy=False)
                             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
-            except Exception:  # the study is being created
+            except (KeyError, sqlalchemy.exc.OperationalError):  # no study of this name yet; the race is writing
                 continue
+    alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert alive, f"the race stopped by itself: {err.read_text()[-3000:]}"
     assert finished, "no trial finished within 10 minutes"
     logs = {name: (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() for name in finished}
     done = race(work, "--rungs", "2")
