@@ -12,6 +12,11 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
   process; each network trains in its own work folder).
 - `rescore`: every finished search's op decisions scored through its trained supernet (`derive=scores`, after
   the fact, from its last checkpoint): how many are clear, and whether seeds agree on the scored values.
+- `race`: each search's pick raced (`segnas.selection.race`, equal steps: `--unit-epochs` epochs of 50 steps a
+  unit, `--rungs` rungs of successive halving, scored on the fold's inner cases) against `--race-random` random
+  draws of its space that are not the `--random` draws the report compares with (the race's draws: seeds
+  1000 + 100·(seed + 1) + i); no baselines. The winner is `raced…_seed<S>` for `train` and `report`: selection by
+  short trainings instead of by the supernet's α.
 - `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
   placebo beside the real searches, and the searched networks' percentile among the random draws with a paired
   per-case Wilcoxon against the random draws' mean.
@@ -21,6 +26,7 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
     OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py search --dataset isbi --out OUT --preset scnas --minutes 20 --seeds 1
     OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py search --dataset isbi --out OUT --preset scnas --minutes 20 --placebo
     OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py train --dataset isbi --out OUT --preset scnas --random 5 --train-steps 300
+    OMP_NUM_THREADS=1 ../.venv/bin/python search_signal.py race --dataset isbi --out OUT --preset scnas --seeds 0 --race-random 7
     ../.venv/bin/python search_signal.py report --dataset isbi --out OUT --preset scnas --random 5 --train-steps 300
 """
 
@@ -129,6 +135,10 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
             archs[name] = hits[0]
     if not set(archs) & set(found):
         raise SystemExit(f"no finished search of {preset} under {out}")
+    for s in seeds:  # a finished race's winner
+        summary = out / f"race{tag and '_' + tag}_seed{s}" / "race" / "fold0" / "summary.json"
+        if summary.is_file():
+            archs[f"{searched_label(tag).replace('searched', 'raced', 1)}_seed{s}"] = Path(read_json(summary)["winner_arch"])
     for name, folder in found.items():  # what derive=scores makes of the same search (`rescore`), when scored
         for kept in sorted(folder.glob("runs/search_*/rescore_d*_b*.json"))[:1]:
             path = kept.parent / "arch_scored.json"
@@ -147,12 +157,32 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
     return archs
 
 
+SPE = 50  # steps per epoch of every training here
+
+
+def recipe(steps: int, seed: int, width: int, workers: int) -> TrainConfig:
+    """The default recipe for `steps` steps, last weights, nothing scored during training."""
+    return make_config(None, {"width": width, "epochs": -(-steps // SPE), "steps_per_epoch": SPE, "val_every": 0,
+                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
+
+
+def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The race of one search's pick against fresh random draws of its space (reused when finished) → its summary."""
+    from segnas.selection.race import RaceConfig, race
+
+    hits = sorted((out / search_name(preset, seed, False, tag)).glob("runs/search_*/arch.json"))
+    if not hits:
+        raise SystemExit(f"no finished search {search_name(preset, seed, False, tag)} under {out}")
+    ws = work_copy(base, out / f"race{tag and '_' + tag}_seed{seed}")
+    cfg = RaceConfig(rungs=args.rungs, samples=0, random=args.race_random, baselines=(), unit_epochs=args.unit_epochs,
+                     seed=100 * (seed + 1))
+    return race(ws.root, hits[0].parent, recipe(SPE, seed, args.width, args.workers), cfg)
+
+
 def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int) -> dict[str, Any]:
     """Train `arch` with the default recipe for `steps` steps (reused when finished), then score fold 0's validation cases."""
     ws = work_copy(base, out / "train" / f"{name}_seed{seed}")  # a work folder each: lanes may train side by side
-    spe = 50
-    cfg = make_config(None, {"width": width, "epochs": -(-steps // spe), "steps_per_epoch": spe, "val_every": 0,
-                             "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
+    cfg = recipe(steps, seed, width, workers)
     run = ws.root / "runs" / f"{steps}steps"
     if not (run / "summary.json").is_file():
         train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
@@ -240,8 +270,8 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         return summary
     rows: dict[str, dict[str, float]] = {}
     searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
-    for name in [*searched, *(n.replace("searched", "scored", 1) for n in searched), *(n.replace("searched", "placebo", 1) for n in searched),
-                 *(random_label(i, tag) for i in range(random))]:
+    kinds = ("scored", "placebo", "raced")
+    for name in [*searched, *(n.replace("searched", k, 1) for k in kinds for n in searched), *(random_label(i, tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
@@ -274,7 +304,7 @@ def compare_with_random(rows: dict[str, dict[str, float]], into: dict[str, Any],
         random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
         draws = sorted(float(np.mean(list(r.values()))) for r in randoms.values())
         for k, v in rows.items():
-            if not k.startswith(("searched", "scored", "placebo")):
+            if not k.startswith(("searched", "scored", "placebo", "raced")):
                 continue
             mean = float(np.mean([v[c] for c in cases]))
             pct = 100.0 * sum(d < mean for d in draws) / len(draws)
@@ -288,7 +318,7 @@ def compare_with_random(rows: dict[str, dict[str, float]], into: dict[str, Any],
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["search", "train", "report", "rescore"])
+    ap.add_argument("what", choices=["search", "race", "train", "report", "rescore"])
     ap.add_argument("--dataset", choices=list(DATASETS), default="isbi")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--preset", default="scnas")
@@ -305,6 +335,9 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="names searches made with --set apart (e.g. travel24)")
     ap.add_argument("--draws", type=int, default=8, help="rescore: seeded draws of the supernet each candidate runs in")
     ap.add_argument("--batches", type=int, default=2, help="rescore: validation batches per draw")
+    ap.add_argument("--race-random", type=int, default=7, help="race: random draws beside the search's pick")
+    ap.add_argument("--rungs", type=int, default=3, help="race: successive-halving rungs (η = 2)")
+    ap.add_argument("--unit-epochs", type=int, default=3, help="race: epochs of 50 steps in a unit (rung r: 2^r units)")
     args = ap.parse_args()
     sets = dict(kv.split("=", 1) for kv in args.set)
     out = args.out / args.dataset
@@ -313,6 +346,12 @@ def main() -> None:
         for seed in args.seeds[:1] if args.placebo else args.seeds:
             arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers, args.tag, sets)
             print(arch, json.dumps(load_architecture(arch).provenance.get("decisions")))
+    elif args.what == "race":
+        for seed in args.seeds:
+            r = run_race(base, out, args.preset, seed, args.tag, args)
+            print(f"race of seed {seed}: winner {r.get('winner')}; " + ", ".join(
+                f"{n} {row['rungs']}" for n, row in sorted(r["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1))))
+        return
     elif args.what == "rescore":
         write_json(out / f"rescore_{args.preset}{args.tag and '_' + args.tag}.json",
                    rescored(out, args.preset, args.seeds, args.tag, args.draws, args.batches))
