@@ -107,3 +107,29 @@ def test_supernet_rank_runs_each_architecture_alone_through_a_searchs_shared_wei
             for source, edge in zip(c.candidates, c.edges):
                 name = next(o for o in choices if o.label == edge).candidates[picked[edge].indices[0]]
                 assert (name == ZERO) == (source not in arch.values[c.label])
+
+
+def test_early_rank_correlates_each_epochs_training_loss_with_the_final_dice(tmp_path: Path) -> None:
+    # three architectures whose losses order them as their Dice does after epoch 1, the other way after epoch 0
+    final = {"a": 0.9, "b": 0.8, "c": 0.7}
+    curves = {"a": [0.9, 0.1], "b": [0.5, 0.2], "c": [0.2, 0.3]}
+    for name in final:
+        for seed in (0, 1):
+            run = tmp_path / f"{name}_seed{seed}" / "runs" / "100steps"
+            run.mkdir(parents=True)
+            (run / "config.json").write_text(json.dumps({"steps_per_epoch": 50}))
+            (run / "log.jsonl").write_text("".join(json.dumps({"epoch": e, "train_loss": v}) + "\n" for e, v in enumerate(curves[name])))
+            pred = tmp_path / f"{name}_seed{seed}" / "predictions" / "100steps"
+            pred.mkdir(parents=True)
+            (pred / "metrics.json").write_text(json.dumps({"cases": [{"case": "x", "classes": {"1": {"dice": final[name]}}}]}))
+    (tmp_path / "d_seed0").symlink_to(tmp_path / "a_seed0")  # a link to a training counts once
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "early_rank.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), "--steps", "100", "--json", str(tmp_path / "e.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads((tmp_path / "e.json").read_text())
+    assert set(found["dice"]) == set(final)
+    rows = found["epochs"]
+    assert [r["steps"] for r in rows] == [50, 100]
+    assert rows[0]["tau"] == pytest.approx(-1.0) and rows[1]["tau"] == pytest.approx(1.0)
+    assert rows[0]["best"] == "c" and rows[1]["best"] == "a"
