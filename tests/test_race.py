@@ -269,3 +269,23 @@ def test_a_race_trains_the_searched_networks_as_wide_as_the_unet_they_race() -> 
     assert race_training("scnas", {})["width"] == unet
     assert race_training("scnas", {"width": 32})["width"] == 32  # --width wins
     assert "width" not in race_training("ronasmis", {})  # no retraining: it keeps the searched width
+
+
+def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d: Path, tmp_path: Path) -> None:
+    from segnas.config import TrainConfig, make_config
+    from segnas.data.plan import load_plan
+    from segnas.nas.arch import load_architecture
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection.race import make_candidates
+
+    work = copy_work(work2d, tmp_path / "w")
+    run, plan = searched(work), load_plan(Workspace(work))
+    train_cfg = make_config("darts", {"width": 8}, TrainConfig)
+    drawn = {}
+    for seed in (0, 1):
+        cfg = RaceConfig(samples=1, random=2, baselines=(), seed=seed)
+        found = make_candidates(work, run, plan, train_cfg, cfg, tmp_path / f"race{seed}")
+        assert set(found) == {"searched", "sample0", "random0", "random1"}  # no baseline enters
+        drawn[seed] = [load_architecture(found[n]).values for n in ("random0", "random1")]
+    assert drawn[0][1] == drawn[1][0]  # draw i of seed s is the space's draw 1000 + s + i
+    assert drawn[0][0] not in drawn[1]

@@ -29,6 +29,11 @@ def race_command(
                                                 "each machine.")] = None,
     unit_epochs: Annotated[int | None, typer.Option("--unit-epochs", min=1, help="Epochs per time unit for every candidate: equal "
                                                     "steps instead of equal time (a race that repeats exactly).")] = None,
+    baselines: Annotated[list[str] | None, typer.Option("--baseline", help="A hand-designed network that enters the race "
+                                                       "(repeatable; default: monai_unet and monai_dynunet).")] = None,
+    no_baselines: Annotated[bool, typer.Option("--no-baselines", help="Race members of the searched space only.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the samples; random draw i is the space's draw 1000 + seed + i "
+                                      "(seeds at least --random apart draw other networks).")] = 0,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Override a training setting: KEY=VALUE (repeatable).")] = None,
 ) -> None:
     """Race the search's architecture against samples of its distribution, random draws and MONAI's UNet and DynUNet
@@ -41,7 +46,9 @@ def race_command(
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
     train_cfg = make_config(preset, race_training(preset, overrides), TrainConfig)
-    cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs)
+    entered = () if no_baselines else tuple(baselines) if baselines else RaceConfig.baselines
+    cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs,
+                                 baselines=entered, seed=seed)
     summary = race(work, search, train_cfg, cfg, storage, show_progress=False)
     unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{cfg.unit_seconds:.0f} s of training"
     t = Table(title=f"race on fold {fold} (inner Dice per rung; a unit is {unit})")

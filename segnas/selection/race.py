@@ -64,7 +64,7 @@ class RaceConfig:
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
     min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
-    seed: int = 0
+    seed: int = 0  # of the samples and random draws: random draw i is the space's draw of seed 1000 + seed + i
 
     @property
     def candidates(self) -> int:
@@ -176,7 +176,8 @@ def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torc
     `min_unit_steps` the race is not run: 500 by default, where an LA network's training loss ranks 15 networks
     of the SCNAS space as their Dice after 1000 steps does with Kendall τ 0.81 (0.56 after 150 steps, 0.20 after
     50; BENCHMARKS.md, "What does rank them")."""
-    arch = baseline_architecture(cfg.baselines[0], plan, list(train_cfg.patch_size or plan.patch_size))
+    yardstick = cfg.baselines[0] if cfg.baselines else "monai_unet"  # a race of the space alone is measured by it too
+    arch = baseline_architecture(yardstick, plan, list(train_cfg.patch_size or plan.patch_size))
     ms = step_ms(arch, plan, train_cfg, device)
     steps = int(cfg.unit_seconds * 1000 / ms)
     return steps >= cfg.min_unit_steps, steps, ms
