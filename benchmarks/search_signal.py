@@ -15,8 +15,8 @@ Three pieces of evidence on fold 0 of a real dataset, each reusing what an earli
 - `race`: each search's pick raced (`segnas.selection.race`, equal steps: `--unit-epochs` epochs of 50 steps a
   unit, `--rungs` rungs of successive halving, scored on the fold's inner cases) against `--race-random` random
   draws of its space that are not the `--random` draws the report compares with (the race's draws: seeds
-  1000 + 100·(seed + 1) + i); no baselines. The winner is `raced…_seed<S>` for `train` and `report`: selection by
-  short trainings instead of by the supernet's α.
+  1000 + 100·(seed + 1) + 20·round + i, `--race-round` another race); no baselines. The winner is
+  `raced…_seed<S>[_round<R>]` for `train` and `report`: selection by short trainings instead of by α.
 - `report`: how decided each search ended, seed agreement on op decisions against chance (binomial p), the
   placebo beside the real searches, and the searched networks' percentile among the random draws with a paired
   per-case Wilcoxon against the random draws' mean.
@@ -135,10 +135,7 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
             archs[name] = hits[0]
     if not set(archs) & set(found):
         raise SystemExit(f"no finished search of {preset} under {out}")
-    for s in seeds:  # a finished race's winner
-        summary = out / f"race{tag and '_' + tag}_seed{s}" / "race" / "fold0" / "summary.json"
-        if summary.is_file():
-            archs[f"{searched_label(tag).replace('searched', 'raced', 1)}_seed{s}"] = Path(read_json(summary)["winner_arch"])
+    archs.update(raced(out, tag))
     for name, folder in found.items():  # what derive=scores makes of the same search (`rescore`), when scored
         for kept in sorted(folder.glob("runs/search_*/rescore_d*_b*.json"))[:1]:
             path = kept.parent / "arch_scored.json"
@@ -166,6 +163,21 @@ def recipe(steps: int, seed: int, width: int, workers: int) -> TrainConfig:
                               "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
 
 
+def race_name(tag: str, seed: int, round_: int = 0) -> str:
+    """Folder of the race of search `seed`'s pick (round > 0: another race of it, against other draws)."""
+    return f"race{tag and '_' + tag}_seed{seed}" + (f"_round{round_}" if round_ else "")
+
+
+def raced(out: Path, tag: str) -> dict[str, Path]:
+    """`raced…` network name → arch.json of every finished race's winner (named after its race's folder)."""
+    found = {}
+    for folder in sorted(out.glob(f"{race_name(tag, 0)[:-1]}*")):
+        summary = folder / "race" / "fold0" / "summary.json"
+        if summary.is_file():
+            found["raced" + folder.name[len("race"):]] = Path(read_json(summary)["winner_arch"])
+    return found
+
+
 def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args: argparse.Namespace) -> dict[str, Any]:
     """The race of one search's pick against fresh random draws of its space (reused when finished) → its summary."""
     from segnas.selection.race import RaceConfig, race
@@ -173,9 +185,9 @@ def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args:
     hits = sorted((out / search_name(preset, seed, False, tag)).glob("runs/search_*/arch.json"))
     if not hits:
         raise SystemExit(f"no finished search {search_name(preset, seed, False, tag)} under {out}")
-    ws = work_copy(base, out / f"race{tag and '_' + tag}_seed{seed}")
+    ws = work_copy(base, out / race_name(tag, seed, args.race_round))
     cfg = RaceConfig(rungs=args.rungs, samples=0, random=args.race_random, baselines=(), unit_epochs=args.unit_epochs,
-                     seed=100 * (seed + 1))
+                     seed=100 * (seed + 1) + 20 * args.race_round)
     return race(ws.root, hits[0].parent, recipe(SPE, seed, args.width, args.workers), cfg)
 
 
@@ -270,8 +282,9 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         return summary
     rows: dict[str, dict[str, float]] = {}
     searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
-    kinds = ("scored", "placebo", "raced")
-    for name in [*searched, *(n.replace("searched", k, 1) for k in kinds for n in searched), *(random_label(i, tag) for i in range(random))]:
+    kinds = ("scored", "placebo")
+    for name in [*searched, *(n.replace("searched", k, 1) for k in kinds for n in searched), *raced(out, tag),
+                 *(random_label(i, tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
@@ -337,6 +350,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=2, help="rescore: validation batches per draw")
     ap.add_argument("--race-random", type=int, default=7, help="race: random draws beside the search's pick")
     ap.add_argument("--rungs", type=int, default=3, help="race: successive-halving rungs (η = 2)")
+    ap.add_argument("--race-round", type=int, default=0, help="race: another race of the same pick against other draws")
     ap.add_argument("--unit-epochs", type=int, default=3, help="race: epochs of 50 steps in a unit (rung r: 2^r units)")
     args = ap.parse_args()
     sets = dict(kv.split("=", 1) for kv in args.set)
