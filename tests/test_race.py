@@ -289,3 +289,37 @@ def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d
         drawn[seed] = [load_architecture(found[n]).values for n in ("random0", "random1")]
     assert drawn[0][1] == drawn[1][0]  # draw i of seed s is the space's draw 1000 + s + i
     assert drawn[0][0] not in drawn[1]
+
+
+def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not_stop_it(tmp_path: Path) -> None:
+    import optuna
+
+    from segnas.selection.race import open_study
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    for attempt in range(4):  # a dashboard or script opening the new file creates Optuna's tables beside the worker
+        url, start, errors, studies = f"sqlite:///{tmp_path / f'race{attempt}.db'}", threading.Barrier(4), [], []
+
+        def outsider() -> None:
+            start.wait()
+            for _ in range(20):
+                try:
+                    optuna.load_study(study_name="s", storage=url)
+                    return
+                except Exception:  # noqa: BLE001 - its own failures are not what is tested
+                    time.sleep(0.01)
+
+        def worker() -> None:
+            start.wait()
+            try:
+                studies.append(open_study(url, "s", ["a", "b"]))
+            except Exception as e:  # noqa: BLE001 - the failure is what the test reports
+                errors.append(repr(e)[:300])
+
+        threads = [threading.Thread(target=outsider) for _ in range(3)] + [threading.Thread(target=worker)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(studies[0].get_trials()) == 2

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -237,12 +238,9 @@ def _open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():  # the heartbeat and its retry are marked experimental by Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # workers wait for each other's writes; the driver's own BEGIN is off so that `serialized` sets the mode
-        sqlite = {"connect_args": {"timeout": 120, "isolation_level": None}} if storage.startswith("sqlite") else None
-        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=sqlite, heartbeat_interval=60, grace_period=180,
-                                         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+    # workers wait for each other's writes; the driver's own BEGIN is off so that `serialized` sets the mode
+    sqlite = {"connect_args": {"timeout": 120, "isolation_level": None}} if storage.startswith("sqlite") else None
+    rdb = _storage(storage, sqlite)
     if sqlite:
         serialized(rdb.engine)
     pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=ETA, min_early_stopping_rate=0)
@@ -259,6 +257,28 @@ def _open_study(storage: str, name: str, candidates: Sequence[str]) -> Any:
             rdb.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # the storage API names trials by id
             study.enqueue_trial({"candidate": t.params["candidate"]}, user_attrs={"candidate": t.params["candidate"]})
     return study
+
+
+def _storage(storage: str, engine_kwargs: dict[str, Any] | None, tries: int = 10) -> Any:
+    """Optuna's RDBStorage of `storage`. Creating it creates the tables by check-then-write; a program that opens
+    the same new file without `opening`'s lock (a dashboard, a script) can create them in between, which fails
+    this worker's write: the tables are there then, so it tries again."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    def make() -> Any:
+        with warnings.catch_warnings():  # the heartbeat and its retry are marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs, heartbeat_interval=60, grace_period=180,
+                                              heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+
+    for attempt in range(tries - 1):
+        try:
+            return make()
+        except (IntegrityError, OperationalError) as e:
+            log.info("race: opening %s collided with another program's (%s); trying again", storage, type(e).__name__)
+            time.sleep(0.2 * (attempt + 1))
+    return make()
 
 
 def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: RaceConfig = RaceConfig(),
