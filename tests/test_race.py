@@ -48,25 +48,43 @@ def summary(work: Path) -> dict:
     return json.loads((work / "race" / "fold0" / "summary.json").read_text())
 
 
-def test_workers_opening_a_new_sqlite_storage_together_all_join_one_study(tmp_path: Path) -> None:
+def open_together(url: str, workers: int, outsiders: int = 0) -> tuple[list[str], list]:
+    """`workers` threads opening the race's study at `url` at once, beside `outsiders` threads that open it as a
+    program without the race's lock does (plain `optuna.load_study`) → (the workers' errors, their studies)."""
+    import optuna
+
     from segnas.selection.race import open_study
 
-    for attempt in range(3):  # without `opening`, nearly every attempt has a worker fail creating a table
-        url, start, errors = f"sqlite:///{tmp_path / f'race{attempt}.db'}", threading.Barrier(6), []
-        studies: list = []
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    start, errors, studies = threading.Barrier(workers + outsiders), [], []
 
-        def worker() -> None:
-            start.wait()
+    def worker() -> None:
+        start.wait()
+        try:
+            studies.append(open_study(url, "s", ["a", "b"]))
+        except Exception as e:  # noqa: BLE001 - the failure is what the test reports
+            errors.append(repr(e)[:300])
+
+    def outsider() -> None:
+        start.wait()
+        for _ in range(20):
             try:
-                studies.append(open_study(url, "s", ["a", "b"]))
-            except Exception as e:  # noqa: BLE001 - the failure is what the test reports
-                errors.append(repr(e)[:300])
+                optuna.load_study(study_name="s", storage=url)
+                return
+            except Exception:  # noqa: BLE001 - its own failures are not what is tested
+                time.sleep(0.01)
 
-        threads = [threading.Thread(target=worker) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    threads = [threading.Thread(target=worker) for _ in range(workers)] + [threading.Thread(target=outsider) for _ in range(outsiders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors, studies
+
+
+def test_workers_opening_a_new_sqlite_storage_together_all_join_one_study(tmp_path: Path) -> None:
+    for attempt in range(3):  # without `opening`, nearly every attempt has a worker fail creating a table
+        errors, studies = open_together(f"sqlite:///{tmp_path / f'race{attempt}.db'}", workers=6)
         assert not errors, errors
         assert len(studies[0].get_trials()) == 2  # enqueued once, by the one worker that created the study
 
@@ -292,34 +310,7 @@ def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d
 
 
 def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not_stop_it(tmp_path: Path) -> None:
-    import optuna
-
-    from segnas.selection.race import open_study
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     for attempt in range(4):  # a dashboard or script opening the new file creates Optuna's tables beside the worker
-        url, start, errors, studies = f"sqlite:///{tmp_path / f'race{attempt}.db'}", threading.Barrier(4), [], []
-
-        def outsider() -> None:
-            start.wait()
-            for _ in range(20):
-                try:
-                    optuna.load_study(study_name="s", storage=url)
-                    return
-                except Exception:  # noqa: BLE001 - its own failures are not what is tested
-                    time.sleep(0.01)
-
-        def worker() -> None:
-            start.wait()
-            try:
-                studies.append(open_study(url, "s", ["a", "b"]))
-            except Exception as e:  # noqa: BLE001 - the failure is what the test reports
-                errors.append(repr(e)[:300])
-
-        threads = [threading.Thread(target=outsider) for _ in range(3)] + [threading.Thread(target=worker)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors, studies = open_together(f"sqlite:///{tmp_path / f'race{attempt}.db'}", workers=1, outsiders=3)
         assert not errors, errors
         assert len(studies[0].get_trials()) == 2
