@@ -174,8 +174,8 @@ def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torc
     Measured on a 2-core CPU (BENCHMARKS.md, issue 23): with units of 46–62 MONAI UNet steps the races on LA and
     ACDC handed users worse networks than the UNet trained for the whole time (the winner trains for a fraction
     of it; on ACDC the per-candidate overheads overran the budget and the ranking was noise). Below
-    `min_unit_steps` the race is not run: 500 by default, where an LA network's training loss ranks 15 networks
-    of the SCNAS space as their Dice after 1000 steps does with Kendall τ 0.81 (0.56 after 150 steps, 0.20 after
+    `min_unit_steps` the race is not run: 500 by default, where an LA network's training loss ranks 19 networks
+    of the SCNAS space as their Dice after 1000 steps does with Kendall τ 0.75 (0.51 after 150 steps, 0.12 after
     50; BENCHMARKS.md, "What does rank them")."""
     yardstick = cfg.baselines[0] if cfg.baselines else "monai_unet"  # a race of the space alone is measured by it too
     arch = baseline_architecture(yardstick, plan, list(train_cfg.patch_size or plan.patch_size))
