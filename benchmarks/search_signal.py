@@ -171,7 +171,7 @@ def race_name(tag: str, seed: int, round_: int = 0) -> str:
 def raced(out: Path, tag: str) -> dict[str, Path]:
     """`raced…` network name → arch.json of every finished race's winner (named after its race's folder)."""
     found = {}
-    for folder in sorted(out.glob(f"{race_name(tag, 0)[:-1]}*")):
+    for folder in sorted(out.glob(f"race{tag and '_' + tag}_seed*")):
         summary = folder / "race" / "fold0" / "summary.json"
         if summary.is_file():
             found["raced" + folder.name[len("race"):]] = Path(read_json(summary)["winner_arch"])
