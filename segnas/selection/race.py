@@ -114,6 +114,8 @@ def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
 
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
     """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
+    if unknown := [name for name in cfg.baselines if name not in BASELINES]:  # before anything is written
+        raise SegnasError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}")
     index = RaceFolder(folder).candidates
     found = load_architecture(RunFolder(search_run).arch)
     if index.is_file():
@@ -137,8 +139,6 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
         fit_architecture(Architecture(arch.space, arch.settings, arch.values), plan, train_cfg.width).save(path)
         out[name] = path
     for name in cfg.baselines:
-        if name not in BASELINES:
-            raise SegnasError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
         path = folder / "candidates" / f"{name}.json"
         baseline_architecture(name, plan, list(train_cfg.patch_size or plan.patch_size)).save(path)
         out[name] = path
