@@ -110,7 +110,7 @@ def run_search(base: Workspace, out: Path, preset: str, seed: int, minutes: floa
     cfg = make_config(preset, {"minutes": minutes, "seed": seed, "fold": 0, "workers": workers, **(sets or {})})
     run = run_folder(ws.root, cfg)
     if not (run / "arch.json").is_file():
-        search(ws.root, cfg, resume=(run / "checkpoint.pt").is_file())
+        search(ws.root, cfg, resume=(run / "checkpoint.pt").is_file() or (run / "log.jsonl").is_file())  # a search by training has no checkpoint.pt
     return run / "arch.json"
 
 

@@ -245,6 +245,8 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
             raise SegnasError(f"unknown preset {preset!r}; known: {', '.join(table)}")
         base = json.loads(json.dumps(table[preset]))
         base["preset"] = preset
+        if (overrides or {}).get("strategy", base.get("strategy")) != base.get("strategy"):  # another strategy:
+            base.pop("strategy_options", None)  # the preset's options are its own strategy's
     cfg = kind(**base)
     fields = {f.name: f for f in dataclasses.fields(kind)}
     for k, v in (overrides or {}).items():

@@ -18,7 +18,8 @@ def search(
     work: Work,
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's settings.")] = "scnas",
     space: Annotated[str | None, typer.Option("--space", help="Override the preset's space (unet, nested).")] = None,
-    strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas).")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas; "
+                                                                 "trained: short trainings of whole networks).")] = None,
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
     minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Search budget: the proxy (width, patch) and schedule are chosen from "
                                                                              "steps timed on this device (default 30 unless --epochs is "

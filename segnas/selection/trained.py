@@ -1,0 +1,219 @@
+"""A search that decides by training: short trainings of whole networks, read through a Bayesian additive model.
+
+Measured on LA (BENCHMARKS.md, issue 21): the one-shot supernets rank trained networks of SCNAS's space no better
+than chance, while a network's Dice after 150 training steps ranks them as after 1000 does (Kendall τ 0.51). This
+strategy therefore trains each proposed network alone for `trial_steps` steps with the training recipe and scores
+it on the fold's inner cases (its first `score_cases` search_val cases, held out of every trial's training). The
+scores feed `segnas.selection.posterior`: each candidate's probability of being its decision's best is the table
+the search reports and is judged "decided" on, as α's tables are; the next network is a Thompson draw from the same
+posterior (the first ones cover every candidate evenly). Few decisions suit it: tie the ops per cell type
+(`space_settings.tie=cell`). A hardware-aware search (`cost_weight`) subtracts cost_weight × max(0, step / target
+− 1) from a trial's score, target = cost_target × MONAI UNet's step (ENAS's reward, issue 23). Every trial is one
+line of `log.jsonl` and its training is resumable: a killed search continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segnas.config import SearchConfig, TrainConfig, make_config
+from segnas.data.plan import load_plan
+from segnas.data.splits import load_fold
+from segnas.errors import SegnasError
+from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice
+from segnas.nas.decisions import changed, describe, summarize, verdict
+from segnas.nas.spaces import get_space
+from segnas.networks.model import fit_architecture, load_model
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.plots import plot_decisions
+from segnas.runtime.progress import progress
+from segnas.runtime.runlog import RunLog
+from segnas.runtime.workspace import RunFolder, Workspace
+from segnas.selection import posterior
+from segnas.training.train import train, validate
+
+log = logging.getLogger(__name__)
+NAME = "trained"
+DEFAULTS: dict[str, Any] = {
+    "trial_steps": 150,  # where the training loss ranked LA networks at τ 0.51 (0.12 at 50 steps)
+    "steps_per_epoch": 50,
+    "width": 16,  # stem channels of every trial network: MONAI UNet's, the network a user would otherwise train
+    "score_cases": 8,
+    "trials": None,  # a fixed number of trials instead of a budget in minutes
+    "noise_sd": posterior.NOISE_SD,
+    "effect_sd": posterior.EFFECT_SD,
+}
+
+
+def options(cfg: SearchConfig) -> dict[str, Any]:
+    """The strategy's options: DEFAULTS with `strategy_options` applied; an unknown key is an error."""
+    if unknown := sorted(set(cfg.strategy_options) - set(DEFAULTS)):
+        raise SegnasError(f"strategy {NAME!r} has no option {unknown[0]!r}; known: {', '.join(DEFAULTS)}")
+    return {**DEFAULTS, **cfg.strategy_options}
+
+
+def op_decisions(space: str, settings: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """label → candidates of every op decision, without `zero` (an exported architecture never takes it)."""
+    return {c.label: tuple(n for n in c.candidates if n != ZERO)
+            for c in get_space(space).choices(**settings) if isinstance(c, OpChoice)}
+
+
+def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], opts: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The values of trial `len(done)`: the even cover first, then a Thompson draw given the finished trials.
+    Deterministic in (seed, trial), so a resumed search proposes what the uninterrupted one would."""
+    decisions = op_decisions(space, settings)
+    t = len(done)
+    rng = np.random.default_rng([seed, t])
+    cover = max(len(c) for c in decisions.values())
+    if t < cover:
+        ops = posterior.balanced(decisions, cover, np.random.default_rng([seed]))[t]
+    else:
+        post = posterior.fit(decisions, [r["values"] for r in done], [r["score"] for r in done], opts["noise_sd"], opts["effect_sd"])
+        ops = post.best(post.draws(1, rng))[0]
+    values: dict[str, Any] = dict(ops)
+    for c in get_space(space).choices(**settings):  # untied spaces: inputs drawn uniformly
+        if isinstance(c, InputChoice):
+            values[c.label] = sorted(rng.choice(len(c.candidates), c.k, replace=False).tolist())
+            values[c.label] = [c.candidates[i] for i in values[c.label]]
+    return values
+
+
+def recipe(cfg: SearchConfig, opts: dict[str, Any], trial: int) -> TrainConfig:
+    """The training of one trial: the default recipe, `trial_steps` steps, last weights, no validation during it."""
+    steps_per_epoch = min(opts["steps_per_epoch"], opts["trial_steps"])
+    return make_config(None, {"width": opts["width"], "epochs": -(-opts["trial_steps"] // steps_per_epoch),
+                              "steps_per_epoch": steps_per_epoch, "val_every": 0, "select": "inner", "seed": cfg.seed * 10_007 + trial,
+                              "workers": cfg.workers, "fold": cfg.fold, "batch_size": cfg.batch_size, "patch_size": cfg.patch_size,
+                              "device": cfg.device, "channels_last": cfg.channels_last, "amp": cfg.amp}, TrainConfig)
+
+
+def reference_ms(work: Path, cfg: SearchConfig, opts: dict[str, Any]) -> float:
+    """MONAI UNet's measured training step on this device with the trials' recipe (the cost term's yardstick)."""
+    from segnas.networks.baselines import baseline_architecture
+    from segnas.selection.race import race_device, step_ms
+
+    plan, train_cfg = load_plan(Workspace(work)), recipe(cfg, opts, 0)
+    arch = baseline_architecture("monai_unet", plan, list(train_cfg.patch_size or plan.patch_size))
+    return step_ms(arch, plan, train_cfg, race_device(train_cfg))
+
+
+def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t: int, values: dict[str, Any],
+              settings: dict[str, Any], inner: list[str], unet_ms: float | None, show_progress: bool) -> dict[str, Any]:
+    """Train trial `t`'s network (resuming its checkpoint), score it on the inner cases → its log record."""
+    t0 = time.perf_counter()
+    ws = Workspace(work)
+    arch_path = run / "trials" / f"trial{t:03d}.json"
+    train_cfg = recipe(cfg, opts, t)
+    fit_architecture(Architecture(cfg.space, settings, values), load_plan(ws), train_cfg.width).save(arch_path)
+    trial_run = run / "trials" / f"trial{t:03d}"
+    train(work, arch_path, train_cfg, run=trial_run, resume=True, show_progress=show_progress)
+    epochs = RunLog(RunFolder(trial_run).log, 10**9, write=False).records
+    ms = 1000 * sum(float(r.get("seconds", 0.0)) for r in epochs) / max(len(epochs) * train_cfg.steps_per_epoch, 1)
+    device = "cpu" if train_cfg.device == "cpu" else "auto"
+    scores = validate(load_model(trial_run, "last", device), ws, inner)
+    dice = float(np.mean(list(scores.values())))
+    penalty = cfg.cost_weight * max(0.0, ms / (cfg.cost_target * unet_ms) - 1) if unet_ms else 0.0
+    return {"epoch": t, "trial": t, "values": values, "dice": round(dice, 4), "step_ms": round(ms, 1),
+            "penalty": round(penalty, 4), "score": round(dice - penalty, 4), "seconds": time.perf_counter() - t0}
+
+
+KEPT = ("space", "space_settings", "fold", "seed", "cost_weight", "cost_target", "batch_size", "patch_size")  # what trials depend on
+
+
+def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
+    """A resumed search must propose and score as the one that ran (its trial count or minutes may grow)."""
+    path = RunFolder(run).config
+    if not path.is_file():
+        return
+    saved = read_json(path)
+    now = {**cfg.to_json(), "strategy_options": opts}
+    for key in KEPT + ("strategy_options",):
+        old, new = saved.get(key), now[key]
+        if key == "strategy_options":
+            old, new = ({k: v for k, v in d.items() if k != "trials"} for d in (old or {}, new))
+        if old != new:
+            raise SegnasError(f"{path}: this search ran with {key} = {old!r}, not {new!r}; resume it with the same settings "
+                              "or remove the folder")
+
+
+def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool = False, show_progress: bool = True) -> Path:
+    """Search by short trainings into `run` (within `cfg.minutes`, or `trials` trials); returns `run` with `arch.json`."""
+    work = Path(work)
+    opts = options(cfg)
+    ws = Workspace(work)
+    fold = load_fold(ws, cfg.fold)
+    inner = list(fold.search_val)[:opts["score_cases"]]
+    if not inner:
+        raise SegnasError(f"{ws.splits}: fold {cfg.fold} has no inner cases (search_val) to score the trials on")
+    if RunFolder(run).log.is_file() and not resume:
+        raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")
+    if cfg.minutes is None and opts["trials"] is None:
+        raise SegnasError(f"strategy {NAME!r} needs a budget: --minutes M or --set strategy_options.trials=N")
+    plan = load_plan(ws)
+    settings = get_space(cfg.space).settings(**{**cfg.space_settings, "dims": plan.dims, "in_channels": plan.in_channels,
+                                                "num_classes": plan.num_classes})
+    decisions = op_decisions(cfg.space, settings)
+    check_same(run, cfg, opts)
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
+    history = RunLog(RunFolder(run).log, 10**9)
+    unet_ms = reference_ms(work, cfg, opts) if cfg.cost_weight > 0 else None
+    budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
+    previous = history.records[-1]["derived"] if history.records else None
+    with progress(show_progress, stats=True) as bar:
+        task = bar.add_task(f"search {cfg.preset} by training", total=opts["trials"] or None, completed=len(history.records), stats="")
+        while True:
+            done = history.records
+            spent = sum(r["seconds"] for r in done)
+            if len(done) == opts["trials"] or (done and spent + spent / len(done) > budget_s):
+                break
+            values = propose(cfg.space, settings, done, opts, cfg.seed)
+            record = run_trial(work, run, cfg, opts, len(done), values, settings, inner, unet_ms, show_progress)
+            post = posterior.fit(decisions, [r["values"] for r in done + [record]], [r["score"] for r in done + [record]],
+                                 opts["noise_sd"], opts["effect_sd"])
+            record["probabilities"] = post.p_best(np.random.default_rng([cfg.seed, len(done), 1]))
+            record["derived"] = post.mean_best()
+            moved = changed(previous, record["derived"])
+            record["decisions"] = {**summarize(record["probabilities"], decisions), "changed": moved,
+                                   "changed_share": moved / max(len(decisions), 1)}
+            previous = record["derived"]
+            history.append(record)
+            bar.update(task, advance=1, stats=f"Dice {record['dice']:.3f}")
+            log.info("trial %d: inner Dice %.4f, %.0f ms/step; %s", record["trial"], record["dice"], record["step_ms"],
+                     describe(record["decisions"]))
+    return export(run, cfg, settings, history.records, opts, unet_ms)
+
+
+def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list[dict[str, Any]], opts: dict[str, Any],
+           unet_ms: float | None) -> Path:
+    """arch.json (each decision's most probable best candidate; inputs from the best trial), its verdict, decisions.png."""
+    if not records:
+        raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
+    best = max(records, key=lambda r: r["score"])
+    values = {**best["values"], **records[-1]["derived"]}
+    summary = records[-1]["decisions"]
+    decision, words = verdict(summary), describe(summary).replace("the search", "the search by training")
+    arch = Architecture(cfg.space, settings, values)
+    arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
+                       "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words,
+                       "probabilities": records[-1]["probabilities"],
+                       "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
+                       **({"cost": {"reference_step_ms": round(unet_ms, 1), "target_step_ms": round(cfg.cost_target * unet_ms, 1)}}
+                          if unet_ms else {})}
+    arch.save(RunFolder(run).arch)
+    plot_decisions(records, run)
+    (log.info if decision == "decided" else log.warning)("%s", words)
+    return run
+
+
+def is_trained(cfg: SearchConfig) -> bool:
+    """Whether `cfg` asks for the search by training."""
+    return cfg.strategy == NAME
+
+
+__all__ = ["DEFAULTS", "NAME", "is_trained", "propose", "trained_search"]

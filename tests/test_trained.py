@@ -1,0 +1,119 @@
+"""The search by training: the posterior over decisions, the Thompson loop, its verdict, resume and artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from segnas.config import make_config
+from segnas.errors import SegnasError
+from segnas.nas.arch import load_architecture
+from segnas.nas.search import search
+from segnas.selection import posterior, trained
+
+from .conftest import copy_work
+
+DECISIONS = {"a": ("x", "y", "z", "w"), "b": ("x", "y", "z", "w"), "c": ("x", "y", "z", "w")}
+
+
+def test_the_posterior_finds_additive_effects_and_stays_undecided_on_noise() -> None:
+    rng = np.random.default_rng(0)
+    rows = posterior.balanced(DECISIONS, 24, rng)
+    assert all(sum(r[k] == v for r in rows) == 6 for k, c in DECISIONS.items() for v in c)  # an even cover
+    truth = [0.6 + 0.15 * (r["a"] == "z") + 0.15 * (r["b"] == "w") - 0.2 * (r["c"] == "x") for r in rows]
+    noisy = [t + rng.normal(0, 0.02) for t in truth]
+    post = posterior.fit(DECISIONS, rows, noisy)
+    p = post.p_best(np.random.default_rng(1))
+    assert post.mean_best()["a"] == "z" and post.mean_best()["b"] == "w" and post.mean_best()["c"] != "x"
+    assert p["a"][2] > 0.9 and p["b"][3] > 0.9 and p["c"][0] < 0.05, p
+    noise = [0.6 + rng.normal(0, 0.05) for _ in rows]  # nothing to find: no candidate should look certain
+    p0 = posterior.fit(DECISIONS, rows, noise).p_best(np.random.default_rng(1))
+    assert max(max(v) for v in p0.values()) < 0.8, p0
+    prior = posterior.fit(DECISIONS, [], []).p_best(np.random.default_rng(1))
+    assert all(abs(x - 0.25) < 0.05 for v in prior.values() for x in v), prior
+
+
+def tied(**more: Any):
+    """A search by training over SCNAS's space with one op per cell type, on the small synthetic volumes."""
+    return make_config("scnas", {"strategy": "trained", "space_settings.tie": "cell", "space_settings.channels": 8,
+                                 "patch_size": [16, 16, 16], "workers": 0, "minutes": None, **more})
+
+
+BEST = {"red/op": "conv3", "enc/op": "sep_conv3_d2", "exp/op": "conv3", "dec/op": "avg_pool3"}
+
+
+def fake_trial(stop_at: int | None = None):
+    """`run_trial` without training: an additive score (+0.12 for each decision's BEST) with seeded noise."""
+    def run(work, run, cfg, opts, t, values, settings, inner, unet_ms, show_progress):  # noqa: ANN001, ANN202
+        if t == stop_at:
+            raise KeyboardInterrupt  # as if the search were killed during this trial
+        noise = np.random.default_rng(t).normal(0, 0.02)
+        score = 0.5 + sum(0.12 * (values[k] == v) for k, v in BEST.items()) + noise
+        return {"epoch": t, "trial": t, "values": values, "dice": round(score, 4), "step_ms": 1.0, "penalty": 0.0,
+                "score": round(score, 4), "seconds": 1.0}
+    return run
+
+
+def test_a_search_by_training_decides_for_the_candidates_that_score_best(work3d: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trained, "run_trial", fake_trial())
+    run = search(copy_work(work3d, tmp_path / "w"), tied(**{"strategy_options.trials": 24}), show_progress=False)
+    arch = load_architecture(run / "arch.json")
+    assert {k: arch.values[k] for k in BEST} == BEST
+    assert arch.provenance["verdict"] == "decided" and arch.provenance["trials"] == 24, arch.provenance
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["trial"] for r in records] == list(range(24))
+    later = [r["values"] for r in records[7:]]  # Thompson draws lean to what scored well
+    assert sum(v["red/op"] == "conv3" for v in later) > len(later) / 2
+    assert (run / "decisions.png").is_file()
+
+
+def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tied(**{"strategy_options.trials": 12})
+    monkeypatch.setattr(trained, "run_trial", fake_trial())
+    straight = search(copy_work(work3d, tmp_path / "a"), cfg, show_progress=False)
+    w = copy_work(work3d, tmp_path / "b")
+    monkeypatch.setattr(trained, "run_trial", fake_trial(stop_at=9))
+    with pytest.raises(KeyboardInterrupt):
+        search(w, cfg, show_progress=False)
+    with pytest.raises(SegnasError, match="--resume"):
+        search(w, cfg, show_progress=False)
+    monkeypatch.setattr(trained, "run_trial", fake_trial())
+    with pytest.raises(SegnasError, match="ran with seed = 0, not 3"):
+        search(w, tied(**{"strategy_options.trials": 12, "seed": 3}), resume=True, show_progress=False)
+    resumed = search(w, cfg, resume=True, show_progress=False)
+
+    def trials(run: Path) -> list[Any]:
+        return [(r["values"], r["score"], r["probabilities"]) for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())]
+    assert trials(resumed) == trials(straight)
+    assert load_architecture(resumed / "arch.json").values == load_architecture(straight / "arch.json").values
+
+
+def test_a_search_by_training_refuses_what_it_cannot_do(work3d: Path, tmp_path: Path) -> None:
+    w = copy_work(work3d, tmp_path / "w")
+    with pytest.raises(SegnasError, match="no option 'tau_end'"):
+        search(w, tied(**{"strategy_options.tau_end": 0.1, "strategy_options.trials": 2}), show_progress=False)
+    with pytest.raises(SegnasError, match="needs a budget"):
+        search(w, tied(), show_progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_search_by_training_trains_scores_and_exports(dims: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """In 2D with the cost term (MONAI UNet, its yardstick, needs 32² here), in 3D without."""
+    w = copy_work(request.getfixturevalue(f"work{dims}d"), tmp_path / "w")
+    cfg = tied(**{"strategy_options.trials": 2, "strategy_options.trial_steps": 2, "strategy_options.score_cases": 1,
+                  "strategy_options.width": 8, "patch_size": [32, 32] if dims == 2 else [16, 16, 16],
+                  "cost_weight": 1.0 if dims == 2 else 0.0})
+    run = search(w, cfg, show_progress=False)
+    arch = load_architecture(run / "arch.json")
+    assert arch.provenance["strategy"] == "trained" and arch.provenance["verdict"] in ("decided", "undecided")
+    assert arch.settings["dims"] == dims and set(arch.provenance["probabilities"]) == set(BEST)
+    assert ("cost" in arch.provenance) == (dims == 2)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(0 <= r["dice"] <= 1 and r["step_ms"] > 0 for r in records)
+    assert all((run / "trials" / f"trial{t:03d}" / "summary.json").is_file() for t in range(2))
