@@ -255,8 +255,9 @@ def rescored(out: Path, preset: str, seeds: list[int], tag: str, draws: int, bat
 
 
 def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | None, train_seeds: list[int],
-           tag: str = "") -> dict[str, Any]:
-    """Print and return every figure of what is finished."""
+           tag: str = "", random_tag: str | None = None) -> dict[str, Any]:
+    """Print and return every figure of what is finished; `random_tag`: compare with another tag's random draws
+    (a tied space's search against the draws of the untied space it ties)."""
     print(header(f"search signal: {preset} {tag} on {out.name}"))
     found = {}
     for s, placebo in itertools.product(sorted(set(seeds)), (False, True)):
@@ -284,7 +285,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
     searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
     kinds = ("scored", "placebo")
     for name in [*searched, *(n.replace("searched", k, 1) for k in kinds for n in searched), *raced(out, tag),
-                 *(random_label(i, tag) for i in range(random))]:
+                 *(random_label(i, tag if random_tag is None else random_tag) for i in range(random))]:
         for ts in train_seeds:
             m = out / "train" / f"{name}_seed{ts}" / "predictions" / f"{steps}steps" / "metrics.json"
             if m.is_file():
@@ -346,6 +347,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--set", nargs="*", default=[], help="search settings KEY=VALUE (e.g. budget_travel=24)")
     ap.add_argument("--tag", default="", help="names searches made with --set apart (e.g. travel24)")
+    ap.add_argument("--random-tag", help="report: compare with the random draws of this tag instead (e.g. cost1_stem2)")
     ap.add_argument("--draws", type=int, default=8, help="rescore: seeded draws of the supernet each candidate runs in")
     ap.add_argument("--batches", type=int, default=2, help="rescore: validation batches per draw")
     ap.add_argument("--race-random", type=int, default=7, help="race: random draws beside the search's pick")
@@ -377,7 +379,7 @@ def main() -> None:
             for ts in args.train_seeds:
                 run_training(base, out, name, arch, args.train_steps, ts, args.width, args.workers)
     summary = report(out, args.preset, args.seeds, args.random, args.train_steps if args.what != "search" else None,
-                     args.train_seeds, args.tag)
+                     args.train_seeds, args.tag, args.random_tag)
     write_json(out / f"signal_{args.preset}{args.tag and '_' + args.tag}.json", summary)
 
 

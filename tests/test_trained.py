@@ -37,6 +37,20 @@ def test_the_posterior_finds_additive_effects_and_stays_undecided_on_noise() -> 
     assert all(abs(x - 0.25) < 0.05 for v in prior.values() for x in v), prior
 
 
+def test_another_strategy_drops_the_presets_strategy_options_and_races_read_its_tables() -> None:
+    import random
+
+    from segnas.nas.spaces import get_space
+    from segnas.selection.race import sample_from
+
+    assert make_config("scnas", {"strategy": "trained"}).strategy_options == {}
+    assert make_config("scnas", {"strategy": "gumbel2"}).strategy_options["tau_end"] == 0.1
+    arch = get_space("unet").random(seed=0, tie="cell")
+    without_zero = {label: [1.0 if n == "max_pool3" else 0.0 for n in c] for label, c in trained.op_decisions("unet", arch.settings).items()}
+    values = sample_from(without_zero, arch, random.Random(0))
+    assert all(values[label] == "max_pool3" for label in without_zero), values
+
+
 def tied(**more: Any):
     """A search by training over SCNAS's space with one op per cell type, on the small synthetic volumes."""
     return make_config("scnas", {"strategy": "trained", "space_settings.tie": "cell", "space_settings.channels": 8,

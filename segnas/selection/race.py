@@ -90,14 +90,16 @@ def race_folder(work: Path, fold: int) -> Path:
 
 
 def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: random.Random) -> dict[str, Any]:
-    """Values drawn from a search's final candidate probabilities (inputs uniformly among the sources; never `zero`)."""
+    """Values drawn from a search's final candidate probabilities (inputs uniformly among the sources; never `zero`).
+    A table may list every candidate (α's) or every one but `zero` (a search by training's)."""
     choices = get_space(arch.space).choices(**arch.settings)
     values: dict[str, Any] = {}
     for c in choices:
         if isinstance(c, OpChoice):
-            p = probabilities.get(c.label, [1.0] * len(c.candidates))
             names = [n for n in c.candidates if n != ZERO]
-            values[c.label] = rng.choices(names, weights=[p[c.candidates.index(n)] for n in names])[0]
+            p = probabilities.get(c.label, [1.0] * len(c.candidates))
+            listed = c.candidates if len(p) == len(c.candidates) else names
+            values[c.label] = rng.choices(names, weights=[p[listed.index(n)] for n in names])[0]
         elif isinstance(c, InputChoice):
             values[c.label] = sorted(rng.sample(list(c.candidates), c.k), key=c.candidates.index)
     return values
