@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from segnas.config import SearchConfig, TrainConfig, make_config
-from segnas.data.plan import load_plan
+from segnas.data.plan import Plan, load_plan
 from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
-from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice
+from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
 from segnas.nas.decisions import changed, describe, summarize, verdict
 from segnas.nas.spaces import get_space
 from segnas.networks.model import fit_architecture, load_model
@@ -102,6 +102,13 @@ def reference_ms(work: Path, cfg: SearchConfig, opts: dict[str, Any]) -> float:
     return step_ms(arch, plan, train_cfg, race_device(train_cfg))
 
 
+def measured_ms(arch_path: Path, plan: Plan, train_cfg: TrainConfig) -> float:
+    """A training step of the network in `arch_path` on this device, timed as `reference_ms` times the UNet's."""
+    from segnas.selection.race import race_device, step_ms
+
+    return step_ms(load_architecture(arch_path), plan, train_cfg, race_device(train_cfg))
+
+
 def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t: int, values: dict[str, Any],
               settings: dict[str, Any], inner: list[str], unet_ms: float | None, show_progress: bool) -> dict[str, Any]:
     """Train trial `t`'s network (resuming its checkpoint), score it on the inner cases → its log record."""
@@ -111,9 +118,8 @@ def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t:
     train_cfg = recipe(cfg, opts, t)
     fit_architecture(Architecture(cfg.space, settings, values), load_plan(ws), train_cfg.width).save(arch_path)
     trial_run = run / "trials" / f"trial{t:03d}"
+    ms = measured_ms(arch_path, load_plan(ws), train_cfg)  # timed as the yardstick is: the epochs' time includes data loading
     train(work, arch_path, train_cfg, run=trial_run, resume=True, show_progress=show_progress)
-    epochs = RunLog(RunFolder(trial_run).log, 10**9, write=False).records
-    ms = 1000 * sum(float(r.get("seconds", 0.0)) for r in epochs) / max(len(epochs) * train_cfg.steps_per_epoch, 1)
     device = "cpu" if train_cfg.device == "cpu" else "auto"
     scores = validate(load_model(trial_run, "last", device), ws, inner)
     dice = float(np.mean(list(scores.values())))
