@@ -60,13 +60,13 @@ def tied(**more: Any):
 BEST = {"red/op": "conv3", "enc/op": "sep_conv3_d2", "exp/op": "conv3", "dec/op": "avg_pool3"}
 
 
-def fake_trial(stop_at: int | None = None):
-    """`run_trial` without training: an additive score (+0.12 for each decision's BEST) with seeded noise."""
+def fake_trial(stop_at: int | None = None, effect: float = 0.12, noise_sd: float = 0.02):
+    """`run_trial` without training: an additive score (+`effect` for each decision's BEST) with seeded noise."""
     def run(work, run, cfg, opts, t, values, settings, inner, unet_ms, show_progress):  # noqa: ANN001, ANN202
         if t == stop_at:
             raise KeyboardInterrupt  # as if the search were killed during this trial
-        noise = np.random.default_rng(t).normal(0, 0.02)
-        score = 0.5 + sum(0.12 * (values[k] == v) for k, v in BEST.items()) + noise
+        noise = np.random.default_rng(t).normal(0, noise_sd)
+        score = 0.5 + sum(effect * (values[k] == v) for k, v in BEST.items()) + noise
         return {"epoch": t, "trial": t, "values": values, "dice": round(score, 4), "step_ms": 1.0, "penalty": 0.0,
                 "score": round(score, 4), "seconds": 1.0}
     return run
@@ -84,6 +84,17 @@ def test_a_search_by_training_decides_for_the_candidates_that_score_best(work3d:
     later = [r["values"] for r in records[7:]]  # Thompson draws lean to what scored well
     assert sum(v["red/op"] == "conv3" for v in later) > len(later) / 2
     assert (run / "decisions.png").is_file()
+
+
+def test_a_search_by_training_on_scores_without_signal_ends_undecided(work3d: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noise alone lifts some decisions over 2× uniform with few trials per candidate; the shuffled-score check
+    keeps such a search from calling itself decided."""
+    monkeypatch.setattr(trained, "run_trial", fake_trial(effect=0.0, noise_sd=0.05))
+    run = search(copy_work(work3d, tmp_path / "w"), tied(**{"strategy_options.trials": 20}), show_progress=False)
+    prov = load_architecture(run / "arch.json").provenance
+    assert prov["verdict"] == "undecided" and prov["decisions"]["clear"] <= 1, prov
+    assert "did NOT decide" in prov["in_words"] and set(prov["shuffled_p"]) == set(BEST)
 
 
 def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

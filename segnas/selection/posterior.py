@@ -104,3 +104,19 @@ def balanced(decisions: Mapping[str, Sequence[str]], n: int, rng: np.random.Gene
         rounds = max(len(c) for c in decisions.values())
         out += [{label: decisions[label][orders[label][t % len(c)]] for label, c in decisions.items()} for t in range(rounds)]
     return out[:n]
+
+
+def shuffled_p(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], scores: Sequence[float],
+               rng: np.random.Generator, shuffles: int = 200, draws: int = 1000, **prior: float) -> dict[str, float]:
+    """Per decision, how often scores shuffled across the same trials give its top candidate's probability of being
+    best a value at least as high as the real scores do (a permutation p-value): a decision can clear 2× uniform on
+    noise alone when each candidate was tried only a few times."""
+    def tops(ys: Sequence[float]) -> dict[str, float]:
+        return {k: max(v) for k, v in fit(decisions, rows, ys, **prior).p_best(rng, draws).items()}
+
+    real = tops(scores)
+    higher = dict.fromkeys(real, 0)
+    for _ in range(shuffles):
+        for k, v in tops(rng.permutation(np.asarray(scores, dtype=float)).tolist()).items():
+            higher[k] += v >= real[k]
+    return {k: round((higher[k] + 1) / (shuffles + 1), 4) for k in real}
