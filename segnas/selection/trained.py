@@ -205,7 +205,8 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list
     decisions = op_decisions(cfg.space, settings)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["score"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
-    summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled)}
+    summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled),
+               "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()]))}
     decision, words = judge(summary)
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
@@ -239,8 +240,9 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", f"the search by training decided: {counted}"
     return "undecided", (f"the search by training did NOT decide: {counted}; the exported architecture takes each "
-                         "decision's best posterior mean, but the trials do not yet tell its candidates apart. Give it "
-                         "more --minutes, or fewer decisions (space_settings.tie=cell), before trusting it.")
+                         f"decision's best posterior mean, but {summary['trials_per_candidate']:.1f} trials per candidate "
+                         "do not yet tell them apart. Give it more --minutes, or fewer decisions (tie the ops per cell "
+                         "type: space_settings.tie=cell), before trusting it.")
 
 
 def is_trained(cfg: SearchConfig) -> bool:
