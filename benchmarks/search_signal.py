@@ -136,6 +136,12 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
     if not set(archs) & set(found):
         raise SystemExit(f"no finished search of {preset} under {out}")
     archs.update(raced(out, tag))
+    for name, folder in found.items():  # a search by training's best-scoring trial (a network it trained, not a combination)
+        for log_file in sorted(folder.glob("runs/search_*/log.jsonl"))[:1]:
+            trials = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+            if trials and "trial" in trials[0]:
+                best = max(trials, key=lambda r: r["score"])
+                archs[name.replace("searched", "besttrial", 1)] = log_file.parent / "trials" / f"trial{best['trial']:03d}.json"
     for name, folder in found.items():  # what derive=scores makes of the same search (`rescore`), when scored
         for kept in sorted(folder.glob("runs/search_*/rescore_d*_b*.json"))[:1]:
             path = kept.parent / "arch_scored.json"
@@ -283,7 +289,7 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         return summary
     rows: dict[str, dict[str, float]] = {}
     searched = [f"{searched_label(tag)}_seed{s}" for s in seeds]
-    kinds = ("scored", "placebo")
+    kinds = ("scored", "placebo", "besttrial")
     for name in [*searched, *(n.replace("searched", k, 1) for k in kinds for n in searched), *raced(out, tag),
                  *(random_label(i, tag if random_tag is None else random_tag) for i in range(random))]:
         for ts in train_seeds:
@@ -318,7 +324,7 @@ def compare_with_random(rows: dict[str, dict[str, float]], into: dict[str, Any],
         random_mean = {c: float(np.mean([r[c] for r in randoms.values()])) for c in cases}
         draws = sorted(float(np.mean(list(r.values()))) for r in randoms.values())
         for k, v in rows.items():
-            if not k.startswith(("searched", "scored", "placebo", "raced")):
+            if not k.startswith(("searched", "scored", "placebo", "raced", "besttrial")):
                 continue
             mean = float(np.mean([v[c] for c in cases]))
             pct = 100.0 * sum(d < mean for d in draws) / len(draws)
