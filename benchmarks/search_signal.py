@@ -276,6 +276,8 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         prov = d["provenance"]
         b, dec = prov.get("budget", {}), prov.get("decisions", {})
         summary["searches"][name] = {"budget": b, "decisions": dec, "verdict": prov.get("verdict"), "values": d["values"]}
+        if prov.get("strategy") == "trained":  # no proxy plan: its trials are its steps; its verdict also asks for shuffled-score p
+            b = {"channels": f"{prov.get('trials')} trials of {prov.get('trial_steps')} steps,", "arch_steps": prov.get("trials")}
         print(f"| {name} | {b.get('channels')} ch, {'×'.join(map(str, b.get('patch_size', [])))} | {b.get('arch_steps')} | "
               f"{dec.get('decided_share', float('nan')):.0%} of {dec.get('op_decisions')} | {dec.get('mean_entropy', float('nan')):.3f} | "
               f"{prov.get('verdict')} |")
