@@ -138,7 +138,7 @@ def test_a_search_by_training_trains_scores_and_exports(dims: int, tmp_path: Pat
     arch = load_architecture(run / "arch.json")
     assert arch.provenance["strategy"] == "trained" and arch.provenance["verdict"] in ("decided", "undecided")
     assert arch.settings["dims"] == dims and set(arch.provenance["probabilities"]) == set(BEST)
-    assert ("cost" in arch.provenance) == (dims == 2)
+    assert ("cost" in arch.provenance) == (dims == 2) == (run / "reference.json").is_file()
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(0 <= r["dice"] <= 1 and r["step_ms"] > 0 for r in records)
     assert all((run / "trials" / f"trial{t:03d}" / "summary.json").is_file() for t in range(2))

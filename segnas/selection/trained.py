@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,16 @@ def reference_ms(work: Path, cfg: SearchConfig, opts: dict[str, Any]) -> float:
     return step_ms(arch, plan, train_cfg, race_device(train_cfg))
 
 
+def kept_reference(run: Path, measure: Callable[[], float]) -> float:
+    """The yardstick's step, measured once per search (`reference.json`): a resumed search scores as it began."""
+    path = run / "reference.json"
+    if path.is_file():
+        return float(read_json(path)["monai_unet_step_ms"])
+    ms = measure()
+    write_json(path, {"monai_unet_step_ms": ms})
+    return ms
+
+
 def measured_ms(arch_path: Path, plan: Plan, train_cfg: TrainConfig) -> float:
     """A training step of the network in `arch_path` on this device, timed as `reference_ms` times the UNet's."""
     from segnas.selection.race import race_device, step_ms
@@ -168,7 +179,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     run.mkdir(parents=True, exist_ok=True)
     write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
     history = RunLog(RunFolder(run).log, 10**9)
-    unet_ms = reference_ms(work, cfg, opts) if cfg.cost_weight > 0 else None
+    unet_ms = kept_reference(run, lambda: reference_ms(work, cfg, opts)) if cfg.cost_weight > 0 else None
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
     previous = history.records[-1]["derived"] if history.records else None
     with progress(show_progress, stats=True) as bar:
