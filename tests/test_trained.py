@@ -79,6 +79,7 @@ def test_a_search_by_training_decides_for_the_candidates_that_score_best(work3d:
     arch = load_architecture(run / "arch.json")
     assert {k: arch.values[k] for k in BEST} == BEST
     assert arch.provenance["verdict"] == "decided" and arch.provenance["trials"] == 24, arch.provenance
+    assert arch.provenance["exported"] == "each decision's best posterior mean"
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["trial"] for r in records] == list(range(24))
     later = [r["values"] for r in records[7:]]  # Thompson draws lean to what scored well
@@ -95,6 +96,9 @@ def test_a_search_by_training_on_scores_without_signal_ends_undecided(work3d: Pa
     prov = load_architecture(run / "arch.json").provenance
     assert prov["verdict"] == "undecided" and prov["decisions"]["clear"] <= 1, prov
     assert "did NOT decide" in prov["in_words"] and set(prov["shuffled_p"]) == set(BEST)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    best = max(records, key=lambda r: r["score"])  # undecided: the network it trained and scored best, not an untried mix
+    assert load_architecture(run / "arch.json").values == best["values"] and prov["exported"].startswith("the best-scoring trial")
 
 
 def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,6 +126,8 @@ def test_a_search_by_training_refuses_what_it_cannot_do(work3d: Path, tmp_path: 
     w = copy_work(work3d, tmp_path / "w")
     with pytest.raises(SegnasError, match="no option 'tau_end'"):
         search(w, tied(**{"strategy_options.tau_end": 0.1, "strategy_options.trials": 2}), show_progress=False)
+    with pytest.raises(SegnasError, match="export must be one of"):
+        search(w, tied(**{"strategy_options.export": "best", "strategy_options.trials": 2}), show_progress=False)
     with pytest.raises(SegnasError, match="needs a budget"):
         search(w, tied(), show_progress=False)
 

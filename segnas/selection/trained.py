@@ -40,22 +40,29 @@ from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
 NAME = "trained"
+EXPORTS = ("auto", "posterior", "best_trial")
 DEFAULTS: dict[str, Any] = {
     "trial_steps": 150,  # where the training loss ranked LA networks at τ 0.51 (0.12 at 50 steps)
     "steps_per_epoch": 50,
     "width": 16,  # stem channels of every trial network: MONAI UNet's, the network a user would otherwise train
     "score_cases": 8,
     "trials": None,  # a fixed number of trials instead of a budget in minutes
+    # what arch.json holds: "posterior" (each decision's best posterior mean), "best_trial" (the best-scoring trained
+    # network), "auto" (the posterior's pick when the search decided, else the best trial)
+    "export": "auto",
     "noise_sd": posterior.NOISE_SD,
     "effect_sd": posterior.EFFECT_SD,
 }
 
 
 def options(cfg: SearchConfig) -> dict[str, Any]:
-    """The strategy's options: DEFAULTS with `strategy_options` applied; an unknown key is an error."""
+    """The strategy's options: DEFAULTS with `strategy_options` applied; an unknown key or export is an error."""
     if unknown := sorted(set(cfg.strategy_options) - set(DEFAULTS)):
         raise SegnasError(f"strategy {NAME!r} has no option {unknown[0]!r}; known: {', '.join(DEFAULTS)}")
-    return {**DEFAULTS, **cfg.strategy_options}
+    opts = {**DEFAULTS, **cfg.strategy_options}
+    if opts["export"] not in EXPORTS:
+        raise SegnasError(f"strategy_options.export must be one of {', '.join(EXPORTS)}, found {opts['export']!r}")
+    return opts
 
 
 def op_decisions(space: str, settings: dict[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -208,20 +215,24 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
 
 def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list[dict[str, Any]], opts: dict[str, Any],
            unet_ms: float | None) -> Path:
-    """arch.json (each decision's most probable best candidate; inputs from the best trial), its verdict, decisions.png."""
+    """arch.json (`export`: the posterior's pick, inputs from the best trial; or the best trial), its verdict, decisions.png."""
     if not records:
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
-    values = {**best["values"], **records[-1]["derived"]}
     decisions = op_decisions(cfg.space, settings)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["score"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
     summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled),
                "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()]))}
     decision, words = judge(summary)
+    if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
+        values, exported = {**best["values"], **records[-1]["derived"]}, "each decision's best posterior mean"
+    else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
+        values, exported = dict(best["values"]), f"the best-scoring trial ({best['trial']})"
+        words += f" Exported: {exported}, a network the search trained and scored."
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
-                       "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words,
+                       "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
                        "probabilities": records[-1]["probabilities"], "shuffled_p": shuffled,
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
                        **({"cost": {"reference_step_ms": round(unet_ms, 1), "target_step_ms": round(cfg.cost_target * unet_ms, 1)}}
