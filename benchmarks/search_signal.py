@@ -52,10 +52,11 @@ from segnas.data.plan import load_plan
 from segnas.data.preprocess import foreground_samples
 from segnas.data.splits import load_fold
 from segnas.nas.arch import OpChoice, load_architecture
-from segnas.nas.search import run_folder, search
+from segnas.nas.search import run_folder
 from segnas.nas.spaces import get_space
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import Workspace
+from segnas.selection.searches import search
 from segnas.training.train import train
 
 

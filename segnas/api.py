@@ -38,7 +38,7 @@ def preprocess(work: str | Path, workers: int = 2) -> dict[str, int]:
 def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool = False, **settings: Any) -> Path:
     """Search an architecture on a fold's search split; returns the run folder (its `arch.json` is the find)."""
     from segnas.config import make_config
-    from segnas.nas.search import search as run_search
+    from segnas.selection.searches import search as run_search
     return run_search(work, make_config(preset, {**settings, "fold": fold}), resume=resume)
 
 

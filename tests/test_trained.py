@@ -12,8 +12,8 @@ import pytest
 from segnas.config import make_config
 from segnas.errors import SegnasError
 from segnas.nas.arch import load_architecture
-from segnas.nas.search import search
 from segnas.selection import posterior, trained
+from segnas.selection.searches import search
 
 from .conftest import copy_work
 

@@ -39,7 +39,7 @@ def search(
     """
     from segnas.config import budgeted_by_default, make_config, parse_overrides
     from segnas.nas.arch import load_architecture
-    from segnas.nas.search import search as run_search
+    from segnas.selection.searches import search as run_search
     overrides: dict[str, Any] = parse_overrides(settings or [])
     overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs), ("minutes", minutes))
                       if v is not None})

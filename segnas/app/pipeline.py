@@ -100,7 +100,8 @@ def _prepare(run: Path, done: str, stage: str, force: str | None, kept: str, con
 def search_stage(ws: Workspace, preset: str, fold: int, overrides: dict[str, Any], force: str | None, con: Console) -> Path:
     """The fold's search run folder with `arch.json` (searched, resumed or kept)."""
     from segnas.config import make_config
-    from segnas.nas.search import run_folder, search
+    from segnas.nas.search import run_folder
+    from segnas.selection.searches import search
 
     cfg = make_config(preset, {**overrides, "fold": fold})
     run = run_folder(ws.root, cfg)

@@ -58,7 +58,6 @@ from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
 from segnas.runtime.staleness import FORMAT
 from segnas.runtime.workspace import RunFolder, Workspace
-from segnas.selection import trained
 from segnas.training.losses import main_output, segmentation_loss
 
 log = logging.getLogger(__name__)
@@ -225,8 +224,6 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     work = Path(work)
     check_config(cfg)
     run = run_folder(work, cfg)
-    if trained.is_trained(cfg):  # not one-shot: short trainings of whole networks
-        return trained.trained_search(work, cfg, run, resume, show_progress)
     ckpt = RunFolder(run).checkpoint
     if ckpt.exists() and not resume:
         raise SegnasError(f"{run}: a search already ran here; continue it with --resume or remove the folder")

@@ -1,0 +1,20 @@
+"""Every kind of search behind one call: the one-shot strategies (`segnas.nas.search`) and the search by training
+(`segnas.selection.trained`), which trains whole networks and so sits above the search loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from segnas.config import SearchConfig
+from segnas.nas.search import run_folder
+from segnas.nas.search import search as one_shot
+from segnas.selection import trained
+
+
+def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after: int | None = None,
+           show_progress: bool = True) -> Path:
+    """Run the search `cfg` asks for on the fold's search split; returns the run folder holding `arch.json`
+    (`stop_after`: end a one-shot search after that many epochs as if it were killed, for tests)."""
+    if trained.is_trained(cfg):
+        return trained.trained_search(work, cfg, run_folder(Path(work), cfg), resume, show_progress)
+    return one_shot(work, cfg, resume=resume, stop_after=stop_after, show_progress=show_progress)
