@@ -150,7 +150,7 @@ KEPT = ("space", "space_settings", "fold", "seed", "cost_weight", "cost_target",
 
 
 def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
-    """A resumed search must propose and score as the one that ran (its trial count or minutes may grow)."""
+    """A resumed search must propose and score as the one that ran (its trials, minutes or export may change)."""
     path = RunFolder(run).config
     if not path.is_file():
         return
@@ -159,7 +159,7 @@ def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
     for key in KEPT + ("strategy_options",):
         old, new = saved.get(key), now[key]
         if key == "strategy_options":
-            old, new = ({k: v for k, v in d.items() if k != "trials"} for d in (old or {}, new))
+            old, new = ({k: v for k, v in d.items() if k not in ("trials", "export")} for d in (old or {}, new))
         if old != new:
             raise SegnasError(f"{path}: this search ran with {key} = {old!r}, not {new!r}; resume it with the same settings "
                               "or remove the folder")
@@ -229,7 +229,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list
         values, exported = {**best["values"], **records[-1]["derived"]}, "each decision's best posterior mean"
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
         values, exported = dict(best["values"]), f"the best-scoring trial ({best['trial']})"
-        words += f" Exported: {exported}, a network the search trained and scored."
+    words += f" Exported: {exported}" + (", a network the search trained and scored." if values == best["values"] else ".")
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
@@ -261,10 +261,9 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
                f"{summary['clear']} of them beyond what the same trials with shuffled scores give (p < {SHUFFLED_ALPHA})")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", f"the search by training decided: {counted}"
-    return "undecided", (f"the search by training did NOT decide: {counted}; the exported architecture takes each "
-                         f"decision's best posterior mean, but {summary['trials_per_candidate']:.1f} trials per candidate "
-                         "do not yet tell them apart. Give it more --minutes, or fewer decisions (tie the ops per cell "
-                         "type: space_settings.tie=cell), before trusting it.")
+    return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
+                         "per candidate do not yet tell them apart. Give it more --minutes, or fewer decisions (tie the "
+                         "ops per cell type: space_settings.tie=cell), before trusting its decisions.")
 
 
 def is_trained(cfg: SearchConfig) -> bool:
