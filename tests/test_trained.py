@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from segnas.app.cli import app
 from segnas.config import make_config
 from segnas.errors import SegnasError
 from segnas.nas.arch import load_architecture
@@ -148,3 +150,7 @@ def test_a_search_by_training_trains_scores_and_exports(dims: int, tmp_path: Pat
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(0 <= r["dice"] <= 1 and r["step_ms"] > 0 for r in records)
     assert all((run / "trials" / f"trial{t:03d}" / "summary.json").is_file() for t in range(2))
+    shown = CliRunner().invoke(app, ["show", str(run / "arch.json"), "--out", str(tmp_path / "cells")])
+    assert shown.exit_code == 0, shown.output
+    assert "how it was found: the search by training" in shown.output
+    assert ("measured in the search" in shown.output) == (dims == 2), shown.output

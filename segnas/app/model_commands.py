@@ -92,9 +92,12 @@ def show(
         out.print(t)
     if "cost" in arch.provenance:
         c = arch.provenance["cost"]
-        out.print(f"predicted by the search's cost model: {c['predicted_step_ms']:.0f} ms per step (target {c['target_step_ms']:.0f} ms, "
-                  f"MONAI UNet {c['reference_step_ms']:.0f} ms) at {c['at']['channels']} channels, patch "
-                  f"{'×'.join(map(str, c['at']['patch_size']))}, batch {c['at']['batch_size']}")
+        at = c.get("at", {})
+        patch = "×".join(map(str, at["patch_size"])) if isinstance(at.get("patch_size"), list) else "the plan's"
+        where = f" at {at['channels']} channels, patch {patch}, batch {at['batch_size']}" if at else ""
+        how = (f"predicted by the search's cost model: {c['predicted_step_ms']:.0f} ms per step" if "predicted_step_ms" in c
+               else f"measured in the search: {c['measured_step_ms']:.0f} ms per step" if c.get("measured_step_ms") else "the search's yardstick:")
+        out.print(f"{how} (target {c['target_step_ms']:.0f} ms, MONAI UNet {c['reference_step_ms']:.0f} ms){where}")
     if "in_words" in arch.provenance:
         out.print(f"how it was found: {arch.provenance['in_words']}")
     for path in draw_cells(arch, out_dir or arch_file.parent):

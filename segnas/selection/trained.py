@@ -235,12 +235,18 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
                        "probabilities": records[-1]["probabilities"], "shuffled_p": shuffled,
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
-                       **({"cost": {"reference_step_ms": round(unet_ms, 1), "target_step_ms": round(cfg.cost_target * unet_ms, 1)}}
+                       **({"cost": cost_record(cfg, opts, unet_ms, best["step_ms"] if values == best["values"] else None)}
                           if unet_ms else {})}
     arch.save(RunFolder(run).arch)
     plot_decisions(records, run)
     (log.info if decision == "decided" else log.warning)("%s", words)
     return run
+
+
+def cost_record(cfg: SearchConfig, opts: dict[str, Any], unet_ms: float, step_ms: float | None) -> dict[str, Any]:
+    """The exported network's step as its trial measured it (None: a combination no trial trained), beside the target."""
+    return {"measured_step_ms": step_ms, "reference_step_ms": round(unet_ms, 1), "target_step_ms": round(cfg.cost_target * unet_ms, 1),
+            "at": {"channels": opts["width"], "patch_size": cfg.patch_size, "batch_size": cfg.batch_size}}
 
 
 SHUFFLED_ALPHA = 0.05  # a decision counts as clear only when shuffled scores make its top candidate this rarely as probable
