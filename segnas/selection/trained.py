@@ -26,9 +26,10 @@ from segnas.config import SearchConfig, TrainConfig, make_config
 from segnas.data.plan import Plan, load_plan
 from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
-from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
+from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice
 from segnas.nas.decisions import DECIDED_SHARE, STABLE_SHARE, changed, decided, summarize
 from segnas.nas.spaces import get_space
+from segnas.networks.baselines import baseline_architecture
 from segnas.networks.model import fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.plots import plot_decisions
@@ -36,6 +37,7 @@ from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
 from segnas.runtime.workspace import RunFolder, Workspace
 from segnas.selection import posterior
+from segnas.selection.race import race_device, step_ms
 from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,7 @@ def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], op
     values: dict[str, Any] = dict(ops)
     for c in get_space(space).choices(**settings):  # untied spaces: inputs drawn uniformly
         if isinstance(c, InputChoice):
-            values[c.label] = sorted(rng.choice(len(c.candidates), c.k, replace=False).tolist())
-            values[c.label] = [c.candidates[i] for i in values[c.label]]
+            values[c.label] = [c.candidates[i] for i in sorted(rng.choice(len(c.candidates), c.k, replace=False).tolist())]
     return values
 
 
@@ -100,12 +101,10 @@ def recipe(cfg: SearchConfig, opts: dict[str, Any], trial: int) -> TrainConfig:
                               "device": cfg.device, "channels_last": cfg.channels_last, "amp": cfg.amp}, TrainConfig)
 
 
-def reference_ms(work: Path, cfg: SearchConfig, opts: dict[str, Any]) -> float:
-    """MONAI UNet's measured training step on this device with the trials' recipe (the cost term's yardstick)."""
-    from segnas.networks.baselines import baseline_architecture
-    from segnas.selection.race import race_device, step_ms
-
-    plan, train_cfg = load_plan(Workspace(work)), recipe(cfg, opts, 0)
+def reference_ms(plan: Plan, cfg: SearchConfig, opts: dict[str, Any]) -> float:
+    """MONAI UNet's training step on this device with the trials' recipe (the cost term's yardstick), timed as the
+    trials' networks are (`race.step_ms`: the epochs' time would include data loading)."""
+    train_cfg = recipe(cfg, opts, 0)
     arch = baseline_architecture("monai_unet", plan, list(train_cfg.patch_size or plan.patch_size))
     return step_ms(arch, plan, train_cfg, race_device(train_cfg))
 
@@ -120,23 +119,18 @@ def kept_reference(run: Path, measure: Callable[[], float]) -> float:
     return ms
 
 
-def measured_ms(arch_path: Path, plan: Plan, train_cfg: TrainConfig) -> float:
-    """A training step of the network in `arch_path` on this device, timed as `reference_ms` times the UNet's."""
-    from segnas.selection.race import race_device, step_ms
-
-    return step_ms(load_architecture(arch_path), plan, train_cfg, race_device(train_cfg))
-
-
 def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t: int, values: dict[str, Any],
               settings: dict[str, Any], inner: list[str], unet_ms: float | None, show_progress: bool) -> dict[str, Any]:
     """Train trial `t`'s network (resuming its checkpoint), score it on the inner cases → its log record."""
     t0 = time.perf_counter()
     ws = Workspace(work)
+    plan = load_plan(ws)
     arch_path = run / "trials" / f"trial{t:03d}.json"
     train_cfg = recipe(cfg, opts, t)
-    fit_architecture(Architecture(cfg.space, settings, values), load_plan(ws), train_cfg.width).save(arch_path)
+    arch = fit_architecture(Architecture(cfg.space, settings, values), plan, train_cfg.width)
+    arch.save(arch_path)
     trial_run = run / "trials" / f"trial{t:03d}"
-    ms = measured_ms(arch_path, load_plan(ws), train_cfg)  # timed as the yardstick is: the epochs' time includes data loading
+    ms = step_ms(arch, plan, train_cfg, race_device(train_cfg))  # timed as the yardstick is
     train(work, arch_path, train_cfg, run=trial_run, resume=True, show_progress=show_progress)
     device = "cpu" if train_cfg.device == "cpu" else "auto"
     scores = validate(load_model(trial_run, "last", device), ws, inner)
@@ -186,7 +180,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     run.mkdir(parents=True, exist_ok=True)
     write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
     history = RunLog(RunFolder(run).log, 10**9)
-    unet_ms = kept_reference(run, lambda: reference_ms(work, cfg, opts)) if cfg.cost_weight > 0 else None
+    unet_ms = kept_reference(run, lambda: reference_ms(plan, cfg, opts)) if cfg.cost_weight > 0 else None
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
     previous = history.records[-1]["derived"] if history.records else None
     with progress(show_progress, stats=True) as bar:
@@ -210,16 +204,15 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
             bar.update(task, advance=1, stats=f"Dice {record['dice']:.3f}")
             log.info("trial %d: inner Dice %.4f, %.0f ms/step; %d of %d op decisions at ≥ 2× uniform", record["trial"], record["dice"],
                      record["step_ms"], round(record["decisions"]["decided_share"] * len(decisions)), len(decisions))
-    return export(run, cfg, settings, history.records, opts, unet_ms)
+    return export(run, cfg, settings, decisions, history.records, opts, unet_ms)
 
 
-def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], records: list[dict[str, Any]], opts: dict[str, Any],
-           unet_ms: float | None) -> Path:
+def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: dict[str, tuple[str, ...]],
+           records: list[dict[str, Any]], opts: dict[str, Any], unet_ms: float | None) -> Path:
     """arch.json (`export`: the posterior's pick, inputs from the best trial; or the best trial), its verdict, decisions.png."""
     if not records:
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
-    decisions = op_decisions(cfg.space, settings)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["score"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
     summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled),
@@ -275,6 +268,3 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
 def is_trained(cfg: SearchConfig) -> bool:
     """Whether `cfg` asks for the search by training."""
     return cfg.strategy == NAME
-
-
-__all__ = ["DEFAULTS", "NAME", "is_trained", "propose", "trained_search"]
