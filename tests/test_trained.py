@@ -39,6 +39,26 @@ def test_the_posterior_finds_additive_effects_and_stays_undecided_on_noise() -> 
     assert all(abs(x - 0.25) < 0.05 for v in prior.values() for x in v), prior
 
 
+def test_the_cost_model_is_fitted_apart_and_trades_dice_for_step_time() -> None:
+    rng = np.random.default_rng(0)
+    rows = posterior.balanced(DECISIONS, 24, rng)
+    ms_of = {"x": 10.0, "y": 10.0, "z": 10.0, "w": 60.0}  # w: the most accurate candidate, and the slowest
+    ms = [100 + sum(ms_of[r[k]] for k in DECISIONS) for r in rows]
+    cost = posterior.fit_cost(DECISIONS, rows, ms, target_ms=150.0, weight=0.3)
+    x = posterior.design(DECISIONS, rows)
+    assert np.allclose(x @ cost.coef, ms, atol=0.5)  # additive steps are recovered
+    dice = [0.5 + sum(0.1 * (r[k] == "w") + 0.02 * (r[k] == "z") for k in DECISIONS) + rng.normal(0, 0.005) for r in rows]
+    post = posterior.fit(DECISIONS, rows, dice)
+    assert set(post.mean_best().values()) == {"w"}  # without cost: every decision takes w (190 ms each)
+    # with it: w w w 0.80 − 0.3 × (280/150 − 1) = 0.54; w w z 0.72 − 0.16 = 0.56; z z z 0.56; w z z 0.64 − 0.06 = 0.58
+    chosen = post.mean_best(cost)
+    assert sorted(chosen.values()) == ["w", "z", "z"], chosen
+    p = post.p_best(np.random.default_rng(1), cost=cost)
+    assert all(abs(sum(v) - 1) < 1e-6 for v in p.values()) and all(v[2] + v[3] > 0.7 for v in p.values()), p
+    free = posterior.fit_cost(DECISIONS, rows, ms, target_ms=150.0, weight=0.0)
+    assert post.p_best(np.random.default_rng(1), cost=free) == post.p_best(np.random.default_rng(1))
+
+
 def test_another_strategy_drops_the_presets_strategy_options_and_races_read_its_tables() -> None:
     import random
 

@@ -6,6 +6,12 @@ free. With the defaults, σ ≈ 0.05 Dice and a candidate's effect about 2σ a p
 varied by ≤ 0.013 over training seeds after 1000 steps, more after a short training; random draws of SCNAS's space
 spread over 30 points). From the posterior: the probability that each candidate is its decision's best (the table
 a trained search reports and judges "decided" on) and Thompson draws (what it trains next). Pure numpy.
+
+A hardware-aware search scores a network by its Dice minus a penalty for its step time. The step is not noisy and
+is nearly additive in the candidates (a fixed part plus each op's cost), so it gets its own model (`Cost`, fitted to
+the trials' measured steps) instead of being folded into the noisy score, where its hinge (no penalty below the
+target) would read as noise to the additive model; "best" is then the combination with the highest Dice effects
+minus the predicted penalty, found by coordinate ascent over the decisions.
 """
 
 from __future__ import annotations
@@ -36,27 +42,59 @@ class Posterior:
         z = rng.standard_normal((n, len(self.mean)))
         return self.mean + np.sqrt(sigma2)[:, None] * z @ chol.T
 
-    def best(self, coefficients: np.ndarray) -> list[dict[str, str]]:
-        """Per row of (n, P) coefficients, each decision's candidate with the largest effect."""
-        out: list[dict[str, str]] = [{} for _ in range(len(coefficients))]
-        for label, (lo, hi) in _blocks(self.decisions).items():
-            top = np.argmax(coefficients[:, lo:hi], axis=1)
-            for row, i in zip(out, top):
-                row[label] = self.decisions[label][i]
-        return out
+    def choose(self, coefficients: np.ndarray, cost: Cost | None = None, passes: int = 3) -> np.ndarray:
+        """(n, decisions) index of each decision's chosen candidate per row of (n, P) coefficients: the largest
+        effect, or with `cost` the combination maximising effects − predicted penalty (coordinate ascent)."""
+        blocks = list(_blocks(self.decisions).values())
+        choice = np.stack([np.argmax(coefficients[:, lo:hi], axis=1) for lo, hi in blocks], axis=1)
+        if cost is None or cost.weight <= 0:
+            return choice
+        for _ in range(passes):
+            for d, (lo, hi) in enumerate(blocks):
+                others = cost.coef[0] + sum(cost.coef[b + choice[:, e]] for e, (b, _) in enumerate(blocks) if e != d)
+                totals = coefficients[:, lo:hi] - cost.penalty(np.asarray(others)[:, None] + cost.coef[None, lo:hi])
+                choice[:, d] = np.argmax(totals, axis=1)
+        return choice
 
-    def p_best(self, rng: np.random.Generator, n: int = 4000) -> dict[str, list[float]]:
-        """Per decision, each candidate's posterior probability of having the largest effect (Monte Carlo)."""
-        coefficients = self.draws(n, rng)
-        out = {}
-        for label, (lo, hi) in _blocks(self.decisions).items():
-            counts = np.bincount(np.argmax(coefficients[:, lo:hi], axis=1), minlength=hi - lo)
-            out[label] = [round(float(c) / n, 4) for c in counts]
-        return out
+    def best(self, coefficients: np.ndarray, cost: Cost | None = None) -> list[dict[str, str]]:
+        """Per row of (n, P) coefficients, each decision's chosen candidate (`choose`) by name."""
+        labels = list(self.decisions)
+        return [{label: self.decisions[label][i] for label, i in zip(labels, row)} for row in self.choose(coefficients, cost)]
 
-    def mean_best(self) -> dict[str, str]:
-        """Each decision's candidate with the largest posterior mean effect."""
-        return self.best(self.mean[None, :])[0]
+    def p_best(self, rng: np.random.Generator, n: int = 4000, cost: Cost | None = None) -> dict[str, list[float]]:
+        """Per decision, each candidate's posterior probability of being chosen in the best network (Monte Carlo)."""
+        choice = self.choose(self.draws(n, rng), cost)
+        return {label: [round(float(c) / n, 4) for c in np.bincount(choice[:, d], minlength=len(self.decisions[label]))]
+                for d, label in enumerate(self.decisions)}
+
+    def mean_best(self, cost: Cost | None = None) -> dict[str, str]:
+        """The best network under the posterior mean effects."""
+        return self.best(self.mean[None, :], cost)[0]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A network's step (ms) as an additive function of its candidates, and what it costs a score:
+    weight × max(0, step / target − 1)."""
+
+    coef: np.ndarray  # (1 + Σ candidates,): the fixed part's ms, then each candidate's, in `design`'s order
+    weight: float
+    target_ms: float
+
+    def penalty(self, ms: np.ndarray) -> np.ndarray:
+        """The score's penalty for steps of `ms` milliseconds (any shape)."""
+        return self.weight * np.maximum(0.0, ms / self.target_ms - 1.0)
+
+
+def fit_cost(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], step_ms: Sequence[float],
+             target_ms: float, weight: float, ridge: float = 1e-3) -> Cost:
+    """Least squares (a touch of ridge: before every candidate was timed the design is short of rank) of the
+    measured steps of `rows` on their candidates."""
+    x, y = design({k: tuple(v) for k, v in decisions.items()}, rows), np.asarray(step_ms, dtype=float)
+    shrink = np.full(x.shape[1], ridge)
+    shrink[0] = 0.0 if len(y) else ridge
+    coef = np.linalg.solve(x.T @ x + np.diag(shrink), x.T @ y)
+    return Cost(coef, weight, target_ms)
 
 
 def _blocks(decisions: Mapping[str, Sequence[str]]) -> dict[str, tuple[int, int]]:
@@ -107,12 +145,13 @@ def balanced(decisions: Mapping[str, Sequence[str]], n: int, rng: np.random.Gene
 
 
 def shuffled_p(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], scores: Sequence[float],
-               rng: np.random.Generator, shuffles: int = 200, draws: int = 1000, **prior: float) -> dict[str, float]:
+               rng: np.random.Generator, shuffles: int = 200, draws: int = 1000, cost: Cost | None = None,
+               **prior: float) -> dict[str, float]:
     """Per decision, how often scores shuffled across the same trials give its top candidate's probability of being
     best a value at least as high as the real scores do (a permutation p-value): a decision can clear 2× uniform on
-    noise alone when each candidate was tried only a few times."""
+    noise alone when each candidate was tried only a few times. The cost model, not noisy, is not shuffled."""
     def tops(ys: Sequence[float]) -> dict[str, float]:
-        return {k: max(v) for k, v in fit(decisions, rows, ys, **prior).p_best(rng, draws).items()}
+        return {k: max(v) for k, v in fit(decisions, rows, ys, **prior).p_best(rng, draws, cost).items()}
 
     real = tops(scores)
     higher = dict.fromkeys(real, 0)

@@ -1,14 +1,16 @@
 """A search that decides by training: short trainings of whole networks, read through a Bayesian additive model.
 
 Measured on LA (BENCHMARKS.md, issue 21): the one-shot supernets rank trained networks of SCNAS's space no better
-than chance, while a network's Dice after 150 training steps ranks them as after 1000 does (Kendall τ 0.51). This
+than chance, while a network's training loss after 150 of its own steps ranks them as its Dice after 1000 does
+(Kendall τ 0.51). This
 strategy therefore trains each proposed network alone for `trial_steps` steps with the training recipe and scores
 it on the fold's inner cases (its first `score_cases` search_val cases, held out of every trial's training). The
 scores feed `segnas.selection.posterior`: each candidate's probability of being its decision's best is the table
 the search reports and is judged "decided" on, as α's tables are; the next network is a Thompson draw from the same
 posterior (the first ones cover every candidate evenly). Few decisions suit it: tie the ops per cell type
-(`space_settings.tie=cell`). A hardware-aware search (`cost_weight`) subtracts cost_weight × max(0, step / target
-− 1) from a trial's score, target = cost_target × MONAI UNet's step (ENAS's reward, issue 23). Every trial is one
+(`space_settings.tie=cell`). A hardware-aware search (`cost_weight`) scores a network by its Dice minus cost_weight ×
+max(0, step / target − 1), target = cost_target × MONAI UNet's step (ENAS's reward, issue 23); the posterior models
+the trials' Dice, and a separate additive model their measured steps (`posterior.Cost`). Every trial is one
 line of `log.jsonl` and its training is resumable: a killed search continues where it stopped.
 """
 
@@ -73,7 +75,16 @@ def op_decisions(space: str, settings: dict[str, Any]) -> dict[str, tuple[str, .
             for c in get_space(space).choices(**settings) if isinstance(c, OpChoice)}
 
 
-def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], opts: dict[str, Any], seed: int) -> dict[str, Any]:
+def beliefs(decisions: dict[str, tuple[str, ...]], records: list[dict[str, Any]], opts: dict[str, Any],
+            cost: tuple[float, float] | None) -> tuple[posterior.Posterior, posterior.Cost | None]:
+    """The posterior of the trials' inner Dice, and with `cost` = (weight, target ms) the model of their steps."""
+    rows = [r["values"] for r in records]
+    post = posterior.fit(decisions, rows, [r["dice"] for r in records], opts["noise_sd"], opts["effect_sd"])
+    return post, (posterior.fit_cost(decisions, rows, [r["step_ms"] for r in records], cost[1], cost[0]) if cost else None)
+
+
+def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], opts: dict[str, Any], seed: int,
+            cost: tuple[float, float] | None = None) -> dict[str, Any]:
     """The values of trial `len(done)`: the even cover first, then a Thompson draw given the finished trials.
     Deterministic in (seed, trial), so a resumed search proposes what the uninterrupted one would."""
     decisions = op_decisions(space, settings)
@@ -83,8 +94,8 @@ def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], op
     if t < cover:
         ops = posterior.balanced(decisions, cover, np.random.default_rng([seed]))[t]
     else:
-        post = posterior.fit(decisions, [r["values"] for r in done], [r["score"] for r in done], opts["noise_sd"], opts["effect_sd"])
-        ops = post.best(post.draws(1, rng))[0]
+        post, steps = beliefs(decisions, done, opts, cost)
+        ops = post.best(post.draws(1, rng), steps)[0]
     values: dict[str, Any] = dict(ops)
     for c in get_space(space).choices(**settings):  # untied spaces: inputs drawn uniformly
         if isinstance(c, InputChoice):
@@ -181,6 +192,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
     history = RunLog(RunFolder(run).log, 10**9)
     unet_ms = kept_reference(run, lambda: reference_ms(plan, cfg, opts)) if cfg.cost_weight > 0 else None
+    cost = (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
     previous = history.records[-1]["derived"] if history.records else None
     with progress(show_progress, stats=True) as bar:
@@ -190,12 +202,11 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
             spent = sum(r["seconds"] for r in done)
             if len(done) == opts["trials"] or (done and spent + spent / len(done) > budget_s):
                 break
-            values = propose(cfg.space, settings, done, opts, cfg.seed)
+            values = propose(cfg.space, settings, done, opts, cfg.seed, cost)
             record = run_trial(work, run, cfg, opts, len(done), values, settings, inner, unet_ms, show_progress)
-            post = posterior.fit(decisions, [r["values"] for r in done + [record]], [r["score"] for r in done + [record]],
-                                 opts["noise_sd"], opts["effect_sd"])
-            record["probabilities"] = post.p_best(np.random.default_rng([cfg.seed, len(done), 1]))
-            record["derived"] = post.mean_best()
+            post, steps = beliefs(decisions, done + [record], opts, cost)
+            record["probabilities"] = post.p_best(np.random.default_rng([cfg.seed, len(done), 1]), cost=steps)
+            record["derived"] = post.mean_best(steps)
             moved = changed(previous, record["derived"])
             record["decisions"] = {**summarize(record["probabilities"], decisions), "changed": moved,
                                    "changed_share": moved / max(len(decisions), 1)}
@@ -213,8 +224,10 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     if not records:
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
-    shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["score"] for r in records],
-                                    np.random.default_rng([cfg.seed, len(records), 2]), noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
+    steps = beliefs(decisions, records, opts, (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None)[1]
+    shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["dice"] for r in records],
+                                    np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
+                                    noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
     summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled),
                "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()]))}
     decision, words = judge(summary)
