@@ -224,22 +224,25 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     if not records:
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
-    steps = beliefs(decisions, records, opts, (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None)[1]
+    # read from the trials (as the last trial's record was, with its seed): a resume re-reads them with this code
+    post, steps = beliefs(decisions, records, opts, (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None)
+    probabilities = post.p_best(np.random.default_rng([cfg.seed, len(records) - 1, 1]), cost=steps)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["dice"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
                                     noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
-    summary = {**records[-1]["decisions"], **clear_of_shuffled(records[-1]["probabilities"], shuffled),
+    moved = {k: records[-1]["decisions"][k] for k in ("changed", "changed_share")}
+    summary = {**summarize(probabilities, decisions), **moved, **clear_of_shuffled(probabilities, shuffled),
                "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()]))}
     decision, words = judge(summary)
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
-        values, exported = {**best["values"], **records[-1]["derived"]}, "each decision's best posterior mean"
+        values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
         values, exported = dict(best["values"]), f"the best-scoring trial ({best['trial']})"
     words += f" Exported: {exported}" + (", a network the search trained and scored." if values == best["values"] else ".")
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
-                       "probabilities": records[-1]["probabilities"], "shuffled_p": shuffled,
+                       "probabilities": probabilities, "shuffled_p": shuffled,
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
                        **({"cost": cost_record(cfg, opts, unet_ms, best["step_ms"] if values == best["values"] else None)}
                           if unet_ms else {})}
