@@ -2,10 +2,11 @@
 
 score = intercept + Σ_d effect[d, value_d] + noise, with one effect per candidate of every op decision d. The
 prior is conjugate (normal-inverse-gamma): effects ~ N(0, σ² / λ), σ² ~ InvGamma(a0, b0), the intercept nearly
-free. With the defaults, σ ≈ 0.05 Dice and a candidate's effect about 2σ a priori (guesses: one LA network's Dice
-varied by ≤ 0.013 over training seeds after 1000 steps, more after a short training; random draws of SCNAS's space
-spread over 30 points). From the posterior: the probability that each candidate is its decision's best (the table
-a trained search reports and judges "decided" on) and Thompson draws (what it trains next). Pure numpy.
+free. With the defaults, σ ≈ 0.05 Dice and a candidate's effect about 2σ a priori (on LA after 150 steps, measured
+since: a network's Dice varies by 0.01–0.02 over training seeds, 0.11 for one that trains erratically, and the
+additive model leaves 0.03–0.05 unexplained; random draws of SCNAS's space spread over 30 points). From the
+posterior: the probability that each candidate is its decision's best (the table a trained search reports and
+judges "decided" on) and Thompson draws (what it trains next). Pure numpy.
 
 A hardware-aware search scores a network by its Dice minus a penalty for its step time. The step is not noisy and
 is nearly additive in the candidates (a fixed part plus each op's cost), so it gets its own model (`Cost`, fitted to
