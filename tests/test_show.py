@@ -57,3 +57,14 @@ def test_show_times_a_step_predicted_and_measured(tmp_path: Path) -> None:
     result = runner.invoke(app, ["show", str(tmp_path / "arch.json"), "--patch", "32x32", "--timing"])
     assert result.exit_code == 0, result.output
     assert "predicted (cost model)" in result.output and "MONAI UNet, measured" in result.output
+
+
+def test_show_sizes_it_at_another_width(tmp_path: Path) -> None:
+    SPACES["unet"].random(1, channels=8).save(tmp_path / "arch.json")
+    sizes = {}
+    for width in ("8", "16"):
+        result = runner.invoke(app, ["show", str(tmp_path / "arch.json"), "--width", width, "--out", str(tmp_path / width)])
+        assert result.exit_code == 0, result.output
+        assert f"channels={width}" in result.output
+        sizes[width] = int(result.output.split("│")[1].strip().replace(",", "")) if "│" in result.output else None
+    assert sizes["16"] > sizes["8"], sizes

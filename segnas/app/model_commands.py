@@ -58,6 +58,8 @@ def show(
     timing: Annotated[bool, typer.Option("--timing", help="Also time a training step on this machine (batch 2 at --patch): "
                                          "predicted by the cost model and measured, with MONAI UNet's beside it.")] = False,
     device: Annotated[str, typer.Option("--device", help="Device for --timing: cpu, cuda, cuda:1 …")] = "cpu",
+    width: Annotated[int | None, typer.Option("--width", min=1, help="Stem channels to size and time it at, as `segnas train --width` "
+                                                                  "builds it (default: the file's).")] = None,
 ) -> None:
     """Print an architecture with its parameters and GFLOPs, and draw each cell type as a PNG.
 
@@ -70,6 +72,8 @@ def show(
     from segnas.nas.spaces import get_space
     loaded = load_architecture(arch_file)
     arch = get_space(loaded.space, arch_file).check(loaded, str(arch_file))
+    if width is not None:
+        arch = arch.with_settings(channels=width)
     size = parse_patch(patch) if patch else [128] * 3 if arch.settings["dims"] == 3 else [256] * 2
     if len(size) != arch.settings["dims"]:
         raise SegnasError(f"--patch {patch}: {len(size)} sizes for a {arch.settings['dims']}D architecture")
@@ -98,6 +102,8 @@ def show(
         how = (f"predicted by the search's cost model: {c['predicted_step_ms']:.0f} ms per step" if "predicted_step_ms" in c
                else f"measured in the search: {c['measured_step_ms']:.0f} ms per step" if c.get("measured_step_ms") else "the search's yardstick:")
         out.print(f"{how} (target {c['target_step_ms']:.0f} ms, MONAI UNet {c['reference_step_ms']:.0f} ms){where}")
+        if timing and at.get("channels") not in (None, arch.settings.get("channels")):
+            out.print(f"(timed above at {arch.settings.get('channels')} channels; add --width {at['channels']} to time it as the search did)")
     if "in_words" in arch.provenance:
         out.print(f"how it was found: {arch.provenance['in_words']}")
     for path in draw_cells(arch, out_dir or arch_file.parent):
