@@ -84,7 +84,12 @@ class Cost:
 
     def penalty(self, ms: np.ndarray) -> np.ndarray:
         """The score's penalty for steps of `ms` milliseconds (any shape)."""
-        return self.weight * np.maximum(0.0, ms / self.target_ms - 1.0)
+        return penalty(ms, self.weight, self.target_ms)
+
+
+def penalty(ms: np.ndarray | float, weight: float, target_ms: float) -> np.ndarray:
+    """What a step of `ms` milliseconds costs a score: weight × max(0, ms / target − 1) (ENAS's reward, issue 23)."""
+    return weight * np.maximum(0.0, np.asarray(ms) / target_ms - 1.0)
 
 
 def fit_cost(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], step_ms: Sequence[float],

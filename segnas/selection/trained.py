@@ -75,6 +75,11 @@ def op_decisions(space: str, settings: dict[str, Any]) -> dict[str, tuple[str, .
             for c in get_space(space).choices(**settings) if isinstance(c, OpChoice)}
 
 
+def cost_terms(cfg: SearchConfig, unet_ms: float | None) -> tuple[float, float] | None:
+    """(weight, target ms) of a hardware-aware search's step penalty; None when it has none."""
+    return (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None
+
+
 def beliefs(decisions: dict[str, tuple[str, ...]], records: list[dict[str, Any]], opts: dict[str, Any],
             cost: tuple[float, float] | None) -> tuple[posterior.Posterior, posterior.Cost | None]:
     """The posterior of the trials' inner Dice, and with `cost` = (weight, target ms) the model of their steps."""
@@ -146,7 +151,8 @@ def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t:
     device = "cpu" if train_cfg.device == "cpu" else "auto"
     scores = validate(load_model(trial_run, "last", device), ws, inner)
     dice = float(np.mean(list(scores.values())))
-    penalty = cfg.cost_weight * max(0.0, ms / (cfg.cost_target * unet_ms) - 1) if unet_ms else 0.0
+    terms = cost_terms(cfg, unet_ms)
+    penalty = float(posterior.penalty(ms, *terms)) if terms else 0.0
     return {"epoch": t, "trial": t, "values": values, "dice": round(dice, 4), "step_ms": round(ms, 1),
             "penalty": round(penalty, 4), "score": round(dice - penalty, 4), "seconds": time.perf_counter() - t0}
 
@@ -192,7 +198,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
     history = RunLog(RunFolder(run).log, 10**9)
     unet_ms = kept_reference(run, lambda: reference_ms(plan, cfg, opts)) if cfg.cost_weight > 0 else None
-    cost = (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None
+    cost = cost_terms(cfg, unet_ms)
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
     previous = history.records[-1]["derived"] if history.records else None
     with progress(show_progress, stats=True) as bar:
@@ -225,7 +231,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
     # read from the trials (as the last trial's record was, with its seed): a resume re-reads them with this code
-    post, steps = beliefs(decisions, records, opts, (cfg.cost_weight, cfg.cost_target * unet_ms) if unet_ms else None)
+    post, steps = beliefs(decisions, records, opts, cost_terms(cfg, unet_ms))
     probabilities = post.p_best(np.random.default_rng([cfg.seed, len(records) - 1, 1]), cost=steps)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["dice"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
