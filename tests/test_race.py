@@ -201,15 +201,16 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     work = tmp_path / "w"
     args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
             "--minutes", "1", "--search-set", "space_settings.channels=8", "--search-set", "space_settings.depth=2",
-            "--search-set", "workers=0", "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
+            "--search-set", "workers=0", "--search-set", "strategy_options.trial_steps=2", "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
             "--workers", "1", "--min-unit-steps", "1"]
     done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
     assert split["search_share"] == 0.2 and split["race_minutes_planned"] == pytest.approx(0.4)
     assert {"search_minutes", "race_minutes", "final_training_minutes"} <= set(split)
-    searched_with = json.loads((work / "runs" / "search_scnas_unet_gumbel2_fold0" / "config.json").read_text())
+    searched_with = json.loads((work / "runs" / "search_scnas_unet_trained_fold0" / "config.json").read_text())
     assert searched_with["cost_weight"] == 1.0 and searched_with["minutes"] == pytest.approx(0.2)  # hardware-aware by default
+    assert searched_with["space_settings"]["tie"] == "cell" and searched_with["strategy_options"]["width"] == 8  # by training, at the race's width
     s = summary(work)
     assert "winner:" in done.stdout and s["winner"] in s["candidates"]
     metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())
@@ -269,12 +270,18 @@ def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows
 
     coarse = budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0)
     assert coarse["space_settings.stem_stride"] == 2 and coarse["cost_weight"] == 1.0 and coarse["minutes"] == 2.0
+    assert coarse["strategy"] == "trained" and coarse["space_settings.tie"] == "cell"  # by training, one op per cell type
+    assert budgeted_search(plan(2, [64, 64]), "thrifty", {}, 2.0)["space_settings.tie"] == "cell"  # DN and UP cells: 2 decisions
+    assert budgeted_search(plan(2, [64, 64]), "scnas", {"space_settings.tie": "node"}, 2.0)["space_settings.tie"] == "node"
+    one_shot = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"strategy": "gumbel2"}, 2.0, width=16)
+    assert "space_settings.tie" not in one_shot and one_shot["cost_width"] == 16  # a one-shot search as before
     assert "space_settings.stem_stride" not in budgeted_search(plan(2, [64, 64]), "scnas", {}, 2.0)  # measured in 3D only
     assert "space_settings.stem_stride" not in budgeted_search(plan(3, [24, 24, 8]), "scnas", {}, 2.0)  # not a multiple of 16
     mine = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"space_settings.stem_stride": 1, "cost_weight": 0.0}, 2.0)
     assert mine["space_settings.stem_stride"] == 1 and mine["cost_weight"] == 0.0  # the user's settings win
-    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0, width=16)["cost_width"] == 16  # costs at the trained width
-    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {"cost_width": 24}, 2.0, width=16)["cost_width"] == 24
+    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0, width=16)["strategy_options.width"] == 16  # trials at the trained width
+    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {"strategy_options.width": 24}, 2.0, width=16)["strategy_options.width"] == 24
+    assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {"strategy": "darts", "cost_width": 24}, 2.0, width=16)["cost_width"] == 24
 
 
 def test_a_race_trains_the_searched_networks_as_wide_as_the_unet_they_race() -> None:

@@ -32,6 +32,9 @@ STAGES = ("plan", "preprocess", "search", "train", "predict")
 SEARCH_SHARE, RACE_SHARE = 0.2, 0.4
 DEFAULT_COST_WEIGHT = 1.0  # a budgeted run's search weighs the predicted step time beyond cost_target × MONAI UNet's
 DEFAULT_STEM_STRIDE = 2  # and in 3D runs its cells on half the grid (BENCHMARKS.md, "Cells on half the grid")
+# and searches by training, one op per cell type: on LA its exports beat every random draw of the space, the one-shot
+# searches' did not (BENCHMARKS.md, "Deciding by training"; "The search by training with Dice and step time modelled apart")
+DEFAULT_STRATEGY, DEFAULT_TIE = "trained", "cell"
 
 
 def forced(stage: str, force: str | None) -> bool:
@@ -206,7 +209,8 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
     searching = budgeted_search(plan, preset, search_overrides, search_share * minutes, train_cfg.width)
     coarse = " (cells on half the grid: stem_stride 2)" if searching.get("space_settings.stem_stride") == DEFAULT_STEM_STRIDE else ""
-    con.rule(f"fold {fold}: hardware-aware search in {search_share * minutes:.0f} min{coarse}")
+    how = "search by training" if make_config(preset, searching).strategy == "trained" else "search"
+    con.rule(f"fold {fold}: hardware-aware {how} in {search_share * minutes:.0f} min{coarse}")
     search_run = search_stage(ws, preset, fold, searching, force, con)
     if "search_minutes" not in split:
         split["search_minutes"] = (time.perf_counter() - t_fold) / 60
@@ -217,18 +221,22 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
 
 
 def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes: float, width: int | None = None) -> dict[str, Any]:
-    """The settings of a budgeted run's search: hardware-aware (`cost_weight`, its costs measured at the trained
-    `width`), and in 3D with `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600
-    steps of such networks took less time than 150 of the same architectures at full resolution and scored higher
-    (BENCHMARKS.md, "Cells on half the grid"). The user's `--search-set` overrides any of them."""
+    """The settings of a budgeted run's search: by training (`DEFAULT_STRATEGY`, one op per cell type where the space
+    ties them), hardware-aware (`cost_weight`; trials, or the cost model, at the trained `width`), and in 3D with
+    `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600 steps of such networks took
+    less time than 150 of the same architectures at full resolution and scored higher (BENCHMARKS.md, "Cells on half
+    the grid"). The user's `--search-set` overrides any of them."""
     from segnas.config import make_config
     from segnas.nas.spaces import get_space
     from segnas.networks.model import check_patch
 
-    measured_at = {"cost_width": width} if width is not None else {}
-    searching = {"cost_weight": DEFAULT_COST_WEIGHT, **measured_at, **overrides, "minutes": minutes}
+    searching = {"strategy": DEFAULT_STRATEGY, "cost_weight": DEFAULT_COST_WEIGHT, **overrides, "minutes": minutes}
     cfg = make_config(preset, searching)
     space = get_space(cfg.space)
+    if width is not None:  # the costs, and a search by training's trials, at the width the race trains
+        searching = {("strategy_options.width" if cfg.strategy == "trained" else "cost_width"): width, **searching}
+    if cfg.strategy == "trained" and "tie" in space.defaults:
+        searching = {"space_settings.tie": DEFAULT_TIE, **searching}
     if plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:
         return searching
     settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes,

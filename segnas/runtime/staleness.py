@@ -11,7 +11,7 @@ from segnas.errors import Problem, SegnasError, short_repr
 
 FORMAT = 1  # of the stage records (config.json "format"); raise it when kept outputs would no longer be valid
 FREE_SETTINGS = frozenset({"workers", "device"})  # settings that may change between runs without changing results
-FREE = FREE_SETTINGS | {"ranks", "work", "space_settings_resolved", "budget"}  # and what config.json records beside them
+FREE = FREE_SETTINGS | {"ranks", "work", "space_settings_resolved", "strategy_options_resolved", "budget"}  # and what config.json records beside them
 _MISSING = object()
 
 

@@ -37,6 +37,7 @@ from segnas.runtime.files import read_json, write_json
 from segnas.runtime.plots import plot_decisions
 from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
+from segnas.runtime.staleness import FORMAT
 from segnas.runtime.workspace import RunFolder, Workspace
 from segnas.selection import posterior
 from segnas.selection.race import race_device, step_ms
@@ -45,6 +46,7 @@ from segnas.training.train import train, validate
 log = logging.getLogger(__name__)
 NAME = "trained"
 EXPORTS = ("auto", "posterior", "best_trial")
+RESOLVED = "strategy_options_resolved"  # config.json: the options a search ran with, defaults included
 DEFAULTS: dict[str, Any] = {
     "trial_steps": 150,  # where the training loss ranked LA networks at τ 0.51 (0.12 at 50 steps)
     "steps_per_epoch": 50,
@@ -166,6 +168,7 @@ def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
     if not path.is_file():
         return
     saved = read_json(path)
+    saved["strategy_options"] = saved.get(RESOLVED, saved.get("strategy_options"))  # before RESOLVED, the resolved options were kept there
     now = {**cfg.to_json(), "strategy_options": opts}
     for key in KEPT + ("strategy_options",):
         old, new = saved.get(key), now[key]
@@ -195,7 +198,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     decisions = op_decisions(cfg.space, settings)
     check_same(run, cfg, opts)
     run.mkdir(parents=True, exist_ok=True)
-    write_json(RunFolder(run).config, {**cfg.to_json(), "strategy_options": opts})
+    write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, RESOLVED: opts})  # as asked, so `segnas run` can tell it kept
     history = RunLog(RunFolder(run).log, 10**9)
     unet_ms = kept_reference(run, lambda: reference_ms(plan, cfg, opts)) if cfg.cost_weight > 0 else None
     cost = cost_terms(cfg, unet_ms)
