@@ -14,6 +14,7 @@ from segnas.app.cli import app
 from segnas.config import make_config
 from segnas.errors import SegnasError
 from segnas.nas.arch import load_architecture
+from segnas.nas.spaces import SPACES
 from segnas.selection import posterior, trained
 from segnas.selection.searches import search
 
@@ -155,17 +156,19 @@ def test_a_search_by_training_refuses_what_it_cannot_do(work3d: Path, tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("space", sorted(SPACES))
 @pytest.mark.parametrize("dims", [2, 3])
-def test_a_search_by_training_trains_scores_and_exports(dims: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """In 2D with the cost term (MONAI UNet, its yardstick, needs 32² here), in 3D without."""
+def test_a_search_by_training_trains_scores_and_exports(space: str, dims: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Every space, tied per cell type; in 2D with the cost term (MONAI UNet, its yardstick, needs 32² here), in 3D without."""
     w = copy_work(request.getfixturevalue(f"work{dims}d"), tmp_path / "w")
-    cfg = tied(**{"strategy_options.trials": 2, "strategy_options.trial_steps": 2, "strategy_options.score_cases": 1,
-                  "strategy_options.width": 8, "patch_size": [32, 32] if dims == 2 else [16, 16, 16],
-                  "cost_weight": 1.0 if dims == 2 else 0.0})
+    cfg = tied(**{"space": space, "strategy_options.trials": 2, "strategy_options.trial_steps": 2, "strategy_options.score_cases": 1,
+                  "strategy_options.width": 8, "patch_size": [32, 32] if dims == 2 else [32 if space == "nested" else 16, 16, 16],
+                  "cost_weight": 1.0 if dims == 2 else 0.0})  # the nested space's depth 4 needs a level of 2 voxels
     run = search(w, cfg, show_progress=False)
     arch = load_architecture(run / "arch.json")
     assert arch.provenance["strategy"] == "trained" and arch.provenance["verdict"] in ("decided", "undecided")
-    assert arch.settings["dims"] == dims and set(arch.provenance["probabilities"]) == set(BEST)
+    assert arch.space == space and arch.settings["dims"] == dims
+    assert set(arch.provenance["probabilities"]) == set(trained.op_decisions(space, arch.settings))
     assert ("cost" in arch.provenance) == (dims == 2) == (run / "reference.json").is_file()
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(0 <= r["dice"] <= 1 and r["step_ms"] > 0 for r in records)
