@@ -201,7 +201,8 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     work = tmp_path / "w"
     args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
             "--minutes", "1", "--search-set", "space_settings.channels=8", "--search-set", "space_settings.depth=2",
-            "--search-set", "workers=0", "--search-set", "strategy_options.trial_steps=2", "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
+            "--search-set", "workers=0", "--search-set", "strategy_options.trial_steps=2",
+            "--train-set", "steps_per_epoch=2", "--train-set", "workers=0", "--train-set", "width=8",
             "--workers", "1", "--min-unit-steps", "1"]
     done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
