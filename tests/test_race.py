@@ -317,6 +317,28 @@ def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d
     assert drawn[0][0] not in drawn[1]
 
 
+def test_a_race_after_a_search_by_training_enters_its_best_other_trials(work2d: Path, tmp_path: Path) -> None:
+    from segnas.config import TrainConfig, make_config
+    from segnas.data.plan import load_plan
+    from segnas.nas.arch import load_architecture
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection.race import make_candidates
+
+    work = copy_work(work2d, tmp_path / "w")
+    run, plan = work / "runs" / "search_t", load_plan(Workspace(work))
+    space = get_space("unet")
+    picked = space.random(seed=0, dims=2, in_channels=2, num_classes=3, channels=8, depth=2, tie="cell")
+    picked.save(run / "arch.json")
+    others = [space.random(seed=s, **picked.settings).values for s in (1, 2, 3)]
+    scores = [(picked.values, 0.9), (others[0], 0.5), (others[1], 0.8), (others[1], 0.7), (others[2], 0.6)]  # the pick, a repeat
+    (run / "log.jsonl").write_text("".join(json.dumps({"trial": t, "values": v, "score": sc, "probabilities": {}}) + "\n"
+                                           for t, (v, sc) in enumerate(scores)))
+    found = make_candidates(work, run, plan, make_config("darts", {"width": 8}, TrainConfig),
+                            RaceConfig(samples=3, random=0, baselines=()), tmp_path / "race")
+    assert set(found) == {"searched", "trial0", "trial1", "trial2"}  # trained and scored networks, not samples
+    assert [load_architecture(found[f"trial{i}"]).values for i in range(3)] == [others[1], others[2], others[0]]  # best first
+
+
 def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not_stop_it(tmp_path: Path) -> None:
     for attempt in range(4):  # a dashboard or script opening the new file creates Optuna's tables beside the worker
         errors, studies = open_together(f"sqlite:///{tmp_path / f'race{attempt}.db'}", workers=1, outsiders=3)

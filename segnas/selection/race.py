@@ -1,15 +1,15 @@
 """The race: the network a user gets is chosen by training the candidates at equal wall clock on this device.
 
-Candidates are the search's derived architecture, samples from its final distribution, random draws of the same
-space and the hand-designed baselines (MONAI UNet, DynUNet), all fitted to the dataset at one width and trained
-with one recipe. Optuna runs the trials and prunes them by successive halving (its `SuccessiveHalvingPruner`,
-η = 2): rung r gives a candidate 2^r time units in all, a unit being the same number of seconds for everyone: one
-epoch of as many steps as the candidate's measured step time (`segnas.nas.cost.train_step`) fits in it, so a cheap
-network trains more steps in the same time (validation at each rung is not counted in the units). Rungs are
-scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
-validation cases stay untouched for reporting. A trial that
-survives every rung has trained for the full budget: the best of those wins, and `finish` trains it on (from
-its last checkpoint, with the same recipe) for the time left of a total budget.
+Candidates are the search's derived architecture, samples from its final distribution (a search by training's best
+other trials instead), random draws of the same space and the hand-designed baselines (MONAI UNet, DynUNet), all
+fitted to the dataset at one width and trained with one recipe. Optuna runs the trials and prunes them by successive
+halving (its `SuccessiveHalvingPruner`, η = 2): rung r gives a candidate 2^r time units in all, a unit being the
+same number of seconds for everyone: one epoch of as many steps as the candidate's measured step time
+(`segnas.nas.cost.train_step`) fits in it, so a cheap network trains more steps in the same time (validation at each
+rung is not counted in the units). Rungs are scored by Dice on the fold's inner split (its `search_val` cases, held
+out of the race's trainings); the fold's validation cases stay untouched for reporting. A trial that survives every
+rung has trained for the full budget: the best of those wins, and `finish` trains it on (from its last checkpoint,
+with the same recipe) for the time left of a total budget.
 
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
 `segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
@@ -59,7 +59,7 @@ class RaceConfig:
 
     unit_seconds: float = 60.0  # training time of rung 0 per candidate; rung r totals 2^r units
     rungs: int = 3  # the survivors of the last rung have trained 2^(rungs − 1) units: the full budget
-    samples: int = 2  # architectures drawn from the search's final distribution
+    samples: int = 2  # architectures drawn from the search's final distribution (a search by training: its best other trials)
     random: int = 2  # uniformly random architectures of the space
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
@@ -114,6 +114,16 @@ def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**overrides, "width": UNET_CHANNELS}
 
 
+def runners_up(records: list[dict[str, Any]], found: Architecture, n: int) -> list[dict[str, Any]]:
+    """A search by training's best-scoring trials other than its pick (distinct networks, best first, at most `n`):
+    networks it trained and scored, where a one-shot search (no trials) has only samples of its distribution."""
+    out: list[dict[str, Any]] = []
+    for r in sorted((r for r in records if "trial" in r), key=lambda r: -r["score"]):
+        if r["values"] not in out and {k: found.values.get(k) for k in r["values"]} != r["values"]:
+            out.append(r["values"])
+    return out[:n]
+
+
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
     """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
     if unknown := [name for name in cfg.baselines if name not in BASELINES]:  # before anything is written
@@ -129,9 +139,13 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
     space = get_space(found.space)
     rng = random.Random(cfg.seed)
     archs: dict[str, Architecture] = {"searched": found}
-    last = [line for line in RunFolder(search_run).log.read_text().splitlines() if line.strip()] if RunFolder(search_run).log.is_file() else []
-    probabilities = json.loads(last[-1])["probabilities"] if last else {}
-    for i in range(cfg.samples):
+    records = [json.loads(line) for line in RunFolder(search_run).log.read_text().splitlines() if line.strip()] \
+        if RunFolder(search_run).log.is_file() else []
+    ups = runners_up(records, found, cfg.samples)
+    for i, values in enumerate(ups):
+        archs[f"trial{i}"] = Architecture(found.space, found.settings, {**found.values, **values})
+    probabilities = records[-1]["probabilities"] if records else {}
+    for i in range(cfg.samples - len(ups)):
         archs[f"sample{i}"] = Architecture(found.space, found.settings, sample_from(probabilities, found, rng))
     for i in range(cfg.random):
         archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
