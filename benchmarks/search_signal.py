@@ -277,11 +277,12 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         prov = d["provenance"]
         b, dec = prov.get("budget", {}), prov.get("decisions", {})
         summary["searches"][name] = {"budget": b, "decisions": dec, "verdict": prov.get("verdict"), "values": d["values"]}
+        proxy, clear = f"{b.get('channels')} ch, {'×'.join(map(str, b.get('patch_size', [])))}", ""
         if prov.get("strategy") == "trained":  # no proxy plan: its trials are its steps; its verdict also asks for shuffled-score p
-            b = {"channels": f"{prov.get('trials')} trials of {prov.get('trial_steps')} steps,", "arch_steps": prov.get("trials")}
-        print(f"| {name} | {b.get('channels')} ch, {'×'.join(map(str, b.get('patch_size', [])))} | {b.get('arch_steps')} | "
-              f"{dec.get('decided_share', float('nan')):.0%} of {dec.get('op_decisions')} | {dec.get('mean_entropy', float('nan')):.3f} | "
-              f"{prov.get('verdict')} |")
+            proxy, b = f"{prov.get('trials')} trials of {prov.get('trial_steps')} steps", {"arch_steps": prov.get("trials")}
+            clear = f", {dec.get('clear')} clear of shuffled"
+        print(f"| {name} | {proxy} | {b.get('arch_steps')} | {dec.get('decided_share', float('nan')):.0%} of {dec.get('op_decisions')}{clear} | "
+              f"{dec.get('mean_entropy', float('nan')):.3f} | {prov.get('verdict')} |")
     real = [n for n in found if not n.endswith("_placebo")]
     for a, b in itertools.combinations(real, 2):
         ag = agreement(found[a], found[b])

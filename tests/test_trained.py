@@ -105,6 +105,10 @@ def test_a_search_by_training_decides_for_the_candidates_that_score_best(work3d:
     assert arch.provenance["exported"] == "each decision's best posterior mean"
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["trial"] for r in records] == list(range(24))
+    told = arch.provenance["decisions"]  # what was at stake: the trials' spread and the noise left (0.02 here, the prior's 0.05)
+    assert told["trial_dice"] == [round(float(q), 4) for q in np.quantile([r["dice"] for r in records], [0, 0.5, 1])]
+    assert 0.01 < told["noise_sd"] < 0.04 and f"σ ≈ {told['noise_sd']:.3f}" in arch.provenance["in_words"]
+    assert told["trial_dice_sd"] > 2 * told["noise_sd"]  # the candidates' effects (0.12 each) spread the scores
     later = [r["values"] for r in records[7:]]  # Thompson draws lean to what scored well
     assert sum(v["red/op"] == "conv3" for v in later) > len(later) / 2
     assert (run / "decisions.png").is_file()
@@ -119,6 +123,7 @@ def test_a_search_by_training_on_scores_without_signal_ends_undecided(work3d: Pa
     prov = load_architecture(run / "arch.json").provenance
     assert prov["verdict"] == "undecided" and prov["decisions"]["clear"] <= 1, prov
     assert "did NOT decide" in prov["in_words"] and set(prov["shuffled_p"]) == set(BEST)
+    assert prov["decisions"]["trial_dice_sd"] < 1.5 * prov["decisions"]["noise_sd"]  # the scores spread as noise does
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     best = max(records, key=lambda r: r["score"])  # undecided: the network it trained and scored best, not an untried mix
     assert load_architecture(run / "arch.json").values == best["values"] and prov["exported"].startswith("the best-scoring trial")

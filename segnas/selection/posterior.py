@@ -68,6 +68,10 @@ class Posterior:
         return {label: [round(float(c) / n, 4) for c in np.bincount(choice[:, d], minlength=len(self.decisions[label]))]
                 for d, label in enumerate(self.decisions)}
 
+    def noise_sd(self) -> float:
+        """The posterior mean of σ, what the additive model leaves unexplained (≈ √(b / (a − 1)))."""
+        return float(np.sqrt(self.b / max(self.a - 1.0, 1e-9)))
+
     def mean_best(self, cost: Cost | None = None) -> dict[str, str]:
         """The best network under the posterior mean effects."""
         return self.best(self.mean[None, :], cost)[0]

@@ -240,8 +240,11 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                                     np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
                                     noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
     moved = {k: records[-1]["decisions"][k] for k in ("changed", "changed_share")}
+    dice = [r["dice"] for r in records]
     summary = {**summarize(probabilities, decisions), **moved, **clear_of_shuffled(probabilities, shuffled),
-               "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()]))}
+               "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()])),
+               "trial_dice": [round(float(q), 4) for q in np.quantile(dice, [0.0, 0.5, 1.0])],
+               "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4)}
     decision, words = judge(summary)
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
@@ -283,11 +286,17 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
     n, share = int(summary["op_decisions"]), summary["decided_share"]
     counted = (f"{round(share * n)} of {n} op decisions have a clear favourite (probability of being best ≥ 2× uniform), "
                f"{summary['clear']} of them beyond what the same trials with shuffled scores give (p < {SHUFFLED_ALPHA})")
+    stake = ""
+    if "trial_dice" in summary:  # how far the choices moved the score, beside what the model cannot explain
+        low, mid, high = summary["trial_dice"]
+        stake = (f" Its trials' inner Dice spread {low:.3f}–{high:.3f} (median {mid:.3f}, sd {summary['trial_dice_sd']:.3f}); "
+                 f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}: where the sd is not well above σ, "
+                 "the choices moved the score little more than noise does.")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
-        return "decided", f"the search by training decided: {counted}"
+        return "decided", f"the search by training decided: {counted}.{stake}"
     return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
                          "per candidate do not yet tell them apart. Give it more --minutes, or fewer decisions (tie the "
-                         "ops per cell type: space_settings.tie=cell), before trusting its decisions.")
+                         f"ops per cell type: space_settings.tie=cell), before trusting its decisions.{stake}")
 
 
 def is_trained(cfg: SearchConfig) -> bool:
