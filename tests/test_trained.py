@@ -40,6 +40,27 @@ def test_the_posterior_finds_additive_effects_and_stays_undecided_on_noise() -> 
     assert all(abs(x - 0.25) < 0.05 for v in prior.values() for x in v), prior
 
 
+def test_the_effect_scale_is_chosen_from_the_scores() -> None:
+    """Empirical Bayes: effects shrink towards nothing on noise and keep their size where they are real; a left-out
+    trial is then predicted better than under the fixed scale of before (0.1, which overfitted the LA trials)."""
+    rng = np.random.default_rng(0)
+    rows = posterior.balanced(DECISIONS, 24, rng)
+    noise = np.array([0.6 + rng.normal(0, 0.05) for _ in rows])
+    real = np.array([0.6 + 0.15 * (r["a"] == "z") + 0.15 * (r["b"] == "w") - 0.2 * (r["c"] == "x") + rng.normal(0, 0.02) for r in rows])
+    assert posterior.fit(DECISIONS, rows, noise).effect_sd <= 0.02 < 0.05 <= posterior.fit(DECISIONS, rows, real).effect_sd
+
+    def left_out_error(scores: np.ndarray, effect_sd: float | None) -> float:
+        errors = []
+        for i in range(len(rows)):
+            kept = [j for j in range(len(rows)) if j != i]
+            post = posterior.fit(DECISIONS, [rows[j] for j in kept], scores[kept], effect_sd=effect_sd)
+            errors.append(float((posterior.design(DECISIONS, [rows[i]]) @ post.mean)[0]) - scores[i])
+        return float(np.sqrt(np.mean(np.square(errors))))
+
+    assert left_out_error(noise, None) < left_out_error(noise, 0.1)
+    assert left_out_error(real, None) < 1.1 * left_out_error(real, 0.1)
+
+
 def test_the_cost_model_is_fitted_apart_and_trades_dice_for_step_time() -> None:
     rng = np.random.default_rng(0)
     rows = posterior.balanced(DECISIONS, 24, rng)
@@ -55,7 +76,7 @@ def test_the_cost_model_is_fitted_apart_and_trades_dice_for_step_time() -> None:
     chosen = post.mean_best(cost)
     assert sorted(chosen.values()) == ["w", "z", "z"], chosen
     p = post.p_best(np.random.default_rng(1), cost=cost)
-    assert all(abs(sum(v) - 1) < 1e-6 for v in p.values()) and all(v[2] + v[3] > 0.7 for v in p.values()), p
+    assert all(abs(sum(v) - 1) < 1e-3 for v in p.values()) and all(v[2] + v[3] > 0.7 for v in p.values()), p
     free = posterior.fit_cost(DECISIONS, rows, ms, target_ms=150.0, weight=0.0)
     assert post.p_best(np.random.default_rng(1), cost=free) == post.p_best(np.random.default_rng(1))
 

@@ -239,12 +239,15 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["dice"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
                                     noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
-    moved = {k: records[-1]["decisions"][k] for k in ("changed", "changed_share")}
+    before = beliefs(decisions, records[:-1], opts, cost_terms(cfg, unet_ms)) if len(records) > 1 else None
+    n_moved = changed(before[0].mean_best(before[1]) if before else None, post.mean_best(steps))  # by the last trial, read now
+    moved = {"changed": n_moved, "changed_share": n_moved / max(len(decisions), 1)}
     dice = [r["dice"] for r in records]
     summary = {**summarize(probabilities, decisions), **moved, **clear_of_shuffled(probabilities, shuffled),
                "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()])),
                "trial_dice": [round(float(q), 4) for q in np.quantile(dice, [0.0, 0.5, 1.0])],
-               "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4)}
+               "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
+               "effect_sd": round(post.effect_sd, 4)}
     decision, words = judge(summary)
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
