@@ -3,8 +3,8 @@
 For each search folder (a `search_signal.py search` work folder, or any work folder holding one search by training
 under `runs/`): the trials are not run again. Two things are printed:
 
-- leave-one-out: each trial's inner Dice predicted from the others by the additive posterior with a fixed effect
-  scale (`--fixed`, the 0.1 of before) and with the scale chosen from the trials (empirical Bayes, the default now),
+- leave-one-out: each trial's inner Dice predicted from the others by the additive posterior with fixed scales
+  (σ 0.05, effects 0.1: before) and with both chosen from the trials (empirical Bayes, the default now),
   and by a Gaussian process whose kernel adds pairwise interactions of the decisions (hyperparameters by marginal
   likelihood over a grid): RMSE and Spearman ρ against the trials' Dice, beside the trials' sd (what predicting their
   mean would score);
@@ -37,12 +37,13 @@ GP_GRID = (0.0005, 0.002, 0.008, 0.03)  # variances of the additive and the pair
 GP_NOISE = (0.0002, 0.0005, 0.001, 0.002, 0.004)
 
 
-def left_out(decisions: dict[str, tuple[str, ...]], rows: list[dict[str, str]], y: np.ndarray, effect_sd: float | None) -> np.ndarray:
-    """Each trial's Dice predicted by the additive posterior fitted to the other trials."""
+def left_out(decisions: dict[str, tuple[str, ...]], rows: list[dict[str, str]], y: np.ndarray, noise_sd: float | None,
+             effect_sd: float | None) -> np.ndarray:
+    """Each trial's Dice predicted by the additive posterior fitted to the other trials (None: scales chosen from them)."""
     out = []
     for i in range(len(y)):
         kept = [j for j in range(len(y)) if j != i]
-        post = posterior.fit(decisions, [rows[j] for j in kept], y[kept], effect_sd=effect_sd)
+        post = posterior.fit(decisions, [rows[j] for j in kept], y[kept], noise_sd, effect_sd)
         out.append(float((posterior.design(decisions, [rows[i]]) @ post.mean)[0]))
     return np.array(out)
 
@@ -89,7 +90,8 @@ def reread(folder: Path, out: Path) -> dict[str, Any]:
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     rows = [{k: r["values"][k] for k in decisions} for r in records]
     y = np.array([r["dice"] for r in records])
-    fits = {"fixed": left_out(decisions, rows, y, posterior.PRIOR_EFFECT_SD), "empirical": left_out(decisions, rows, y, None)}
+    fits = {"fixed": left_out(decisions, rows, y, posterior.PRIOR_NOISE_SD, posterior.PRIOR_EFFECT_SD),
+            "empirical": left_out(decisions, rows, y, None, None)}
     fits["pairwise"], hyper = gp_left_out(rows, list(decisions), y)
     copy = out / folder.name
     shutil.rmtree(copy, ignore_errors=True)
@@ -115,7 +117,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     results = {f.name: reread(f, args.out) for f in args.folders}
-    print(header("re-read searches by training") + "\n\n| search | trials | sd of Dice | fixed 0.1: RMSE, ρ | empirical Bayes | "
+    print(header("re-read searches by training") + "\n\n| search | trials | sd of Dice | fixed (σ 0.05, effects 0.1): RMSE, ρ | empirical Bayes | "
           "pairwise GP |\n|---|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         cells = " | ".join(f"{r['left_out'][k]['rmse']:.3f}, {r['left_out'][k]['rho']:+.2f}" for k in ("fixed", "empirical", "pairwise"))

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NOISE_SD = 0.05  # prior guess of σ, the score's noise
-# prior sd of a candidate's effect on the score; None: the value of EFFECT_GRID under which the scores are likeliest
-# (empirical Bayes). A fixed 0.1 overfitted: on six LA searches' trials it predicted a left-out trial worse than
-# their mean (leave-one-out RMSE 0.069–0.199 against sds of 0.043–0.106); chosen from the trials, 0.039–0.109.
+# The prior's scales: σ, the score's noise, and the sd of a candidate's effect. None (the default): the pair of
+# NOISE_GRID × RATIO_GRID under which the scores are likeliest (empirical Bayes). Fixed scales (σ 0.05, effects 0.1)
+# overfitted on LA: they predicted a left-out trial of six searches worse than the trials' mean (RMSE 0.069–0.199
+# against sds of 0.043–0.106); chosen from the trials, 0.044–0.108, and on ISBI as well as the fixed ones.
+NOISE_SD: float | None = None
 EFFECT_SD: float | None = None
-EFFECT_GRID = tuple(float(e) for e in np.geomspace(0.005, 0.3, 13))
-PRIOR_EFFECT_SD = 0.1  # before any score, where the evidence cannot choose
+NOISE_GRID = tuple(float(n) for n in np.geomspace(0.005, 0.1, 9))
+RATIO_GRID = tuple(float(r) for r in np.geomspace(0.05, 30, 15))  # effect sd / σ
+PRIOR_NOISE_SD, PRIOR_EFFECT_SD = 0.05, 0.1  # before any score, where the evidence cannot choose
 
 
 @dataclass(frozen=True)
@@ -136,27 +138,37 @@ def design(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, s
 
 
 def fit(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], scores: Sequence[float],
-        noise_sd: float = NOISE_SD, effect_sd: float | None = EFFECT_SD, prior_dof: float = 4.0) -> Posterior:
-    """The posterior after observing `scores` of the architectures `rows` (none: the prior); with `effect_sd` None,
-    under the effect scale of EFFECT_GRID that gives the scores the highest marginal likelihood."""
+        noise_sd: float | None = NOISE_SD, effect_sd: float | None = EFFECT_SD, prior_dof: float = 4.0) -> Posterior:
+    """The posterior after observing `scores` of the architectures `rows` (none: the prior); a scale given as None
+    is the one of its grid that gives the scores the highest marginal likelihood."""
     table = {k: tuple(v) for k, v in decisions.items()}
     x, y = design(table, rows), np.asarray(scores, dtype=float)
-    scales = (effect_sd,) if effect_sd is not None else EFFECT_GRID if len(y) else (PRIOR_EFFECT_SD,)
-    return max((_conjugate(table, x, y, noise_sd, e, prior_dof) for e in scales), key=lambda p: p.log_evidence)
+    if not len(y):
+        return _conjugate(table, x, y, noise_sd or PRIOR_NOISE_SD, effect_sd or PRIOR_EFFECT_SD, prior_dof, {})
+    noises = (noise_sd,) if noise_sd is not None else NOISE_GRID
+    pairs = [(n, effect_sd if effect_sd is not None else r * n) for n in noises for r in (RATIO_GRID if effect_sd is None else (1.0,))]
+    solved: dict[float, tuple[np.ndarray, np.ndarray, float, float, float]] = {}  # by shrinkage: one solve each
+    return max((_conjugate(table, x, y, n, e, prior_dof, solved) for n, e in pairs), key=lambda p: p.log_evidence)
 
 
 def _conjugate(table: dict[str, tuple[str, ...]], x: np.ndarray, y: np.ndarray, noise_sd: float, effect_sd: float,
-               prior_dof: float) -> Posterior:
-    """The normal-inverse-gamma update of one prior, with the log marginal likelihood of `y` under it."""
-    prior = np.full(x.shape[1], (noise_sd / effect_sd) ** 2)
-    prior[0] = 1e-6  # the intercept: nearly flat
-    precision = x.T @ x + np.diag(prior)
-    mean = np.linalg.solve(precision, x.T @ y) if len(y) else np.zeros(x.shape[1])
+               prior_dof: float, solved: dict[float, tuple[np.ndarray, np.ndarray, float, float, float]]) -> Posterior:
+    """The normal-inverse-gamma update of one prior, with the log marginal likelihood of `y` under it (what depends
+    only on the shrinkage (σ / effect sd)² is kept in `solved`)."""
+    shrink = (noise_sd / effect_sd) ** 2
+    if shrink not in solved:
+        prior = np.full(x.shape[1], shrink)
+        prior[0] = 1e-6  # the intercept: nearly flat
+        precision = x.T @ x + np.diag(prior)
+        mean = np.linalg.solve(precision, x.T @ y) if len(y) else np.zeros(x.shape[1])
+        residual = max(float(y @ y - mean @ precision @ mean), 0.0) if len(y) else 0.0
+        solved[shrink] = (mean, precision, float(np.log(prior).sum()), float(np.linalg.slogdet(precision)[1]), residual)
+    mean, precision, log_prior, log_precision, residual = solved[shrink]
     a0 = prior_dof / 2
     b0 = a0 * noise_sd**2  # σ²'s prior mode near noise_sd²
-    a, b = a0 + len(y) / 2, b0 + max(float(y @ y - mean @ precision @ mean) if len(y) else 0.0, 0.0) / 2
-    evidence = (0.5 * (np.log(prior).sum() - np.linalg.slogdet(precision)[1]) + a0 * np.log(b0) - a * np.log(b)
-                + math.lgamma(a) - math.lgamma(a0) - len(y) / 2 * np.log(2 * np.pi))
+    a, b = a0 + len(y) / 2, b0 + residual / 2
+    evidence = (0.5 * (log_prior - log_precision) + a0 * np.log(b0) - a * np.log(b) + math.lgamma(a) - math.lgamma(a0)
+                - len(y) / 2 * np.log(2 * np.pi))
     return Posterior(table, mean, precision, a, b, effect_sd, float(evidence))
 
 
@@ -174,7 +186,7 @@ def balanced(decisions: Mapping[str, Sequence[str]], n: int, rng: np.random.Gene
 
 def shuffled_p(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]], scores: Sequence[float],
                rng: np.random.Generator, shuffles: int = 200, draws: int = 1000, cost: Cost | None = None,
-               noise_sd: float = NOISE_SD, effect_sd: float | None = EFFECT_SD) -> dict[str, float]:
+               noise_sd: float | None = NOISE_SD, effect_sd: float | None = EFFECT_SD) -> dict[str, float]:
     """Per decision, how often scores shuffled across the same trials give its top candidate's probability of being
     best a value at least as high as the real scores do (a permutation p-value): a decision can clear 2× uniform on
     noise alone when each candidate was tried only a few times. The cost model, not noisy, is not shuffled."""
