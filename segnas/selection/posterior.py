@@ -25,8 +25,8 @@ import numpy as np
 
 # The prior's scales: σ, the score's noise, and the sd of a candidate's effect. None (the default): the pair of
 # NOISE_GRID × RATIO_GRID under which the scores are likeliest (empirical Bayes). Fixed scales (σ 0.05, effects 0.1)
-# overfitted on LA: they predicted a left-out trial of six searches worse than the trials' mean (RMSE 0.069–0.199
-# against sds of 0.043–0.106); chosen from the trials, 0.044–0.108, and on ISBI as well as the fixed ones.
+# overfitted on LA: they predicted a left-out trial worse than the trials' mean in five of six searches (RMSE
+# 0.069–0.199 against sds of 0.043–0.106); chosen from the trials, 0.042–0.107, and on ISBI as well (BENCHMARKS.md).
 NOISE_SD: float | None = None
 EFFECT_SD: float | None = None
 NOISE_GRID = tuple(float(n) for n in np.geomspace(0.005, 0.1, 9))
