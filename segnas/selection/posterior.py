@@ -146,7 +146,7 @@ def fit(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, str]
     if not len(y):
         return _conjugate(table, x, y, noise_sd or PRIOR_NOISE_SD, effect_sd or PRIOR_EFFECT_SD, prior_dof, {})
     noises = (noise_sd,) if noise_sd is not None else NOISE_GRID
-    pairs = [(n, effect_sd if effect_sd is not None else r * n) for n in noises for r in (RATIO_GRID if effect_sd is None else (1.0,))]
+    pairs = [(n, e) for n in noises for e in ((effect_sd,) if effect_sd is not None else tuple(r * n for r in RATIO_GRID))]
     solved: dict[float, tuple[np.ndarray, np.ndarray, float, float, float]] = {}  # by shrinkage: one solve each
     return max((_conjugate(table, x, y, n, e, prior_dof, solved) for n, e in pairs), key=lambda p: p.log_evidence)
 
