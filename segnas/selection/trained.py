@@ -292,9 +292,8 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
     stake = ""
     if "trial_dice" in summary:  # how far the choices moved the score, beside what the model cannot explain
         low, mid, high = summary["trial_dice"]
-        stake = (f" Its trials' inner Dice spread {low:.3f}–{high:.3f} (median {mid:.3f}, sd {summary['trial_dice_sd']:.3f}); "
-                 f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}: where the sd is not well above σ, "
-                 "the choices moved the score little more than noise does.")
+        stake = (f" Its trials' inner Dice spanned {low:.3f}–{high:.3f} (median {mid:.3f}, sd {summary['trial_dice_sd']:.3f}); "
+                 f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}.")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", f"the search by training decided: {counted}.{stake}"
     return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
