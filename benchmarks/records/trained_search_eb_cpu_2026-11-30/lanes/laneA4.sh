@@ -1,0 +1,11 @@
+#!/bin/bash
+# lane A: after the LA v3 seed-0 search: its placebo, then ISBI scnas trainings (seed 0: random2..4)
+cd /work/bench_src14/benchmarks
+export OMP_NUM_THREADS=1
+PY=../.venv/bin/python
+while kill -0 12106 2>/dev/null; do sleep 10; done
+sleep 40
+$PY search_signal.py search --dataset la --out /work/b23 --preset scnas --seeds 0 --minutes 30 --tag trained_v3 --placebo --set strategy=trained space_settings.tie=cell space_settings.stem_stride=2 cost_weight=1 "patch_size=[64,48,32]" > /work/b28/la_v3_placebo.log 2>&1
+T="--dataset isbi --out /work/b28 --seeds 0 1 --random 5 --train-steps 150 --width 16 --train-seeds 0"
+$PY search_signal.py train $T --preset scnas --tag trained --only random_trained2 random_trained3 random_trained4 > /work/b28/t_scnas_ts0_a.log 2>&1
+echo done A
