@@ -150,6 +150,16 @@ def test_a_search_by_training_on_scores_without_signal_ends_undecided(work3d: Pa
     assert load_architecture(run / "arch.json").values == best["values"] and prov["exported"].startswith("the best-scoring trial")
 
 
+def test_an_undecided_verdict_says_how_many_minutes_would_give_enough_trials() -> None:
+    """Few trials per candidate: the words name the minutes that ENOUGH_PER_CANDIDATE take at the trials' pace."""
+    summary = {"op_decisions": 4, "decided_share": 1.0, "clear": 0, "clear_share": 0.0, "changed_share": 0.0,
+               "trials_per_candidate": 2.0, "trials": 14, "trial_seconds": 120.0}
+    verdict, words = trained.judge(summary)
+    assert verdict == "undecided" and "about 70 --minutes (35 trials of 120 s here, 5 per candidate)" in words, words
+    assert "Give it more --minutes" in trained.judge({**summary, "trials_per_candidate": 6.0, "trials": 42})[1]
+    assert "Give it more --minutes" in trained.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
+
+
 def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tied(**{"strategy_options.trials": 12})
     monkeypatch.setattr(trained, "run_trial", fake_trial())

@@ -17,6 +17,7 @@ line of `log.jsonl` and its training is resumable: a killed search continues whe
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -247,7 +248,8 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trials_per_candidate": len(records) / float(np.mean([len(c) for c in decisions.values()])),
                "trial_dice": [round(float(q), 4) for q in np.quantile(dice, [0.0, 0.5, 1.0])],
                "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
-               "effect_sd": round(post.effect_sd, 4)}
+               "effect_sd": round(post.effect_sd, 4), "trials": len(records),
+               "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1)}
     decision, words = judge(summary)
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
@@ -297,8 +299,20 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", f"the search by training decided: {counted}.{stake}"
     return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
-                         "per candidate do not yet tell them apart. Give it more --minutes, or fewer decisions (tie the "
+                         f"per candidate do not yet tell them apart. Give it {more_minutes(summary)}, or fewer decisions (tie the "
                          f"ops per cell type: space_settings.tie=cell), before trusting its decisions.{stake}")
+
+
+ENOUGH_PER_CANDIDATE = 5  # LA searches with ~5 trials per candidate decided or nearly, and beat random draws; with 2 their pick did not
+
+
+def more_minutes(summary: dict[str, Any]) -> str:
+    """'about N --minutes': what ENOUGH_PER_CANDIDATE trials per candidate take at this search's median trial time."""
+    per, seconds, done = summary["trials_per_candidate"], summary.get("trial_seconds"), summary.get("trials")
+    if not seconds or not done or per >= ENOUGH_PER_CANDIDATE:
+        return "more --minutes"
+    trials = math.ceil(done * ENOUGH_PER_CANDIDATE / per)
+    return f"about {math.ceil(trials * seconds / 60)} --minutes ({trials} trials of {seconds:.0f} s here, {ENOUGH_PER_CANDIDATE} per candidate)"
 
 
 def is_trained(cfg: SearchConfig) -> bool:
