@@ -172,7 +172,7 @@ def run(
     force: Annotated[str | None, typer.Option("--force", help="Redo this stage and all after it: plan, preprocess, search, "
                                                           "train or predict.")] = None,
     workers: Workers = 2,
-    minutes: Annotated[float | None, typer.Option("--minutes", min=1.0, help="Each fold's time in all: a budgeted, hardware-aware "
+    minutes: Annotated[float | None, typer.Option("--minutes", min=0.25, help="Each fold's time in all: a budgeted, hardware-aware "
                                                   "search (--search-share of it), a race at equal wall clock (--race-share), then the "
                                                   "race's winner trains on for the rest and is the fold's model.")] = None,
     search_share: Annotated[float, typer.Option("--search-share", min=0.05, max=0.95, help="With --minutes: the search's share.")] = 0.2,
