@@ -53,7 +53,7 @@ def open_together(url: str, workers: int, outsiders: int = 0) -> tuple[list[str]
     program without the race's lock does (plain `optuna.load_study`) → (the workers' errors, their studies)."""
     import optuna
 
-    from segnas.selection.race import open_study
+    from segnas.selection.study import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     start, errors, studies = threading.Barrier(workers + outsiders), [], []
@@ -91,7 +91,7 @@ def test_workers_opening_a_new_sqlite_storage_together_all_join_one_study(tmp_pa
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed here
 def test_halving_prunes_a_candidate_below_the_better_half_of_its_rung(tmp_path: Path) -> None:
-    from segnas.selection.race import open_study
+    from segnas.selection.study import open_study
 
     study = open_study(f"sqlite:///{tmp_path / 'race.db'}", "s", ["a", "b", "c"])
     first = study.ask()
@@ -109,7 +109,7 @@ def test_halving_prunes_a_candidate_below_the_better_half_of_its_rung(tmp_path: 
 def test_workers_popping_one_sqlite_queue_never_take_the_same_trial(tmp_path: Path) -> None:
     import optuna
 
-    from segnas.selection.race import open_study
+    from segnas.selection.study import open_study
 
     url, names = f"sqlite:///{tmp_path / 'race.db'}", [f"c{i}" for i in range(40)]
     open_study(url, "s", names)
@@ -159,7 +159,7 @@ def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(w
     import optuna
     import sqlalchemy
 
-    from segnas.selection.race import opening
+    from segnas.selection.study import opening
 
     work, err = copy_work(work2d, tmp_path / "w"), tmp_path / "race.err"
     proc = race(work, "--rungs", "2", wait=False, log=err)

@@ -160,6 +160,16 @@ def test_an_undecided_verdict_says_how_many_minutes_would_give_enough_trials() -
     assert "Give it more --minutes" in trained.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
 
 
+def test_after_its_first_trial_a_search_by_training_warns_when_its_minutes_cannot_decide() -> None:
+    """RONASMIS's LA search: 4 decisions of 7 candidates, trials of 117 s, 30 minutes → 15 trials, 2.1 per candidate."""
+    decisions = {f"d{i}/op": tuple(f"op{j}" for j in range(7)) for i in range(4)}
+    words = trained.outlook(117.0, 30 * 60, decisions)
+    assert words is not None and "about 15 trials, 2.1 per candidate" in words, words
+    assert "about 69 --minutes (35 trials of 117 s here, 5 per candidate)" in words, words
+    assert trained.outlook(117.0, 90 * 60, decisions) is None  # 46 trials: 6.6 per candidate
+    assert trained.outlook(117.0, float("inf"), decisions) is None  # a budget in trials, not minutes
+
+
 def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tied(**{"strategy_options.trials": 12})
     monkeypatch.setattr(trained, "run_trial", fake_trial())

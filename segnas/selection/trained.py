@@ -223,6 +223,8 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
             previous = record["derived"]
             history.append(record)
             bar.update(task, advance=1, stats=f"Dice {record['dice']:.3f}")
+            if len(history.records) == 1 and (words := outlook(record["seconds"], budget_s, decisions)):
+                log.warning("%s", words)
             log.info("trial %d: inner Dice %.4f, %.0f ms/step; %d of %d op decisions at ≥ 2× uniform", record["trial"], record["dice"],
                      record["step_ms"], round(record["decisions"]["decided_share"] * len(decisions)), len(decisions))
     return export(run, cfg, settings, decisions, history.records, opts, unet_ms)
@@ -313,6 +315,21 @@ def more_minutes(summary: dict[str, Any]) -> str:
         return "more --minutes"
     trials = math.ceil(done * ENOUGH_PER_CANDIDATE / per)
     return f"about {math.ceil(trials * seconds / 60)} --minutes ({trials} trials of {seconds:.0f} s here, {ENOUGH_PER_CANDIDATE} per candidate)"
+
+
+def outlook(trial_seconds: float, budget_s: float, decisions: dict[str, tuple[str, ...]]) -> str | None:
+    """After the first trial: a warning when the budget, at that trial's pace, gives fewer than ENOUGH_PER_CANDIDATE
+    trials per candidate (the verdict would be undecided), with the minutes that would give enough; else None."""
+    if not math.isfinite(budget_s) or trial_seconds <= 0:
+        return None
+    trials = max(int(budget_s // trial_seconds), 1)
+    per = trials / float(np.mean([len(c) for c in decisions.values()]))
+    if per >= ENOUGH_PER_CANDIDATE:
+        return None
+    need = more_minutes({"trials_per_candidate": per, "trial_seconds": trial_seconds, "trials": trials})
+    return (f"at {trial_seconds:.0f} s per trial, {budget_s / 60:g} minutes give about {trials} trials, {per:.1f} per candidate: "
+            f"too few to decide ({ENOUGH_PER_CANDIDATE} per candidate are). Stop it and give it {need}, or let it run "
+            "and export its best trial.")
 
 
 def is_trained(cfg: SearchConfig) -> bool:
