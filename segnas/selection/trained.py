@@ -252,7 +252,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
                "effect_sd": round(post.effect_sd, 4), "trials": len(records),
                "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1)}
-    decision, words = judge(summary)
+    decision, words = judge(summary, tied=settings.get("tie") == "cell")
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
@@ -286,10 +286,10 @@ def clear_of_shuffled(probabilities: dict[str, list[float]], shuffled: dict[str,
     return {"clear_share": len(clear) / max(len(probabilities), 1), "clear": len(clear)}
 
 
-def judge(summary: dict[str, Any]) -> tuple[str, str]:
+def judge(summary: dict[str, Any], tied: bool = False) -> tuple[str, str]:
     """(verdict, words): decided when most op decisions clear 2× uniform beyond what shuffled scores give. With a
     few trials per candidate, 2× uniform alone is often reached on noise (on LA, 4 of 4 decisions with
-    permutation p 0.24–1.0)."""
+    permutation p 0.24–1.0). `tied`: the ops are tied per cell type already (no fewer decisions to suggest)."""
     n, share = int(summary["op_decisions"]), summary["decided_share"]
     counted = (f"{round(share * n)} of {n} op decisions have a clear favourite (probability of being best ≥ 2× uniform), "
                f"{summary['clear']} of them beyond what the same trials with shuffled scores give (p < {SHUFFLED_ALPHA})")
@@ -300,9 +300,10 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
                  f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}.")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", f"the search by training decided: {counted}.{stake}"
+    fewer = "" if tied else ", or fewer decisions (tie the ops per cell type: space_settings.tie=cell)"
     return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
-                         f"per candidate do not yet tell them apart. Give it {more_minutes(summary)}, or fewer decisions (tie the "
-                         f"ops per cell type: space_settings.tie=cell), before trusting its decisions.{stake}")
+                         f"per candidate do not yet tell them apart. Give it {more_minutes(summary)}{fewer}, before trusting "
+                         f"its decisions.{stake}")
 
 
 ENOUGH_PER_CANDIDATE = 5  # LA searches with ~5 trials per candidate decided or nearly, and beat random draws; with 2 their pick did not
