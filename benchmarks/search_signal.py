@@ -367,7 +367,8 @@ def main() -> None:
     args = ap.parse_args()
     sets = dict(kv.split("=", 1) for kv in args.set)
     out = args.out / args.dataset
-    base = prepare(args.dataset, args.out)
+    # a report only reads: it must not take the work folder's lock from the searches and trainings beside it
+    base = Workspace(out / "work") if args.what == "report" else prepare(args.dataset, args.out)
     if args.what == "search":
         for seed in args.seeds[:1] if args.placebo else args.seeds:
             arch = run_search(base, out, args.preset, seed, args.minutes, args.placebo, args.workers, args.tag, sets)
