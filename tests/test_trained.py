@@ -158,6 +158,8 @@ def test_an_undecided_verdict_says_how_many_minutes_would_give_enough_trials() -
     assert verdict == "undecided" and "about 70 --minutes (35 trials of 120 s here, 5 per candidate)" in words, words
     assert "tie=cell" in words and "tie=cell" not in trained.judge(summary, tied=True)[1]  # tied already: only minutes
     assert "Give it more --minutes" in trained.judge({**summary, "trials_per_candidate": 6.0, "trials": 42})[1]
+    decided, words = trained.judge({**summary, "clear": 4, "clear_share": 1.0})
+    assert decided == "decided" and "learn fast" in words, words  # a decided verdict says what it cannot tell apart
     assert "Give it more --minutes" in trained.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
 
 

@@ -299,7 +299,8 @@ def judge(summary: dict[str, Any], tied: bool = False) -> tuple[str, str]:
         stake = (f" Its trials' inner Dice spanned {low:.3f}–{high:.3f} (median {mid:.3f}, sd {summary['trial_dice_sd']:.3f}); "
                  f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}.")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
-        return "decided", f"the search by training decided: {counted}.{stake}"
+        return "decided", (f"the search by training decided: {counted}.{stake} Its trials are short, so this also "
+                           f"rewards networks that merely learn fast (on LA a search on shuffled labels decided too).")
     fewer = "" if tied else ", or fewer decisions (tie the ops per cell type: space_settings.tie=cell)"
     return "undecided", (f"the search by training did NOT decide: {counted}; {summary['trials_per_candidate']:.1f} trials "
                          f"per candidate do not yet tell them apart. Give it {more_minutes(summary)}{fewer}, before trusting "
