@@ -49,13 +49,13 @@ from scipy.stats import binomtest, wilcoxon
 from segnas.app.pipeline import predict_stage
 from segnas.config import TrainConfig, make_config
 from segnas.data.plan import load_plan
-from segnas.data.preprocess import foreground_samples
 from segnas.data.splits import load_fold
 from segnas.nas.arch import OpChoice, load_architecture
 from segnas.nas.search import run_folder
 from segnas.nas.spaces import get_space
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import Workspace
+from segnas.selection.placebo import shuffle_labels
 from segnas.selection.searches import search
 from segnas.training.train import train
 
@@ -75,28 +75,8 @@ def work_copy(base: Workspace, dst: Path, placebo_seed: int | None = None) -> Wo
         return Workspace(dst)
     shutil.copytree(base.preprocessed, dst / "preprocessed")
     cases = sorted(p.name[: -len("_seg.npy")] for p in base.preprocessed.glob("*_seg.npy"))
-    order = np.random.default_rng(placebo_seed).permutation(len(cases))
-    while np.any(order == np.arange(len(cases))):  # every case gets another case's label
-        order = np.random.default_rng(int(order[0]) + placebo_seed + 1).permutation(len(cases))
-    for c, j in zip(cases, order):
-        seg = np.load(base.preprocessed / f"{cases[j]}_seg.npy")
-        shape = np.load(base.preprocessed / f"{c}_seg.npy", mmap_mode="r").shape
-        seg = centre_fit(seg, shape)
-        np.save(dst / "preprocessed" / f"{c}_seg.npy", seg)
-        np.savez(dst / "preprocessed" / f"{c}_fg.npz", **foreground_samples(seg, np.random.default_rng(0)))
+    shuffle_labels(base.preprocessed, dst / "preprocessed", cases, placebo_seed)
     return Workspace(dst)
-
-
-def centre_fit(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """`a` centre-cropped and zero-padded to `shape`."""
-    out = np.zeros(shape, a.dtype)
-    src, dst = [], []
-    for n, m in zip(a.shape, shape):
-        k = min(n, m)
-        src.append(slice((n - k) // 2, (n - k) // 2 + k))
-        dst.append(slice((m - k) // 2, (m - k) // 2 + k))
-    out[tuple(dst)] = a[tuple(src)]
-    return out
 
 
 def search_name(preset: str, seed: int, placebo: bool, tag: str = "") -> str:

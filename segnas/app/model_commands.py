@@ -30,23 +30,36 @@ def search(
                                                                      "space_settings.channels=32, strategy_options.tau_end=0.2 (`segnas "
                                                                      "settings` lists them).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint (from the start if it has none yet).")] = False,
+    placebo: Annotated[bool, typer.Option("--placebo", help="Run the same search with the fold's training labels shuffled across cases "
+                                                            "(in WORK/placebo/): a control of whether its decisions are about your "
+                                                            "labels or only about how fast networks learn.")] = False,
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
 
-    By default the search fits 30 minutes of this machine and says at the end whether it decided.
+    By default the search fits 30 minutes of this machine and says at the end whether it decided. Once a search and
+    its --placebo (same settings) have both finished, either command compares them and writes placebo.json beside
+    the search's arch.json.
 
     Example: [bold]segnas search --work work/la --preset scnas --fold 0 --minutes 60[/]
     """
     from segnas.config import budgeted_by_default, make_config, parse_overrides
     from segnas.nas.arch import load_architecture
+    from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
     overrides: dict[str, Any] = parse_overrides(settings or [])
     overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs), ("minutes", minutes))
                       if v is not None})
     overrides["fold"] = fold
-    run = run_search(work, make_config(preset, budgeted_by_default(overrides)), resume=resume)
+    cfg = make_config(preset, budgeted_by_default(overrides))
+    run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
     words = load_architecture(RunFolder(run).arch).provenance.get("in_words")
-    out.print(f"found architecture: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
+    what = "placebo's architecture (labels shuffled)" if placebo else "found architecture"
+    out.print(f"{what}: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
+    if (compared := control.report(work, cfg)) is not None:
+        out.print(f"search against its placebo ({compared['files']['search'].removesuffix('arch.json')}placebo.json):\n"
+                  f"{compared['in_words']}")
+    elif placebo:
+        out.print("the search itself (this command without --placebo, same settings) compares the two when it finishes")
 
 
 @app.command()

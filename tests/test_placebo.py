@@ -1,0 +1,119 @@
+"""The placebo search: its work folder of shuffled labels, and what comparing it with the real search says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from segnas.app.cli import app
+from segnas.data.preprocess import load_case
+from segnas.data.splits import load_fold
+from segnas.errors import SegnasError
+from segnas.nas.arch import Architecture
+from segnas.nas.spaces import get_space
+from segnas.runtime.workspace import Workspace
+from segnas.selection import placebo, trained
+
+from .conftest import copy_work
+from .test_trained import BEST
+
+TIED = ["--strategy", "trained", "--set", "space_settings.tie=cell", "--set", "space_settings.channels=8", "--set", "patch_size=[16,16,16]",
+        "--set", "workers=0", "--set", "strategy_options.trials=24"]
+
+
+def test_a_placebo_gives_every_training_case_another_cases_label_and_leaves_the_work_folder_alone(work3d: Path, tmp_path: Path) -> None:
+    w = copy_work(work3d, tmp_path / "w")
+    ws = Workspace(w)
+    before = {p.name: p.read_bytes() for p in ws.preprocessed.iterdir()}
+    root = placebo.placebo_work(w, 0, 0)
+    fold = load_fold(ws, 0)
+    given = json.loads((root / "placebo.json").read_text())["labels_from"]
+    assert sorted(given) == sorted(given.values()) == sorted(fold.train) and all(k != v for k, v in given.items())
+    fake = Workspace(root)
+    for case in fold.train:
+        got, real, source = load_case(fake, case), load_case(ws, case), load_case(ws, given[case])
+        assert np.array_equal(got.image, real.image) and got.seg.shape == real.seg.shape
+        assert np.array_equal(got.seg, placebo.centre_fit(np.asarray(source.seg), real.seg.shape))
+        for name, at in got.fg.items():  # foreground samples drawn on the new label
+            assert np.all(np.asarray(got.seg)[tuple(at.T)] == int(name.split("_")[1]))
+    for case in fold.val:
+        assert np.array_equal(load_case(fake, case).seg, load_case(ws, case).seg)
+    assert {p.name: p.read_bytes() for p in ws.preprocessed.iterdir()} == before  # nothing written through a link
+    assert not list(root.parent.glob(".*"))  # no temporary folder left
+    stamp = (root / "placebo.json").stat().st_mtime_ns
+    assert placebo.placebo_work(w, 0, 0) == root and (root / "placebo.json").stat().st_mtime_ns == stamp  # made once
+    other = json.loads((placebo.placebo_work(w, 0, 1) / "placebo.json").read_text())["labels_from"]
+    assert other != given
+
+
+def test_a_placebo_is_remade_after_a_new_plan_but_never_over_a_search(work3d: Path, tmp_path: Path) -> None:
+    w = copy_work(work3d, tmp_path / "w")
+    root = placebo.placebo_work(w, 0, 0)
+    plan = json.loads((w / "plan.json").read_text())
+    plan["voxel_budget"] = plan["voxel_budget"] + 1
+    (w / "plan.json").write_text(json.dumps(plan))
+    placebo.placebo_work(w, 0, 0)
+    assert json.loads((root / "plan.json").read_text())["voxel_budget"] == plan["voxel_budget"]
+    (root / "runs").mkdir()
+    plan["voxel_budget"] += 1
+    (w / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(SegnasError, match="placebo.json: this placebo was made under another plan"):
+        placebo.placebo_work(w, 0, 0)
+    with pytest.raises(SegnasError, match="labels can only be shuffled across 2 or more cases"):
+        placebo.derangement(1, 0)
+
+
+def fake_trial(original: Path, labels_matter: bool):
+    """`run_trial` without training: +0.12 per decision at BEST, when the trial's labels are the real ones or when
+    `labels_matter` is False (a space where some networks simply learn faster), with seeded noise."""
+    def run(work, run, cfg, opts, t, values, settings, inner, unet_ms, show_progress):  # noqa: ANN001, ANN202
+        real = np.array_equal(load_case(Workspace(Path(work)), inner[0]).seg, load_case(Workspace(original), inner[0]).seg)
+        effect = 0.12 if real or not labels_matter else 0.0
+        score = 0.5 + sum(effect * (values[k] == v) for k, v in BEST.items()) + np.random.default_rng(t).normal(0, 0.03)
+        return {"epoch": t, "trial": t, "values": values, "dice": round(score, 4), "step_ms": 1.0, "penalty": 0.0,
+                "score": round(score, 4), "seconds": 1.0}
+    return run
+
+
+@pytest.mark.parametrize("labels_matter", [True, False])
+def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_learning_fast(
+        labels_matter: bool, work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = copy_work(work3d, tmp_path / "w")
+    monkeypatch.setattr(trained, "run_trial", fake_trial(w, labels_matter))
+    first = CliRunner().invoke(app, ["search", "--work", str(w), *TIED, "--placebo"])
+    assert first.exit_code == 0, first.output
+    said = " ".join(first.output.split())  # as the terminal wrapped it
+    assert "placebo's architecture" in said and "compares the two when it finishes" in said
+    fake_arch = json.loads(next((w / "placebo" / "fold0_seed0" / "runs").glob("*/arch.json")).read_text())
+    assert fake_arch["provenance"]["placebo"]["labels_from"]
+    second = CliRunner().invoke(app, ["search", "--work", str(w), *TIED])
+    assert second.exit_code == 0, second.output
+    told = json.loads(next((w / "runs").glob("*/placebo.json")).read_text())
+    assert told["search"]["verdict"] == "decided" and told["search"]["tops"] == BEST
+    assert " ".join(told["in_words"].split()) in " ".join(second.output.split())
+    if labels_matter:  # shuffled labels leave nothing to decide
+        assert told["placebo"]["verdict"] == "undecided" and "depend on your labels" in told["in_words"], told
+    else:  # the same networks score best whatever the labels: the placebo decides alike
+        assert told["placebo"]["verdict"] == "decided" and told["agree"] == 4 and told["agreement_p"] < 0.001, told
+        assert "decided too" in told["in_words"]
+
+
+def test_agreement_is_counted_against_chance_per_decision() -> None:
+    assert placebo.agreement_p(0, [0.5, 0.5]) == 1.0
+    assert placebo.agreement_p(2, [0.5, 0.5]) == pytest.approx(0.25)
+    assert placebo.agreement_p(1, [0.5, 0.25]) == pytest.approx(1 - 0.5 * 0.75)
+    arch = get_space("unet").random(seed=0, tie="cell")
+    decisions = trained.op_decisions("unet", arch.settings)
+    tables = {k: [1.0 if i == 1 else 0.0 for i in range(len(c))] for k, c in decisions.items()}
+    real = Architecture(arch.space, arch.settings, dict(arch.values), {"probabilities": tables, "verdict": "decided",
+                                                                       "decisions": {"op_decisions": 4, "clear": 4}})
+    assert placebo.tops(real) == {k: c[1] for k, c in decisions.items()}  # the tables' first, not the export's values
+    other = Architecture(arch.space, arch.settings, {**arch.values, **{k: c[0] for k, c in decisions.items()}},
+                         {"verdict": "undecided", "decisions": {"op_decisions": 4, "decided_share": 0.25}})
+    c = placebo.compare(real, other)
+    assert (c["agree"], c["placebo"]["decided"], c["chance"]) == (0, 1, round(4 / 7, 2))
+    assert "did not decide (1 of 4 decisions) where the search did (4 of 4)" in c["in_words"]
