@@ -35,11 +35,18 @@ def preprocess(work: str | Path, workers: int = 2) -> dict[str, int]:
     return preprocess_dataset(work, workers)
 
 
-def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool = False, **settings: Any) -> Path:
-    """Search an architecture on a fold's search split; returns the run folder (its `arch.json` is the find)."""
+def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool = False, placebo: bool = False,
+           **settings: Any) -> Path:
+    """Search an architecture on a fold's search split; returns the run folder (its `arch.json` is the find).
+    `placebo`: the same search on the fold's training labels shuffled across cases (`WORK/placebo/`); once a search
+    and its placebo have both finished, `placebo.json` beside the search's `arch.json` compares them."""
     from segnas.config import make_config
+    from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
-    return run_search(work, make_config(preset, {**settings, "fold": fold}), resume=resume)
+    cfg = make_config(preset, {**settings, "fold": fold})
+    run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
+    control.report(work, cfg)
+    return run
 
 
 def train(work: str | Path, arch: str | Path, preset: str = "scnas", fold: int = 0, steps: int | None = None,

@@ -95,6 +95,8 @@ def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_le
     told = json.loads(next((w / "runs").glob("*/placebo.json")).read_text())
     assert told["search"]["verdict"] == "decided" and told["search"]["tops"] == BEST
     assert " ".join(told["in_words"].split()) in " ".join(second.output.split())
+    shown = CliRunner().invoke(app, ["show", str(next((w / "runs").glob("*/arch.json"))), "--out", str(tmp_path / "cells")])
+    assert shown.exit_code == 0 and "against its placebo" in shown.output, shown.output
     if labels_matter:  # shuffled labels leave nothing to decide
         assert told["placebo"]["verdict"] == "undecided" and "depend on your labels" in told["in_words"], told
     else:  # the same networks score best whatever the labels: the placebo decides alike

@@ -119,6 +119,9 @@ def show(
             out.print(f"(timed above at {arch.settings.get('channels')} channels; add --width {at['channels']} to time it as the search did)")
     if "in_words" in arch.provenance:
         out.print(f"how it was found: {arch.provenance['in_words']}")
+    if (compared := RunFolder(arch_file.parent).placebo).is_file():
+        from segnas.runtime.files import read_json
+        out.print(f"against its placebo ({compared}): {read_json(compared)['in_words']}")
     for path in draw_cells(arch, out_dir or arch_file.parent):
         out.print(f"drew {path}")
 

@@ -9,8 +9,9 @@ from segnas.errors import SegnasError
 from segnas.runtime.files import check_writable
 
 # The file names of a run folder (search or training), defined here and nowhere else.
-ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET, COST = (
-    "arch.json", "config.json", "log.jsonl", "checkpoint.pt", "best.pt", "summary.json", "plan.json", "budget.json", "cost.json")
+ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET, COST, PLACEBO = (
+    "arch.json", "config.json", "log.jsonl", "checkpoint.pt", "best.pt", "summary.json", "plan.json", "budget.json", "cost.json",
+    "placebo.json")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class RunFolder:
     def cost(self) -> Path:
         """A cost-aware search's measured op costs, their calibration and its target step time."""
         return self.root / COST
+
+    @property
+    def placebo(self) -> Path:
+        """A search's comparison with its placebo (`segnas search --placebo`)."""
+        return self.root / PLACEBO
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,11 @@ class Workspace:
     def run(self, name: str) -> RunFolder:
         """The run folder `WORK/runs/<name>`."""
         return RunFolder(self.runs / name)
+
+    def placebo(self, fold: int, seed: int) -> Path:
+        """The work folder of fold `fold`'s placebo with seed `seed` (`segnas search --placebo`): its own plan, splits,
+        preprocessed cases (training labels shuffled) and runs; its `placebo.json` says whose label each case got."""
+        return self.root / "placebo" / f"fold{fold}_seed{seed}"
 
     def race(self, fold: int) -> RaceFolder:
         """The race of fold `fold` (`segnas race`)."""

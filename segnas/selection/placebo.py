@@ -32,11 +32,11 @@ from segnas.errors import SegnasError
 from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.search import run_folder
 from segnas.runtime.files import read_json, save_npy, write_json
-from segnas.runtime.workspace import RunFolder, Workspace
+from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
 from segnas.selection.searches import search
 from segnas.selection.trained import op_decisions
 
-MARKER = "placebo.json"  # in the placebo's work folder: what was shuffled; in the real run folder: the comparison
+MARKER = PLACEBO  # in the placebo's work folder: whose label each case got (in a search's run folder: the comparison)
 
 
 def centre_fit(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -85,7 +85,7 @@ def placebo_work(work: str | Path, fold: int, seed: int) -> Path:
     ws = Workspace(Path(work))
     plan = load_plan(ws)
     cases = sorted(load_fold(ws, fold).train)
-    root = ws.root / "placebo" / f"fold{fold}_seed{seed}"
+    root = ws.placebo(fold, seed)
     want = {"source": str(ws.root.resolve()), "fold": fold, "seed": seed, "plan_hash": plan_hash(plan), "cases": cases}
     if (root / MARKER).is_file():
         made = read_json(root / MARKER)
@@ -209,12 +209,11 @@ def in_words(c: dict[str, Any]) -> str:
 def report(work: str | Path, cfg: SearchConfig) -> dict[str, Any] | None:
     """When both the search `cfg` asks for and its placebo have finished: the comparison, written atomically to the
     search's run folder as `placebo.json`; else None."""
-    real = RunFolder(run_folder(Path(work), cfg)).arch
-    root = Path(work) / "placebo" / f"fold{cfg.fold}_seed{cfg.seed}"
-    fake = RunFolder(run_folder(root, cfg)).arch
+    run = RunFolder(run_folder(Path(work), cfg))
+    real, fake = run.arch, RunFolder(run_folder(Workspace(Path(work)).placebo(cfg.fold, cfg.seed), cfg)).arch
     if not (real.is_file() and fake.is_file()):
         return None
     c = compare(load_architecture(real), load_architecture(fake))
     c["files"] = {"search": str(real), "placebo": str(fake)}
-    write_json(real.parent / MARKER, c)
+    write_json(run.placebo, c)
     return c
