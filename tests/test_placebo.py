@@ -97,6 +97,11 @@ def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_le
     assert " ".join(told["in_words"].split()) in " ".join(second.output.split())
     shown = CliRunner().invoke(app, ["show", str(next((w / "runs").glob("*/arch.json"))), "--out", str(tmp_path / "cells")])
     assert shown.exit_code == 0 and "against its placebo" in shown.output, shown.output
+    for output in (second.output, shown.output):
+        assert "each decision: the search's and the placebo's first choice" in " ".join(output.split()), output
+    about = {r["about"] for r in told["decisions"].values()}
+    assert len(told["decisions"]) == 4 and "undecided" not in about, told["decisions"]  # the search decided all four
+    assert about == ({"labels"} if labels_matter else {"learning speed"}), told["decisions"]
     if labels_matter:  # shuffled labels leave nothing to decide
         assert told["placebo"]["verdict"] == "undecided" and "depend on your labels" in told["in_words"], told
     else:  # the same networks score best whatever the labels: the placebo decides alike
@@ -119,3 +124,31 @@ def test_agreement_is_counted_against_chance_per_decision() -> None:
     c = placebo.compare(real, other)
     assert (c["agree"], c["placebo"]["decided"], c["chance"]) == (0, 1, round(4 / 7, 2))
     assert "did not decide (1 of 4 decisions) where the search did (4 of 4)" in c["in_words"]
+
+
+def test_each_decision_is_read_as_about_the_labels_or_about_learning_speed() -> None:
+    arch = get_space("unet").random(seed=0, tie="cell")
+    decisions = trained.op_decisions("unet", arch.settings)
+    red, enc, exp, dec = decisions  # the four cell types' ops
+
+    def searched(top: dict[str, int], shuffled_p: dict[str, float]) -> Architecture:
+        tables = {k: [1.0 if i == top.get(k, 0) else 0.0 for i in range(len(c))] if k in top else [1 / len(c)] * len(c)
+                  for k, c in decisions.items()}
+        return Architecture(arch.space, arch.settings, dict(arch.values),
+                            {"probabilities": tables, "shuffled_p": shuffled_p, "verdict": "decided",
+                             "decisions": {"op_decisions": 4, "clear": sum(p < 0.05 for p in shuffled_p.values())}})
+
+    real = searched({red: 1, enc: 2, exp: 3, dec: 4}, {red: 0.01, enc: 0.01, exp: 0.01, dec: 0.5})
+    # the placebo decides red alike, enc otherwise, leaves exp open (no favourite), and decides dec the same but the
+    # search itself did not decide dec
+    fake = searched({red: 1, enc: 5, dec: 4}, {red: 0.01, enc: 0.01, exp: 0.9, dec: 0.01})
+    c = placebo.compare(real, fake)
+    about = {k: r["about"] for k, r in c["decisions"].items()}
+    assert about == {red: "learning speed", enc: "labels", exp: "labels", dec: "undecided"}, c["decisions"]
+    assert c["decisions"][enc] == {"search": decisions[enc][2], "search_decided": True, "placebo": decisions[enc][5],
+                                   "placebo_decided": True, "about": "labels"}
+    words = c["in_words"]
+    assert f"Decided on your labels (the placebo left them open or chose otherwise): {enc} ({decisions[enc][2]})" in words
+    assert f"about how fast networks learn: {red} ({decisions[red][1]})." in words
+    # a top probability under 2× uniform is not decided, whatever the shuffled p
+    assert placebo.cleared(fake)[exp] is False

@@ -58,6 +58,7 @@ def search(
     if (compared := control.report(work, cfg)) is not None:
         out.print(f"search against its placebo ({compared['files']['search'].removesuffix('arch.json')}placebo.json):\n"
                   f"{compared['in_words']}")
+        print_readings(compared)
     elif placebo:
         out.print("the search itself (this command without --placebo, same settings) compares the two when it finishes")
 
@@ -122,6 +123,7 @@ def show(
     if (compared := RunFolder(arch_file.parent).placebo).is_file():
         from segnas.runtime.files import read_json
         out.print(f"against its placebo ({compared}): {read_json(compared)['in_words']}")
+        print_readings(read_json(compared))
     for path in draw_cells(arch, out_dir or arch_file.parent):
         out.print(f"drew {path}")
 
@@ -209,3 +211,18 @@ def run(
     run_pipeline(data, work, preset, parse_folds(fold), budgeted_by_default(searching),
                  parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share, race_share,
                  min_unit_steps)
+
+
+def print_readings(compared: dict[str, Any]) -> None:
+    """A search against its placebo, decision by decision, as a table (nothing when placebo.json has no readings)."""
+    from rich.table import Table
+
+    if not compared.get("decisions"):
+        return
+    t = Table(title="each decision: the search's and the placebo's first choice")
+    for column in ("decision", "search", "placebo (labels shuffled)", "about"):
+        t.add_column(column)
+    for label, r in compared["decisions"].items():
+        t.add_row(label, r["search"] + ("" if r["search_decided"] else " (open)"),
+                  r["placebo"] + ("" if r["placebo_decided"] else " (open)"), r["about"])
+    out.print(t)

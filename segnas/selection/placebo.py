@@ -30,11 +30,12 @@ from segnas.data.preprocess import foreground_samples, plan_hash
 from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
 from segnas.nas.arch import Architecture, load_architecture
+from segnas.nas.decisions import decided
 from segnas.nas.search import run_folder
 from segnas.runtime.files import read_json, save_npy, write_json
 from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
 from segnas.selection.searches import search
-from segnas.selection.trained import op_decisions
+from segnas.selection.trained import SHUFFLED_ALPHA, op_decisions
 
 MARKER = PLACEBO  # in the placebo's work folder: whose label each case got (in a search's run folder: the comparison)
 
@@ -156,6 +157,26 @@ def agreement_p(hits: int, chances: Sequence[float]) -> float:
     return float(min(1.0, sum(dist[hits:])))
 
 
+def cleared(arch: Architecture) -> dict[str, bool]:
+    """label → whether the search counts that op decision as decided: top probability ≥ 2× uniform and, in a search
+    by training, beyond shuffled scores; decisions without a probability table are left out."""
+    probs, shuffled = arch.provenance.get("probabilities", {}), arch.provenance.get("shuffled_p")
+    return {k: decided(probs[k]) and (shuffled is None or float(shuffled.get(k, 1.0)) < SHUFFLED_ALPHA)
+            for k, c in op_decisions(arch.space, arch.settings).items() if len(probs.get(k, ())) == len(c)}
+
+
+def readings(real: Architecture, placebo: Architecture) -> dict[str, dict[str, Any]]:
+    """Per op decision with a table in both: each search's top and whether it decided it, and what the decision is
+    about — `labels` (the search decided, the placebo did not or decided otherwise), `learning speed` (both decided
+    the same candidate), or `undecided` (the search did not decide it)."""
+    a, b, ca, cb = tops(real), tops(placebo), cleared(real), cleared(placebo)
+    out = {}
+    for k in sorted(set(ca) & set(cb)):
+        about = "undecided" if not ca[k] else ("learning speed" if cb[k] and b[k] == a[k] else "labels")
+        out[k] = {"search": a[k], "search_decided": ca[k], "placebo": b[k], "placebo_decided": cb[k], "about": about}
+    return out
+
+
 def clear_count(arch: Architecture) -> tuple[int, int]:
     """(decisions the search counts as decided, op decisions): a search by training's clear-of-shuffled count, or the
     one-shot's share at ≥ 2× uniform."""
@@ -180,6 +201,7 @@ def compare(real: Architecture, placebo: Architecture) -> dict[str, Any]:
         out[name] = {"verdict": arch.provenance.get("verdict", "unknown"), "decided": clear, "tops": tops(arch),
                      **({"trial_dice": arch.provenance["decisions"]["trial_dice"]}
                         if "trial_dice" in arch.provenance.get("decisions", {}) else {})}
+    out["decisions"] = readings(real, placebo)
     out["in_words"] = in_words(out)
     return out
 
@@ -203,7 +225,16 @@ def in_words(c: dict[str, Any]) -> str:
     else:
         head = (f"Neither the search ({s['decided']} of {n} decisions) nor its placebo ({p['decided']} of {n}) decided: the "
                 f"placebo cannot tell anything about decisions that were not made.")
-    return f"{head} {agree}{dice}"
+    return f"{head} {agree}{dice}{per_decision(c.get('decisions', {}))}"
+
+
+def per_decision(readings: dict[str, dict[str, Any]]) -> str:
+    """The decisions grouped by what they are about, in a sentence each (empty without per-decision tables)."""
+    groups = {about: [f"{k} ({r['search']})" for k, r in readings.items() if r["about"] == about]
+              for about in ("labels", "learning speed")}
+    said = {"labels": "Decided on your labels (the placebo left them open or chose otherwise)",
+            "learning speed": "Decided alike on shuffled labels, so about how fast networks learn"}
+    return "".join(f" {said[about]}: {', '.join(names)}." for about, names in groups.items() if names)
 
 
 def report(work: str | Path, cfg: SearchConfig) -> dict[str, Any] | None:
