@@ -199,6 +199,7 @@ def compare(real: Architecture, placebo: Architecture) -> dict[str, Any]:
     for name, arch in (("search", real), ("placebo", placebo)):
         clear, n = clear_count(arch)
         out[name] = {"verdict": arch.provenance.get("verdict", "unknown"), "decided": clear, "tops": tops(arch),
+                     **{k: arch.provenance[k] for k in ("trials", "minutes") if k in arch.provenance},
                      **({"trial_dice": arch.provenance["decisions"]["trial_dice"]}
                         if "trial_dice" in arch.provenance.get("decisions", {}) else {})}
     out["decisions"] = readings(real, placebo)
@@ -213,7 +214,8 @@ def in_words(c: dict[str, Any]) -> str:
              f"p = {c['agreement_p']:.3g}).")
     dice = ""
     if "trial_dice" in s and "trial_dice" in p:
-        dice = (f" Trials' inner Dice, median (best): {s['trial_dice'][1]:.3f} ({s['trial_dice'][2]:.3f}) on the labels, "
+        over = f" over {s['trials']} and {p['trials']} trials" if "trials" in s and "trials" in p else ""
+        dice = (f" Trials' inner Dice, median (best){over}: {s['trial_dice'][1]:.3f} ({s['trial_dice'][2]:.3f}) on the labels, "
                 f"{p['trial_dice'][1]:.3f} ({p['trial_dice'][2]:.3f}) shuffled.")
     if p["verdict"] == "decided":
         head = (f"The placebo (labels shuffled across cases) decided too, {p['decided']} of {n} decisions: what the search "
