@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from segnas.app.cli import app
-from segnas.runtime.lock import work_lock
+from segnas.runtime.lock import busy, work_lock
 
 from .conftest import copy_work
 
@@ -62,3 +62,18 @@ def test_a_forked_worker_outliving_its_killed_parent_does_not_keep_the_folder(tm
         holder.wait()
     with work_lock(tmp_path):  # the child still sleeps, but never held the lock
         pass
+
+
+def test_busy_names_another_process_holding_the_folder_and_takes_nothing(tmp_path: Path) -> None:
+    assert busy(tmp_path) is None and not (tmp_path / ".lock").exists()  # creates nothing
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert f"pid {holder.pid}" in (busy(tmp_path) or "")
+        assert f"pid {holder.pid}" in (busy(tmp_path) or "")  # asking twice did not take the lock
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert busy(tmp_path) is None
+    with work_lock(tmp_path):
+        assert busy(tmp_path) is None  # this process's own lock is not another's

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from segnas.runtime.workspace import Workspace
 from segnas.selection import placebo, trained
 
 from .conftest import copy_work
+from .test_lock import HOLD
 from .test_trained import BEST
 
 TIED = ["--strategy", "trained", "--set", "space_settings.tie=cell", "--set", "space_settings.channels=8", "--set", "patch_size=[16,16,16]",
@@ -87,7 +90,7 @@ def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_le
     first = CliRunner().invoke(app, ["search", "--work", str(w), *TIED, "--placebo"])
     assert first.exit_code == 0, first.output
     said = " ".join(first.output.split())  # as the terminal wrapped it
-    assert "placebo's architecture" in said and "compares the two when it finishes" in said
+    assert "placebo's architecture" in said and "the second to finish writes placebo.json" in said
     fake_arch = json.loads(next((w / "placebo" / "fold0_seed0" / "runs").glob("*/arch.json")).read_text())
     assert fake_arch["provenance"]["placebo"]["labels_from"]
     second = CliRunner().invoke(app, ["search", "--work", str(w), *TIED])
@@ -102,6 +105,17 @@ def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_le
     about = {r["about"] for r in told["decisions"].values()}
     assert len(told["decisions"]) == 4 and "undecided" not in about, told["decisions"]  # the search decided all four
     assert about == ({"labels"} if labels_matter else {"learning speed"}), told["decisions"]
+    if not labels_matter:  # while a side runs (its folder locked), its old arch.json is not compared
+        next((w / "runs").glob("*/placebo.json")).unlink()
+        holder = subprocess.Popen([sys.executable, "-c", HOLD, str(w / "placebo" / "fold0_seed0")], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            again = CliRunner().invoke(app, ["search", "--work", str(w), *TIED, "--resume"])
+        finally:
+            holder.kill()
+            holder.wait()
+        assert again.exit_code == 0 and "the second to finish writes placebo.json" in " ".join(again.output.split()), again.output
+        assert not list((w / "runs").glob("*/placebo.json"))
     if labels_matter:  # shuffled labels leave nothing to decide
         assert told["placebo"]["verdict"] == "undecided" and "depend on your labels" in told["in_words"], told
     else:  # the same networks score best whatever the labels: the placebo decides alike
@@ -152,3 +166,7 @@ def test_each_decision_is_read_as_about_the_labels_or_about_learning_speed() -> 
     assert f"about how fast networks learn: {red} ({decisions[red][1]})." in words
     # a top probability under 2× uniform is not decided, whatever the shuffled p
     assert placebo.cleared(fake)[exp] is False
+    for arch in (real, fake):  # neither decided overall: the decisions the search made are still read one by one
+        arch.provenance["verdict"] = "undecided"
+    words = " ".join(placebo.compare(real, fake)["in_words"].split())
+    assert "decided overall; each decision the search did make is read below" in words and f"{enc} ({decisions[enc][2]})" in words

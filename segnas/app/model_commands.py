@@ -9,7 +9,7 @@ import typer
 
 from segnas.app.cli_base import Settings, Work, Workers, app, out, parse_folds, parse_patch, reports_errors, torch_threads
 from segnas.errors import SegnasError
-from segnas.runtime.workspace import RunFolder
+from segnas.runtime.workspace import RunFolder, Workspace
 
 
 @app.command()
@@ -59,8 +59,9 @@ def search(
         out.print(f"search against its placebo ({compared['files']['search'].removesuffix('arch.json')}placebo.json):\n"
                   f"{compared['in_words']}")
         print_readings(compared)
-    elif placebo:
-        out.print("the search itself (this command without --placebo, same settings) compares the two when it finishes")
+    elif placebo or Workspace(Path(work)).placebo(cfg.fold, cfg.seed).is_dir():
+        out.print("the search and its placebo (the same command with --placebo) are compared once both have finished: the "
+                  "second to finish writes placebo.json beside the search's arch.json (or run either again with --resume)")
 
 
 @app.command()

@@ -76,6 +76,21 @@ def work_lock(work: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
+def busy(work: str | Path) -> str | None:
+    """Who holds the work folder's lock, when another process does (else None); takes nothing and creates nothing."""
+    path = (Path(work) / ".lock").resolve()
+    if path in _held or not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+    finally:
+        os.close(fd)  # closing drops a lock taken just now
+    return None
+
+
 def locks_work(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorator: hold the lock of the function's `work` argument while it runs."""
     signature = inspect.signature(fn)

@@ -33,6 +33,7 @@ from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.decisions import decided
 from segnas.nas.search import run_folder
 from segnas.runtime.files import read_json, save_npy, write_json
+from segnas.runtime.lock import busy
 from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
 from segnas.selection.searches import search
 from segnas.selection.trained import SHUFFLED_ALPHA, op_decisions
@@ -224,6 +225,9 @@ def in_words(c: dict[str, Any]) -> str:
     elif s["verdict"] == "decided":
         head = (f"The placebo (labels shuffled across cases) did not decide ({p['decided']} of {n} decisions) where the search "
                 f"did ({s['decided']} of {n}): its decisions depend on your labels, not only on how fast networks learn.")
+    elif s["decided"]:
+        head = (f"Neither the search ({s['decided']} of {n} decisions) nor its placebo ({p['decided']} of {n}) decided overall; "
+                f"each decision the search did make is read below against the placebo's.")
     else:
         head = (f"Neither the search ({s['decided']} of {n} decisions) nor its placebo ({p['decided']} of {n}) decided: the "
                 f"placebo cannot tell anything about decisions that were not made.")
@@ -241,10 +245,12 @@ def per_decision(readings: dict[str, dict[str, Any]]) -> str:
 
 def report(work: str | Path, cfg: SearchConfig) -> dict[str, Any] | None:
     """When both the search `cfg` asks for and its placebo have finished: the comparison, written atomically to the
-    search's run folder as `placebo.json`; else None."""
+    search's run folder as `placebo.json`; else None. A side still running (its work folder locked by another
+    process, as a resumed search is while its old arch.json stays) is not finished: it compares when it ends."""
+    root = Workspace(Path(work)).placebo(cfg.fold, cfg.seed)
     run = RunFolder(run_folder(Path(work), cfg))
-    real, fake = run.arch, RunFolder(run_folder(Workspace(Path(work)).placebo(cfg.fold, cfg.seed), cfg)).arch
-    if not (real.is_file() and fake.is_file()):
+    real, fake = run.arch, RunFolder(run_folder(root, cfg)).arch
+    if not (real.is_file() and fake.is_file()) or busy(work) or busy(root):
         return None
     c = compare(load_architecture(real), load_architecture(fake))
     c["files"] = {"search": str(real), "placebo": str(fake)}
