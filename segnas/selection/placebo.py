@@ -35,8 +35,9 @@ from segnas.nas.search import run_folder
 from segnas.runtime.files import read_json, save_npy, write_json
 from segnas.runtime.lock import busy
 from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
+from segnas.selection import trained
 from segnas.selection.searches import search
-from segnas.selection.trained import SHUFFLED_ALPHA, op_decisions
+from segnas.selection.trained import op_decisions
 
 MARKER = PLACEBO  # in the placebo's work folder: whose label each case got (in a search's run folder: the comparison)
 
@@ -162,8 +163,8 @@ def cleared(arch: Architecture) -> dict[str, bool]:
     """label → whether the search counts that op decision as decided: top probability ≥ 2× uniform and, in a search
     by training, beyond shuffled scores; decisions without a probability table are left out."""
     probs, shuffled = arch.provenance.get("probabilities", {}), arch.provenance.get("shuffled_p")
-    return {k: decided(probs[k]) and (shuffled is None or float(shuffled.get(k, 1.0)) < SHUFFLED_ALPHA)
-            for k, c in op_decisions(arch.space, arch.settings).items() if len(probs.get(k, ())) == len(c)}
+    tables = {k: probs[k] for k, c in op_decisions(arch.space, arch.settings).items() if len(probs.get(k, ())) == len(c)}
+    return {k: decided(p) for k, p in tables.items()} if shuffled is None else trained.cleared(tables, shuffled)
 
 
 def readings(real: Architecture, placebo: Architecture) -> dict[str, dict[str, Any]]:

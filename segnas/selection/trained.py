@@ -280,10 +280,15 @@ def cost_record(cfg: SearchConfig, opts: dict[str, Any], unet_ms: float, step_ms
 SHUFFLED_ALPHA = 0.05  # a decision counts as clear only when shuffled scores make its top candidate this rarely as probable
 
 
+def cleared(probabilities: dict[str, list[float]], shuffled: dict[str, float]) -> dict[str, bool]:
+    """label → whether the decision clears 2× uniform *and* shuffled scores rarely make its top candidate as probable."""
+    return {k: decided(p) and float(shuffled[k]) < SHUFFLED_ALPHA for k, p in probabilities.items()}
+
+
 def clear_of_shuffled(probabilities: dict[str, list[float]], shuffled: dict[str, float]) -> dict[str, float]:
-    """The share of op decisions that clear 2× uniform *and* whose top probability shuffled scores rarely reach."""
-    clear = [k for k, p in probabilities.items() if decided(p) and shuffled[k] < SHUFFLED_ALPHA]
-    return {"clear_share": len(clear) / max(len(probabilities), 1), "clear": len(clear)}
+    """The share and number of op decisions that are `cleared`."""
+    clear = sum(cleared(probabilities, shuffled).values())
+    return {"clear_share": clear / max(len(probabilities), 1), "clear": clear}
 
 
 def judge(summary: dict[str, Any], tied: bool = False) -> tuple[str, str]:
