@@ -17,6 +17,7 @@ from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
 from segnas.nas.arch import Architecture
 from segnas.nas.spaces import get_space
+from segnas.runtime.plots import plot_placebo
 from segnas.runtime.workspace import Workspace
 from segnas.selection import placebo, trained
 
@@ -97,6 +98,7 @@ def test_search_placebo_tells_decisions_about_the_labels_from_decisions_about_le
     assert second.exit_code == 0, second.output
     told = json.loads(next((w / "runs").glob("*/placebo.json")).read_text())
     assert told["search"]["verdict"] == "decided" and told["search"]["tops"] == BEST
+    assert next((w / "runs").glob("*/placebo.png")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # drawn beside it
     assert " ".join(told["in_words"].split()) in " ".join(second.output.split())
     shown = CliRunner().invoke(app, ["show", str(next((w / "runs").glob("*/arch.json"))), "--out", str(tmp_path / "cells")])
     assert shown.exit_code == 0 and "against its placebo" in shown.output, shown.output
@@ -140,7 +142,7 @@ def test_agreement_is_counted_against_chance_per_decision() -> None:
     assert "did not decide (1 of 4 decisions) where the search did (4 of 4)" in c["in_words"]
 
 
-def test_each_decision_is_read_as_about_the_labels_or_about_learning_speed() -> None:
+def test_each_decision_is_read_as_about_the_labels_or_about_learning_speed(tmp_path: Path) -> None:
     arch = get_space("unet").random(seed=0, tie="cell")
     decisions = trained.op_decisions("unet", arch.settings)
     red, enc, exp, dec = decisions  # the four cell types' ops
@@ -161,6 +163,11 @@ def test_each_decision_is_read_as_about_the_labels_or_about_learning_speed() -> 
     assert about == {red: "learning speed", enc: "labels", exp: "labels", dec: "undecided"}, c["decisions"]
     assert c["decisions"][enc] == {"search": decisions[enc][2], "search_decided": True, "placebo": decisions[enc][5],
                                    "placebo_decided": True, "about": "labels"}
+    rows = {r["label"]: r for r in placebo.plot_rows(real, fake, c["decisions"])}  # what placebo.png draws
+    assert rows[enc] == {"label": enc, "search_top": decisions[enc][2], "search_p": 1.0, "placebo_p": 0.0,
+                         "placebo_top": decisions[enc][5], "placebo_top_p": 1.0, "uniform": 1 / 7, "about": "labels"}
+    assert (rows[red]["placebo_p"], rows[exp]["placebo_p"]) == (1.0, pytest.approx(1 / 7))
+    assert plot_placebo(list(rows.values()) * 14, tmp_path / "many.png").stat().st_size > 0  # an untied space's 56 decisions
     words = c["in_words"]
     assert f"Decided on your labels (the placebo left them open or chose otherwise): {enc} ({decisions[enc][2]})" in words
     assert f"about how fast networks learn: {red} ({decisions[red][1]})." in words

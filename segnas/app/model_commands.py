@@ -56,8 +56,8 @@ def search(
     what = "placebo's architecture (labels shuffled)" if placebo else "found architecture"
     out.print(f"{what}: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
     if (compared := control.report(work, cfg)) is not None:
-        out.print(f"search against its placebo ({compared['files']['search'].removesuffix('arch.json')}placebo.json):\n"
-                  f"{compared['in_words']}")
+        folder = compared['files']['search'].removesuffix('arch.json')
+        out.print(f"search against its placebo ({folder}placebo.json, drawn in placebo.png):\n{compared['in_words']}")
         print_readings(compared)
     elif placebo or Workspace(Path(work)).placebo(cfg.fold, cfg.seed).is_dir():
         out.print("the search and its placebo (the same command with --placebo) are compared once both have finished: the "

@@ -121,3 +121,49 @@ def plot_training(records: list[dict[str, Any]], out_dir: Path) -> Path:
     path = _save(fig, out_dir / "learning_curve.png")
     plt.close(fig)
     return path
+
+
+READING_COLOURS = {"labels": "tab:green", "learning speed": "tab:orange", "undecided": "lightgrey"}
+
+
+def plot_placebo(rows: list[dict[str, Any]], path: Path) -> Path:
+    """`placebo.png`: per op decision, the probability that the search's top candidate is best, on the labels (a bar
+    coloured by what the decision is about) and on shuffled labels (a ring), with uniform and 2× uniform marked.
+    Each row: label, search_top, search_p, placebo_p (of the search's top), placebo_top, placebo_top_p, uniform, about."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    few = len(rows) <= 12
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.7 * len(rows) + 1.0) if few else min(24.0, 0.22 * len(rows) + 3.0), 5.0),
+                           layout="constrained")
+    x = list(range(len(rows)))
+    ax.bar(x, [r["search_p"] for r in rows], color=[READING_COLOURS[r["about"]] for r in rows], edgecolor="black", linewidth=0.5)
+    ax.scatter(x, [r["placebo_p"] for r in rows], s=40, facecolors="none", edgecolors="black", zorder=3)
+    other = [(i, r) for i, r in enumerate(rows) if r["placebo_top"] != r["search_top"]]
+    ax.scatter([i for i, _ in other], [r["placebo_top_p"] for _, r in other], marker="x", color="dimgrey", zorder=3)
+    for i, r in enumerate(rows):
+        ax.hlines(r["uniform"], i - 0.45, i + 0.45, colors="grey", linestyles=":", linewidth=0.8)
+        ax.hlines(2 * r["uniform"], i - 0.45, i + 0.45, colors="grey", linestyles="--", linewidth=0.8)
+    ax.set_xticks(x)
+    if few:
+        ax.set_xticklabels([f"{r['label']}\n{r['search_top']}" + (f"\nplacebo: {r['placebo_top']}" if r["placebo_top"] != r["search_top"] else "")
+                            for r in rows], fontsize=7)
+    else:
+        ax.set_xticklabels([r["label"] for r in rows], fontsize=5, rotation=90)
+    ax.set_ylim(0, 1.02), ax.set_ylabel("probability of being best")
+    handles: list[Any] = [Patch(facecolor=c, edgecolor="black", label=f"search: decided on {k}" if k != "undecided" else "search: undecided")
+               for k, c in READING_COLOURS.items()]
+    handles += [plt.Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black", linestyle="", label="placebo, same candidate"),
+                plt.Line2D([], [], marker="x", color="dimgrey", linestyle="", label="placebo's own top"),
+                plt.Line2D([], [], color="grey", linestyle=":", label="uniform"),
+                plt.Line2D([], [], color="grey", linestyle="--", label="2× uniform")]
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=4)
+    counts = {k: sum(r["about"] == k for r in rows) for k in READING_COLOURS}
+    ax.set_title(f"The search against its placebo (labels shuffled across cases)\n{counts['labels']} of {len(rows)} decisions "
+                 f"on the labels, {counts['learning speed']} on learning speed, {counts['undecided']} undecided", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

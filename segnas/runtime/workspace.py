@@ -9,9 +9,9 @@ from segnas.errors import SegnasError
 from segnas.runtime.files import check_writable
 
 # The file names of a run folder (search or training), defined here and nowhere else.
-ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET, COST, PLACEBO = (
+ARCH, CONFIG, LOG, CHECKPOINT, BEST, SUMMARY, PLAN, BUDGET, COST, PLACEBO, PLACEBO_PLOT = (
     "arch.json", "config.json", "log.jsonl", "checkpoint.pt", "best.pt", "summary.json", "plan.json", "budget.json", "cost.json",
-    "placebo.json")
+    "placebo.json", "placebo.png")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,11 @@ class RunFolder:
     def placebo(self) -> Path:
         """A search's comparison with its placebo (`segnas search --placebo`)."""
         return self.root / PLACEBO
+
+    @property
+    def placebo_plot(self) -> Path:
+        """The same comparison drawn, decision by decision."""
+        return self.root / PLACEBO_PLOT
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from segnas.nas.decisions import decided
 from segnas.nas.search import run_folder
 from segnas.runtime.files import read_json, save_npy, write_json
 from segnas.runtime.lock import busy
+from segnas.runtime.plots import plot_placebo
 from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
 from segnas.selection import trained
 from segnas.selection.searches import search
@@ -179,6 +180,19 @@ def readings(real: Architecture, placebo: Architecture) -> dict[str, dict[str, A
     return out
 
 
+def plot_rows(real: Architecture, placebo: Architecture, readings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What `placebo.png` draws per decision read: each side's probability of the search's top and the placebo's own top."""
+    decisions = op_decisions(real.space, real.settings)
+    pa, pb = real.provenance["probabilities"], placebo.provenance["probabilities"]
+    rows = []
+    for k, r in readings.items():
+        c = list(decisions[k])
+        i, j = c.index(r["search"]), c.index(r["placebo"])
+        rows.append({"label": k, "search_top": r["search"], "search_p": float(pa[k][i]), "placebo_p": float(pb[k][i]),
+                     "placebo_top": r["placebo"], "placebo_top_p": float(pb[k][j]), "uniform": 1 / len(c), "about": r["about"]})
+    return rows
+
+
 def clear_count(arch: Architecture) -> tuple[int, int]:
     """(decisions the search counts as decided, op decisions): a search by training's clear-of-shuffled count, or the
     one-shot's share at ≥ 2× uniform."""
@@ -246,14 +260,17 @@ def per_decision(readings: dict[str, dict[str, Any]]) -> str:
 
 def report(work: str | Path, cfg: SearchConfig) -> dict[str, Any] | None:
     """When both the search `cfg` asks for and its placebo have finished: the comparison, written atomically to the
-    search's run folder as `placebo.json`; else None. A side still running (its work folder locked by another
+    search's run folder as `placebo.json` (and drawn as `placebo.png`); else None. A side still running (its work folder locked by another
     process, as a resumed search is while its old arch.json stays) is not finished: it compares when it ends."""
     root = Workspace(Path(work)).placebo(cfg.fold, cfg.seed)
     run = RunFolder(run_folder(Path(work), cfg))
     real, fake = run.arch, RunFolder(run_folder(root, cfg)).arch
     if not (real.is_file() and fake.is_file()) or busy(work) or busy(root):
         return None
-    c = compare(load_architecture(real), load_architecture(fake))
+    a, b = load_architecture(real), load_architecture(fake)
+    c = compare(a, b)
     c["files"] = {"search": str(real), "placebo": str(fake)}
+    if c["decisions"]:
+        plot_placebo(plot_rows(a, b, c["decisions"]), run.placebo_plot)
     write_json(run.placebo, c)
     return c
