@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,51 @@ def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tm
     assert load_architecture(resumed / "arch.json").values == load_architecture(straight / "arch.json").values
 
 
+def in_this_process(fn, calls, work, what):  # noqa: ANN001, ANN201
+    """`run_side_by_side` without processes, so that a monkeypatched `run_trial` runs."""
+    return [fn(*c) for c in calls]
+
+
+def test_trials_side_by_side_are_proposed_by_rounds_and_resume_to_the_same_trials(work3d: Path, tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three at a time: each round's trials are proposed together from the rounds before it (so a killed round is
+    proposed again alike), the budget counts a round's slowest trial, and the pace is said per round."""
+    cfg = tied(**{"strategy_options.trials": 12, "strategy_options.side_by_side": 3})
+    monkeypatch.setattr(trained, "run_side_by_side", in_this_process)
+    monkeypatch.setattr(trained, "run_trial", fake_trial())
+    straight = search(copy_work(work3d, tmp_path / "a"), cfg, show_progress=False)
+    records = [json.loads(line) for line in (straight / "log.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in records] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    settings = load_architecture(straight / "arch.json").settings
+    for t in (9, 10, 11):  # proposed from rounds 0–2 only, not from the trials beside them
+        assert records[t]["values"] == trained.propose("unet", settings, records[:9], trained.options(cfg), 0, None, t)
+    assert trained.round_seconds(records) == [1.0] * 4  # four rounds of 1 s trials: 4 s of wall time, not 12
+    assert load_architecture(straight / "arch.json").provenance["decisions"]["side_by_side"] == 3
+    w = copy_work(work3d, tmp_path / "b")
+    monkeypatch.setattr(trained, "run_trial", fake_trial(stop_at=10))
+    with pytest.raises(KeyboardInterrupt):
+        search(w, cfg, show_progress=False)
+    monkeypatch.setattr(trained, "run_trial", fake_trial())
+    resumed = search(w, cfg, resume=True, show_progress=False)
+    again = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert [(r["values"], r["score"], r["round"]) for r in again] == [(r["values"], r["score"], r["round"]) for r in records]
+    # another machine may resume with another number side by side: the rounds so far stay as they ran
+    more = search(w, tied(**{"strategy_options.trials": 14, "strategy_options.side_by_side": 1}), resume=True, show_progress=False)
+    assert [json.loads(line)["round"] for line in (more / "log.jsonl").read_text().splitlines()][-3:] == [3, 4, 5]
+    with pytest.raises(SegnasError, match="side_by_side must be a whole number"):
+        trained.options(tied(**{"strategy_options.side_by_side": 0}))
+
+
+def test_the_budget_and_the_pace_count_rounds_of_trials_side_by_side() -> None:
+    records = [{"trial": 0, "seconds": 50.0}, {"trial": 1, "seconds": 60.0, "round": 1}, {"trial": 2, "seconds": 70.0, "round": 1}]
+    assert trained.round_seconds(records) == [50.0, 70.0]  # a record without a round ran alone
+    decisions = {f"d{i}/op": tuple(f"op{j}" for j in range(7)) for i in range(4)}
+    words = trained.outlook(117.0, 30 * 60, decisions, side_by_side=2)  # 15 rounds of 2: 30 trials, 4.3 per candidate
+    assert words is not None and "about 30 trials, 4.3 per candidate" in words, words
+    assert words.startswith("at 117 s per trial, 2 at a time, 30 minutes give"), words
+    assert "about 36 --minutes (35 trials of 117 s here, 2 at a time, 5 per candidate)" in words, words  # 18 rounds
+
+
 def test_a_search_by_training_refuses_what_it_cannot_do(work3d: Path, tmp_path: Path) -> None:
     w = copy_work(work3d, tmp_path / "w")
     with pytest.raises(SegnasError, match="no option 'tau_end'"):
@@ -226,3 +272,18 @@ def test_a_search_by_training_trains_scores_and_exports(space: str, dims: int, t
     assert shown.exit_code == 0, shown.output
     assert "how it was found: the search by training" in shown.output
     assert ("measured in the search" in shown.output) == (dims == 2), shown.output
+
+
+@pytest.mark.slow
+def test_trials_side_by_side_train_in_processes_of_their_own(work2d: Path, tmp_path: Path) -> None:
+    """Two real trials at once (2D, with the cost term: its yardstick timed twice at once, as the trials run)."""
+    w = copy_work(work2d, tmp_path / "w")
+    cfg = tied(**{"strategy_options.trials": 2, "strategy_options.trial_steps": 2, "strategy_options.score_cases": 1,
+                  "strategy_options.width": 8, "strategy_options.side_by_side": 2, "patch_size": [32, 32], "cost_weight": 1.0})
+    run = search(w, cfg, show_progress=False)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [(r["trial"], r["round"]) for r in records] == [(0, 0), (1, 0)]
+    assert all(0 <= r["dice"] <= 1 and r["step_ms"] > 0 for r in records)
+    assert all((run / "trials" / f"trial{t:03d}" / "summary.json").is_file() for t in range(2))
+    assert json.loads((run / "reference.json").read_text())["monai_unet_step_ms"] > 0
+    assert multiprocessing.active_children() == []  # every trial's process waited for

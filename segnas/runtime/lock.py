@@ -76,6 +76,12 @@ def work_lock(work: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
+def borrow(work: str | Path) -> None:
+    """In a child process that the lock's holder waits for (a trial side by side): act as its holder, so that the
+    child's stages do not refuse the folder their parent locked for them."""
+    _held.setdefault((Path(work) / ".lock").resolve(), 1)
+
+
 def busy(work: str | Path) -> str | None:
     """Who holds the work folder's lock, when another process does (else None); takes nothing and creates nothing."""
     path = (Path(work) / ".lock").resolve()

@@ -35,6 +35,7 @@ from segnas.nas.spaces import get_space
 from segnas.networks.baselines import baseline_architecture
 from segnas.networks.model import fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
+from segnas.runtime.lock import locks_work
 from segnas.runtime.plots import plot_decisions
 from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
@@ -42,6 +43,7 @@ from segnas.runtime.staleness import FORMAT
 from segnas.runtime.workspace import RunFolder, Workspace
 from segnas.selection import posterior
 from segnas.selection.race import race_device, step_ms
+from segnas.selection.side_by_side import run_side_by_side
 from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "width": 16,  # stem channels of every trial network: MONAI UNet's, the network a user would otherwise train
     "score_cases": 8,
     "trials": None,  # a fixed number of trials instead of a budget in minutes
+    # trials trained at once, each in its own process with its share of the threads (each round's are proposed
+    # together, from the rounds before it); 2 on a 2-core CPU gives about twice the trials of 1
+    "side_by_side": 1,
     # what arch.json holds: "posterior" (each decision's best posterior mean), "best_trial" (the best-scoring trained
     # network), "auto" (the posterior's pick when the search decided, else the best trial)
     "export": "auto",
@@ -69,6 +74,8 @@ def options(cfg: SearchConfig) -> dict[str, Any]:
     opts = {**DEFAULTS, **cfg.strategy_options}
     if opts["export"] not in EXPORTS:
         raise SegnasError(f"strategy_options.export must be one of {', '.join(EXPORTS)}, found {opts['export']!r}")
+    if not isinstance(opts["side_by_side"], int) or isinstance(opts["side_by_side"], bool) or opts["side_by_side"] < 1:
+        raise SegnasError(f"strategy_options.side_by_side must be a whole number ≥ 1, found {opts['side_by_side']!r}")
     return opts
 
 
@@ -92,11 +99,11 @@ def beliefs(decisions: dict[str, tuple[str, ...]], records: list[dict[str, Any]]
 
 
 def propose(space: str, settings: dict[str, Any], done: list[dict[str, Any]], opts: dict[str, Any], seed: int,
-            cost: tuple[float, float] | None = None) -> dict[str, Any]:
-    """The values of trial `len(done)`: the even cover first, then a Thompson draw given the finished trials.
-    Deterministic in (seed, trial), so a resumed search proposes what the uninterrupted one would."""
+            cost: tuple[float, float] | None = None, t: int | None = None) -> dict[str, Any]:
+    """The values of trial `t` (default `len(done)`): the even cover first, then a Thompson draw given the finished
+    trials `done`. Deterministic in (seed, trial, done), so a resumed search proposes what the uninterrupted one would."""
     decisions = op_decisions(space, settings)
-    t = len(done)
+    t = len(done) if t is None else t
     rng = np.random.default_rng([seed, t])
     cover = max(len(c) for c in decisions.values())
     if t < cover:
@@ -126,6 +133,14 @@ def reference_ms(plan: Plan, cfg: SearchConfig, opts: dict[str, Any]) -> float:
     train_cfg = recipe(cfg, opts, 0)
     arch = baseline_architecture("monai_unet", plan, list(train_cfg.patch_size or plan.patch_size))
     return step_ms(arch, plan, train_cfg, race_device(train_cfg))
+
+
+def reference_side_by_side(work: Path, plan: Plan, cfg: SearchConfig, opts: dict[str, Any]) -> float:
+    """The yardstick under the trials' load: with trials side by side, the median of as many timings at once."""
+    n = opts["side_by_side"]
+    if n == 1:
+        return reference_ms(plan, cfg, opts)
+    return float(np.median(run_side_by_side(reference_ms, [(plan, cfg, opts)] * n, work, "a timing of MONAI UNet's step")))
 
 
 def kept_reference(run: Path, measure: Callable[[], float]) -> float:
@@ -174,12 +189,31 @@ def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
     for key in KEPT + ("strategy_options",):
         old, new = saved.get(key), now[key]
         if key == "strategy_options":
-            old, new = ({k: v for k, v in d.items() if k not in ("trials", "export")} for d in (old or {}, new))
+            old, new = ({k: v for k, v in d.items() if k not in ("trials", "export", "side_by_side")} for d in (old or {}, new))
         if old != new:
             raise SegnasError(f"{path}: this search ran with {key} = {old!r}, not {new!r}; resume it with the same settings "
                               "or remove the folder")
 
 
+def round_seconds(records: list[dict[str, Any]]) -> list[float]:
+    """Wall seconds of each round of trials (its slowest trial); a trial without a round ran alone."""
+    rounds: dict[int, float] = {}
+    for r in records:
+        key = int(r.get("round", r["trial"]))
+        rounds[key] = max(rounds.get(key, 0.0), float(r["seconds"]))
+    return list(rounds.values())
+
+
+def run_round(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], first: int, proposals: list[dict[str, Any]],
+              settings: dict[str, Any], inner: list[str], unet_ms: float | None, show_progress: bool) -> list[dict[str, Any]]:
+    """Trials first, first + 1, … with the proposed values: in this process when one, else side by side."""
+    if len(proposals) == 1:
+        return [run_trial(work, run, cfg, opts, first, proposals[0], settings, inner, unet_ms, show_progress)]
+    calls = [(work, run, cfg, opts, first + i, values, settings, inner, unet_ms, False) for i, values in enumerate(proposals)]
+    return run_side_by_side(run_trial, calls, work, f"{run}: trial")
+
+
+@locks_work
 def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool = False, show_progress: bool = True) -> Path:
     """Search by short trainings into `run` (within `cfg.minutes`, or `trials` trials); returns `run` with `arch.json`."""
     work = Path(work)
@@ -201,7 +235,7 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     run.mkdir(parents=True, exist_ok=True)
     write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, RESOLVED: opts})  # as asked, so `segnas run` can tell it kept
     history = RunLog(RunFolder(run).log, 10**9)
-    unet_ms = kept_reference(run, lambda: reference_ms(plan, cfg, opts)) if cfg.cost_weight > 0 else None
+    unet_ms = kept_reference(run, lambda: reference_side_by_side(work, plan, cfg, opts)) if cfg.cost_weight > 0 else None
     cost = cost_terms(cfg, unet_ms)
     budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
     previous = history.records[-1]["derived"] if history.records else None
@@ -209,24 +243,27 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
         task = bar.add_task(f"search {cfg.preset} by training", total=opts["trials"] or None, completed=len(history.records), stats="")
         while True:
             done = history.records
-            spent = sum(r["seconds"] for r in done)
-            if len(done) == opts["trials"] or (done and spent + spent / len(done) > budget_s):
+            rounds = round_seconds(done)
+            n = opts["side_by_side"] if opts["trials"] is None else min(opts["side_by_side"], opts["trials"] - len(done))
+            if n <= 0 or (rounds and sum(rounds) + float(np.mean(rounds)) > budget_s):
                 break
-            values = propose(cfg.space, settings, done, opts, cfg.seed, cost)
-            record = run_trial(work, run, cfg, opts, len(done), values, settings, inner, unet_ms, show_progress)
-            post, steps = beliefs(decisions, done + [record], opts, cost)
-            record["probabilities"] = post.p_best(np.random.default_rng([cfg.seed, len(done), 1]), cost=steps)
-            record["derived"] = post.mean_best(steps)
-            moved = changed(previous, record["derived"])
-            record["decisions"] = {**summarize(record["probabilities"], decisions), "changed": moved,
-                                   "changed_share": moved / max(len(decisions), 1)}
-            previous = record["derived"]
-            history.append(record)
-            bar.update(task, advance=1, stats=f"Dice {record['dice']:.3f}")
-            if len(history.records) == 1 and (words := outlook(record["seconds"], budget_s, decisions)):
+            first = len(done)  # a round's trials are proposed together, from the rounds before it
+            proposals = [propose(cfg.space, settings, done, opts, cfg.seed, cost, first + i) for i in range(n)]
+            for record in run_round(work, run, cfg, opts, first, proposals, settings, inner, unet_ms, show_progress):
+                record["round"] = len(rounds)
+                post, steps = beliefs(decisions, history.records + [record], opts, cost)
+                record["probabilities"] = post.p_best(np.random.default_rng([cfg.seed, record["trial"], 1]), cost=steps)
+                record["derived"] = post.mean_best(steps)
+                moved = changed(previous, record["derived"])
+                record["decisions"] = {**summarize(record["probabilities"], decisions), "changed": moved,
+                                       "changed_share": moved / max(len(decisions), 1)}
+                previous = record["derived"]
+                history.append(record)
+                bar.update(task, advance=1, stats=f"Dice {record['dice']:.3f}")
+                log.info("trial %d: inner Dice %.4f, %.0f ms/step; %d of %d op decisions at ≥ 2× uniform", record["trial"], record["dice"],
+                         record["step_ms"], round(record["decisions"]["decided_share"] * len(decisions)), len(decisions))
+            if first == 0 and (words := outlook(max(round_seconds(history.records)), budget_s, decisions, n)):
                 log.warning("%s", words)
-            log.info("trial %d: inner Dice %.4f, %.0f ms/step; %d of %d op decisions at ≥ 2× uniform", record["trial"], record["dice"],
-                     record["step_ms"], round(record["decisions"]["decided_share"] * len(decisions)), len(decisions))
     return export(run, cfg, settings, decisions, history.records, opts, unet_ms)
 
 
@@ -251,7 +288,8 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trial_dice": [round(float(q), 4) for q in np.quantile(dice, [0.0, 0.5, 1.0])],
                "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
                "effect_sd": round(post.effect_sd, 4), "trials": len(records),
-               "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1)}
+               "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1),
+               "side_by_side": max(len(records) // max(len(round_seconds(records)), 1), 1)}
     decision, words = judge(summary, tied=settings.get("tie") == "cell")
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
@@ -316,25 +354,29 @@ ENOUGH_PER_CANDIDATE = 5  # LA searches with ~5 trials per candidate decided or 
 
 
 def more_minutes(summary: dict[str, Any]) -> str:
-    """'about N --minutes': what ENOUGH_PER_CANDIDATE trials per candidate take at this search's median trial time."""
+    """'about N --minutes': what ENOUGH_PER_CANDIDATE trials per candidate take at this search's median trial time,
+    `side_by_side` at once."""
     per, seconds, done = summary["trials_per_candidate"], summary.get("trial_seconds"), summary.get("trials")
     if not seconds or not done or per >= ENOUGH_PER_CANDIDATE:
         return "more --minutes"
-    trials = math.ceil(done * ENOUGH_PER_CANDIDATE / per)
-    return f"about {math.ceil(trials * seconds / 60)} --minutes ({trials} trials of {seconds:.0f} s here, {ENOUGH_PER_CANDIDATE} per candidate)"
+    trials, at_once = math.ceil(done * ENOUGH_PER_CANDIDATE / per), int(summary.get("side_by_side", 1))
+    pace = f"{trials} trials of {seconds:.0f} s here" + (f", {at_once} at a time" if at_once > 1 else "")
+    return f"about {math.ceil(math.ceil(trials / at_once) * seconds / 60)} --minutes ({pace}, {ENOUGH_PER_CANDIDATE} per candidate)"
 
 
-def outlook(trial_seconds: float, budget_s: float, decisions: dict[str, tuple[str, ...]]) -> str | None:
-    """After the first trial: a warning when the budget, at that trial's pace, gives fewer than ENOUGH_PER_CANDIDATE
-    trials per candidate (the verdict would be undecided), with the minutes that would give enough; else None."""
+def outlook(trial_seconds: float, budget_s: float, decisions: dict[str, tuple[str, ...]], side_by_side: int = 1) -> str | None:
+    """After the first round: a warning when the budget, at that round's pace (`side_by_side` trials each
+    `trial_seconds`), gives fewer than ENOUGH_PER_CANDIDATE trials per candidate (the verdict would be undecided),
+    with the minutes that would give enough; else None."""
     if not math.isfinite(budget_s) or trial_seconds <= 0:
         return None
-    trials = max(int(budget_s // trial_seconds), 1)
+    trials = max(int(budget_s // trial_seconds), 1) * side_by_side
     per = trials / float(np.mean([len(c) for c in decisions.values()]))
     if per >= ENOUGH_PER_CANDIDATE:
         return None
-    need = more_minutes({"trials_per_candidate": per, "trial_seconds": trial_seconds, "trials": trials})
-    return (f"at {trial_seconds:.0f} s per trial, {budget_s / 60:g} minutes give about {trials} trials, {per:.1f} per candidate: "
+    need = more_minutes({"trials_per_candidate": per, "trial_seconds": trial_seconds, "trials": trials, "side_by_side": side_by_side})
+    at_once = f", {side_by_side} at a time" if side_by_side > 1 else ""
+    return (f"at {trial_seconds:.0f} s per trial{at_once}, {budget_s / 60:g} minutes give about {trials} trials, {per:.1f} per candidate: "
             f"too few to decide ({ENOUGH_PER_CANDIDATE} per candidate are). Stop it and give it {need}, or let it run "
             "and export its best trial.")
 

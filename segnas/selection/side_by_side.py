@@ -1,0 +1,57 @@
+"""Trials side by side: each call in a process of its own, the machine's threads shared among them.
+
+On a 2-core CPU two one-thread trainings make about twice the steps of one, and one two-thread training makes
+fewer than that (BENCHMARKS.md, issue 21): a search by training that runs its trials in pairs gets more of them
+within the same minutes. The parent holds the work folder's lock for its children and waits for every one of them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from segnas.errors import SegnasError
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.lock import borrow
+
+
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], threads: int, work: str, out: str) -> None:
+    """In the child: its share of the threads, the parent's lock, and `fn`'s result written to `out`."""
+    torch.set_num_threads(threads)
+    borrow(work)
+    write_json(Path(out), {"result": fn(*args)})
+
+
+def threads_each(n: int) -> int:
+    """Torch threads for each of `n` processes side by side: this process's threads shared out, at least one."""
+    return max(1, torch.get_num_threads() // n)
+
+
+def run_side_by_side(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], work: Path, what: str) -> list[Any]:
+    """[fn(*args) for args in calls], each call in its own process at once (JSON-able results, in order). A failed
+    call stops the others and is an error naming `what`; so is an interrupt, which stops them all."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads or open files
+    threads = threads_each(len(calls))
+    with tempfile.TemporaryDirectory(prefix="side_by_side_") as tmp:
+        outs = [Path(tmp) / f"{i}.json" for i in range(len(calls))]
+        procs = [ctx.Process(target=_child, args=(fn, tuple(args), threads, str(work), str(out)))
+                 for args, out in zip(calls, outs)]
+        try:
+            for p in procs:
+                p.start()
+            for i, p in enumerate(procs):
+                p.join()
+                if p.exitcode != 0:
+                    raise SegnasError(f"{what} {i + 1} of {len(calls)}: its process ended with exit code {p.exitcode} "
+                                      "(its error is printed above); the others were stopped")
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+                    p.join()
+        return [read_json(out)["result"] for out in outs]

@@ -1,0 +1,39 @@
+"""Calls side by side, each in a process of its own: results in order, the parent's lock lent, failures stopped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from segnas.errors import SegnasError
+from segnas.runtime.lock import work_lock
+from segnas.selection.side_by_side import run_side_by_side, threads_each
+
+
+def whoami(work: str, k: int) -> dict[str, int]:
+    """In a child: take the work folder's lock as a stage would, and say who and how many threads ran `k`."""
+    with work_lock(work):
+        return {"k": k, "pid": os.getpid(), "threads": torch.get_num_threads()}
+
+
+def fail(k: int) -> None:
+    """In a child: fail when asked to."""
+    if k == 1:
+        raise ValueError("this call fails")
+
+
+def test_calls_run_in_processes_of_their_own_that_share_the_threads_and_the_parents_lock(tmp_path: Path) -> None:
+    with work_lock(tmp_path):  # held here, as a search holds it while its trials run side by side
+        got = run_side_by_side(whoami, [(str(tmp_path), 0), (str(tmp_path), 1)], tmp_path, "a call")
+    assert [g["k"] for g in got] == [0, 1]
+    assert len({g["pid"] for g in got} | {os.getpid()}) == 3
+    assert all(g["threads"] == threads_each(2) for g in got) and threads_each(2) >= 1
+    assert threads_each(10**6) == 1
+
+
+def test_a_failed_call_is_an_error_that_names_it(tmp_path: Path) -> None:
+    with pytest.raises(SegnasError, match=r"a call 2 of 2: its process ended with exit code 1"):
+        run_side_by_side(fail, [(0,), (1,)], tmp_path, "a call")
