@@ -2,4 +2,5 @@
 
 from segnas.app.cli import main
 
-main()
+if __name__ == "__main__":  # not again in a child process (trials side by side start fresh interpreters)
+    main()

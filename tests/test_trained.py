@@ -226,6 +226,7 @@ def test_trials_side_by_side_are_proposed_by_rounds_and_resume_to_the_same_trial
     # another machine may resume with another number side by side: the rounds so far stay as they ran
     more = search(w, tied(**{"strategy_options.trials": 14, "strategy_options.side_by_side": 1}), resume=True, show_progress=False)
     assert [json.loads(line)["round"] for line in (more / "log.jsonl").read_text().splitlines()][-3:] == [3, 4, 5]
+    assert load_architecture(more / "arch.json").provenance["decisions"]["side_by_side"] == 3  # the most at once
     with pytest.raises(SegnasError, match="side_by_side must be a whole number"):
         trained.options(tied(**{"strategy_options.side_by_side": 0}))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -195,12 +196,16 @@ def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
                               "or remove the folder")
 
 
+def round_of(record: dict[str, Any]) -> int:
+    """The round a trial ran in; a trial logged without one ran alone."""
+    return int(record.get("round", record["trial"]))
+
+
 def round_seconds(records: list[dict[str, Any]]) -> list[float]:
-    """Wall seconds of each round of trials (its slowest trial); a trial without a round ran alone."""
+    """Wall seconds of each round of trials (its slowest trial)."""
     rounds: dict[int, float] = {}
     for r in records:
-        key = int(r.get("round", r["trial"]))
-        rounds[key] = max(rounds.get(key, 0.0), float(r["seconds"]))
+        rounds[round_of(r)] = max(rounds.get(round_of(r), 0.0), float(r["seconds"]))
     return list(rounds.values())
 
 
@@ -289,7 +294,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
                "effect_sd": round(post.effect_sd, 4), "trials": len(records),
                "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1),
-               "side_by_side": max(len(records) // max(len(round_seconds(records)), 1), 1)}
+               "side_by_side": max(Counter(map(round_of, records)).values())}
     decision, words = judge(summary, tied=settings.get("tie") == "cell")
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
