@@ -26,7 +26,7 @@ from .test_lock import HOLD
 from .test_trained import BEST
 
 TIED = ["--strategy", "trained", "--set", "space_settings.tie=cell", "--set", "space_settings.channels=8", "--set", "patch_size=[16,16,16]",
-        "--set", "workers=0", "--set", "strategy_options.trials=24"]
+        "--set", "workers=0", "--set", "strategy_options.trials=24", "--set", "strategy_options.side_by_side=1"]
 
 
 def test_a_placebo_gives_every_training_case_another_cases_label_and_leaves_the_work_folder_alone(work3d: Path, tmp_path: Path) -> None:

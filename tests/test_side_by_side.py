@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,3 +40,38 @@ def test_calls_run_in_processes_of_their_own_that_share_the_threads_and_the_pare
 def test_a_failed_call_is_an_error_that_names_it(tmp_path: Path) -> None:
     with pytest.raises(SegnasError, match=r"a call 2 of 2: its process ended with exit code 1"):
         run_side_by_side(fail, [(0,), (1,)], tmp_path, "a call")
+
+
+def nap(seconds: float) -> None:
+    """In a child: sleep."""
+    time.sleep(seconds)
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from tests.test_side_by_side import nap
+from segnas.selection.side_by_side import run_side_by_side
+run_side_by_side(nap, [(120,)], Path(sys.argv[1]), "a nap")
+"""
+
+
+def test_a_child_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A killed search must not leave a trial training on into the folder that its --resume will train into."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)], cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.monotonic() + 60
+        children: list[int] = []
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.5)
+            children = [int(c) for c in Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()]
+        assert children, "the child never started"
+        time.sleep(3)  # let it import and start watching
+    finally:
+        parent.kill()
+        parent.wait()
+    gone_by = time.monotonic() + 15
+    while Path(f"/proc/{children[0]}").exists() and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    alive = Path(f"/proc/{children[0]}/stat").is_file() and Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z"
+    assert not alive, "the child outlived its killed parent"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from segnas.app.cli import app
@@ -99,7 +100,7 @@ def test_another_strategy_drops_the_presets_strategy_options_and_races_read_its_
 def tied(**more: Any):
     """A search by training over SCNAS's space with one op per cell type, on the small synthetic volumes."""
     return make_config("scnas", {"strategy": "trained", "space_settings.tie": "cell", "space_settings.channels": 8,
-                                 "patch_size": [16, 16, 16], "workers": 0, "minutes": None, **more})
+                                 "patch_size": [16, 16, 16], "workers": 0, "minutes": None, "strategy_options.side_by_side": 1, **more})
 
 
 BEST = {"red/op": "conv3", "enc/op": "sep_conv3_d2", "exp/op": "conv3", "dec/op": "avg_pool3"}
@@ -229,6 +230,17 @@ def test_trials_side_by_side_are_proposed_by_rounds_and_resume_to_the_same_trial
     assert load_architecture(more / "arch.json").provenance["decisions"]["side_by_side"] == 3  # the most at once
     with pytest.raises(SegnasError, match="side_by_side must be a whole number"):
         trained.options(tied(**{"strategy_options.side_by_side": 0}))
+
+
+def test_by_default_a_cpu_with_two_threads_or_more_trains_two_trials_at_once() -> None:
+    threads = torch.get_num_threads()
+    try:
+        for n, expected in ((1, 1), (2, 2), (8, 2)):
+            torch.set_num_threads(n)
+            assert trained.options(tied(**{"strategy_options.side_by_side": "auto", "device": "cpu"}))["side_by_side"] == expected
+    finally:
+        torch.set_num_threads(threads)
+    assert trained.DEFAULTS["side_by_side"] == "auto"
 
 
 def test_the_budget_and_the_pace_count_rounds_of_trials_side_by_side() -> None:

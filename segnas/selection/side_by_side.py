@@ -8,7 +8,10 @@ within the same minutes. The parent holds the work folder's lock for its childre
 from __future__ import annotations
 
 import multiprocessing
+import os
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,17 @@ from segnas.runtime.files import read_json, write_json
 from segnas.runtime.lock import borrow
 
 
+def _orphaned(parent: int) -> None:
+    """End this process once its parent is gone (killed): a trial must not go on writing into a folder that a
+    resumed search will write too."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _child(fn: Callable[..., Any], args: tuple[Any, ...], threads: int, work: str, out: str) -> None:
     """In the child: its share of the threads, the parent's lock, and `fn`'s result written to `out`."""
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(threads)
     borrow(work)
     write_json(Path(out), {"result": fn(*args)})

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from segnas.config import SearchConfig, TrainConfig, make_config
 from segnas.data.plan import Plan, load_plan
@@ -58,8 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "score_cases": 8,
     "trials": None,  # a fixed number of trials instead of a budget in minutes
     # trials trained at once, each in its own process with its share of the threads (each round's are proposed
-    # together, from the rounds before it); 2 on a 2-core CPU gives about twice the trials of 1
-    "side_by_side": 1,
+    # together, from the rounds before it); "auto": 2 on a CPU with 2 or more threads (there 1.4× the trials of one
+    # process with both threads), 1 on a GPU or with one thread
+    "side_by_side": "auto",
     # what arch.json holds: "posterior" (each decision's best posterior mean), "best_trial" (the best-scoring trained
     # network), "auto" (the posterior's pick when the search decided, else the best trial)
     "export": "auto",
@@ -75,9 +77,18 @@ def options(cfg: SearchConfig) -> dict[str, Any]:
     opts = {**DEFAULTS, **cfg.strategy_options}
     if opts["export"] not in EXPORTS:
         raise SegnasError(f"strategy_options.export must be one of {', '.join(EXPORTS)}, found {opts['export']!r}")
+    if opts["side_by_side"] == "auto":
+        opts["side_by_side"] = auto_side_by_side(cfg.device)
     if not isinstance(opts["side_by_side"], int) or isinstance(opts["side_by_side"], bool) or opts["side_by_side"] < 1:
-        raise SegnasError(f"strategy_options.side_by_side must be a whole number ≥ 1, found {opts['side_by_side']!r}")
+        raise SegnasError(f"strategy_options.side_by_side must be a whole number ≥ 1 or auto, found {opts['side_by_side']!r}")
     return opts
+
+
+def auto_side_by_side(device: str) -> int:
+    """Trials at once by default: 1 on a GPU (not measured side by side) or with one thread, else 2 (measured on 2 cores)."""
+    if device != "cpu" and torch.cuda.is_available():
+        return 1
+    return min(2, torch.get_num_threads())
 
 
 def op_decisions(space: str, settings: dict[str, Any]) -> dict[str, tuple[str, ...]]:
