@@ -23,9 +23,10 @@ def whoami(work: str, k: int) -> dict[str, int]:
 
 
 def fail(k: int) -> None:
-    """In a child: fail when asked to."""
+    """In a child: fail when asked to, else nap."""
     if k == 1:
         raise ValueError("this call fails")
+    time.sleep(120)
 
 
 def test_calls_run_in_processes_of_their_own_that_share_the_threads_and_the_parents_lock(tmp_path: Path) -> None:
@@ -37,9 +38,11 @@ def test_calls_run_in_processes_of_their_own_that_share_the_threads_and_the_pare
     assert threads_each(10**6) == 1
 
 
-def test_a_failed_call_is_an_error_that_names_it(tmp_path: Path) -> None:
+def test_a_failed_call_is_an_error_that_names_it_and_stops_the_others_at_once(tmp_path: Path) -> None:
+    t0 = time.monotonic()
     with pytest.raises(SegnasError, match=r"a call 2 of 2: its process ended with exit code 1"):
-        run_side_by_side(fail, [(0,), (1,)], tmp_path, "a call")
+        run_side_by_side(fail, [(0,), (1,)], tmp_path, "a call")  # the first call naps for 120 s
+    assert time.monotonic() - t0 < 60
 
 
 def nap(seconds: float) -> None:

@@ -8,6 +8,7 @@ within the same minutes. The parent holds the work folder's lock for its childre
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
 import threading
@@ -56,11 +57,12 @@ def run_side_by_side(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], w
         try:
             for p in procs:
                 p.start()
-            for i, p in enumerate(procs):
-                p.join()
-                if p.exitcode != 0:
-                    raise SegnasError(f"{what} {i + 1} of {len(calls)}: its process ended with exit code {p.exitcode} "
-                                      "(its error is printed above); the others were stopped")
+            while running := [p for p in procs if p.exitcode is None]:
+                multiprocessing.connection.wait([p.sentinel for p in running])  # until one of them ends
+                for i, p in enumerate(procs):
+                    if p.exitcode not in (None, 0):  # as soon as one fails: the others are stopped below
+                        raise SegnasError(f"{what} {i + 1} of {len(calls)}: its process ended with exit code {p.exitcode} "
+                                          "(its error is printed above); the others were stopped")
         finally:
             for p in procs:
                 if p.is_alive():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -147,12 +148,22 @@ def reference_ms(plan: Plan, cfg: SearchConfig, opts: dict[str, Any]) -> float:
     return step_ms(arch, plan, train_cfg, race_device(train_cfg))
 
 
+def reference_together(plan: Plan, cfg: SearchConfig, opts: dict[str, Any], ready: Any) -> float:
+    """One of the yardstick's timings side by side: timed once alone to warm up, then again when every process has
+    warmed up (`ready`, a barrier), so that all of them are timed while the others run, as trials are."""
+    reference_ms(plan, cfg, opts)
+    ready.wait(timeout=600)
+    return reference_ms(plan, cfg, opts)
+
+
 def reference_side_by_side(work: Path, plan: Plan, cfg: SearchConfig, opts: dict[str, Any]) -> float:
     """The yardstick under the trials' load: with trials side by side, the median of as many timings at once."""
     n = opts["side_by_side"]
     if n == 1:
         return reference_ms(plan, cfg, opts)
-    return float(np.median(run_side_by_side(reference_ms, [(plan, cfg, opts)] * n, work, "a timing of MONAI UNet's step")))
+    ready = multiprocessing.get_context("spawn").Barrier(n)
+    return float(np.median(run_side_by_side(reference_together, [(plan, cfg, opts, ready)] * n, work,
+                                            "a timing of MONAI UNet's step")))
 
 
 def kept_reference(run: Path, measure: Callable[[], float]) -> float:
