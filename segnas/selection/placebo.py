@@ -36,7 +36,7 @@ from segnas.runtime.files import read_json, save_npy, write_json
 from segnas.runtime.lock import busy
 from segnas.runtime.plots import plot_placebo
 from segnas.runtime.workspace import PLACEBO, RunFolder, Workspace
-from segnas.selection import trained
+from segnas.selection import verdict
 from segnas.selection.searches import search
 from segnas.selection.trained import op_decisions
 
@@ -165,7 +165,7 @@ def cleared(arch: Architecture) -> dict[str, bool]:
     by training, beyond shuffled scores; decisions without a probability table are left out."""
     probs, shuffled = arch.provenance.get("probabilities", {}), arch.provenance.get("shuffled_p")
     tables = {k: probs[k] for k, c in op_decisions(arch.space, arch.settings).items() if len(probs.get(k, ())) == len(c)}
-    return {k: decided(p) for k, p in tables.items()} if shuffled is None else trained.cleared(tables, shuffled)
+    return {k: decided(p) for k, p in tables.items()} if shuffled is None else verdict.cleared(tables, shuffled)
 
 
 def readings(real: Architecture, placebo: Architecture) -> dict[str, dict[str, Any]]:
