@@ -158,18 +158,22 @@ def foreground_samples(seg: np.ndarray, rng: np.random.Generator) -> dict[str, n
     return out
 
 
+def is_cached(meta_path: Path, h: str) -> bool:
+    """Whether a case's json marks it as made under the plan of hash `h` (a damaged marker: no, redo the case)."""
+    try:
+        return meta_path.is_file() and read_json(meta_path).get("plan_hash") == h
+    except SegnasError:
+        return False
+
+
 def preprocess_case(job: tuple[Case, Plan, str]) -> str:
     """Preprocess one case into `out` (skipped if its json says it was made under this plan)."""
     case, plan, out_dir = job
     out = Path(out_dir)
     meta_path = out / f"{case.id}.json"
     h = plan_hash(plan)
-    if meta_path.is_file():
-        try:
-            if read_json(meta_path).get("plan_hash") == h:
-                return "cached"
-        except SegnasError:
-            pass  # damaged marker: redo the case
+    if is_cached(meta_path, h):
+        return "cached"
     image, geom = read_image(case.images)
     label, lgeom = read_label(case.label)
     if image.shape[0] != plan.in_channels:
@@ -205,9 +209,10 @@ def preprocess_dataset(work: str | Path, workers: int = 1, force: bool = False) 
     if force:
         for f in ws.preprocessed.glob("*.json"):
             f.unlink()
-    jobs = [(c, plan, str(ws.preprocessed)) for c in spec.cases]
-    counts = {"done": 0, "cached": 0}
-    for status in pmap(preprocess_case, jobs, workers, "preprocess"):
+    h = plan_hash(plan)
+    todo = [c for c in spec.cases if not is_cached(ws.preprocessed / f"{c.id}.json", h)]  # no worker starts for a cached case
+    counts = {"done": 0, "cached": len(spec.cases) - len(todo)}
+    for status in pmap(preprocess_case, [(c, plan, str(ws.preprocessed)) for c in todo], workers, "preprocess"):
         counts[status] += 1
     return counts
 

@@ -7,6 +7,7 @@ preprocess → predict → invert → write), so memory does not grow with the n
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,8 +50,18 @@ def whole_volume(net: Net, x: torch.Tensor, multiples: int | Sequence[int]) -> t
     return net(padded)[crop]
 
 
-def sliding_window(net: Net, x: torch.Tensor, patch: Sequence[int], overlap: float = 0.5, batch: int = 4) -> torch.Tensor:
-    """Logits by Gaussian-weighted sliding windows (MONAI's inferer): (B, C, *S) → (B, K, *S)."""
+WINDOW_VOXELS = 2**17  # voxels per forward call of the sliding window, where patches are small
+
+
+def windows_per_call(patch: Sequence[int]) -> int:
+    """Windows in one forward call: 4, or up to 64 tiny ones (a call's fixed cost dominates a 16³ patch on a CPU)."""
+    return max(4, min(64, WINDOW_VOXELS // math.prod(patch)))
+
+
+def sliding_window(net: Net, x: torch.Tensor, patch: Sequence[int], overlap: float = 0.5, batch: int | None = None) -> torch.Tensor:
+    """Logits by Gaussian-weighted sliding windows (MONAI's inferer), `batch` windows per call (default
+    `windows_per_call`): (B, C, *S) → (B, K, *S)."""
+    batch = batch or windows_per_call(patch)
     out = sliding_window_inference(x, list(patch), batch, net, overlap=overlap, mode="gaussian")
     assert isinstance(out, torch.Tensor)  # a network of one output gives one tensor (MONAI also allows tuples and dicts)
     return out
