@@ -63,6 +63,24 @@ def test_the_effect_scale_is_chosen_from_the_scores() -> None:
     assert left_out_error(real, None) < 1.1 * left_out_error(real, 0.1)
 
 
+def test_a_training_that_went_wrong_is_read_as_an_outlier_under_t_noise() -> None:
+    """One failed trial (0.25 where its ops predict 0.75) must not undo a clear decision, as it does under normal
+    noise; without outliers the t posterior reads the scores as the normal one does."""
+    rng = np.random.default_rng(0)
+    rows = posterior.balanced(DECISIONS, 24, rng)
+    clean = np.array([0.6 + 0.06 * (r["a"] == "z") + rng.normal(0, 0.02) for r in rows])
+    failed = clean.copy()
+    bad = next(i for i, r in enumerate(rows) if r["a"] == "z")
+    failed[bad] = 0.25
+    t, normal = posterior.fit(DECISIONS, rows, failed), posterior.fit(DECISIONS, rows, failed, noise_dof=None)
+    assert [i for i, w in enumerate(t.weights) if w < 0.5] == [bad] and set(normal.weights) == {1.0}
+    assert t.noise_sd() < 0.035 < normal.noise_sd()  # the outlier does not swell σ for every decision
+    p_t, p_normal = (post.p_best(np.random.default_rng(1))["a"][2] for post in (t, normal))
+    assert p_t > 0.8 > 0.5 > p_normal, (p_t, p_normal)
+    same = posterior.fit(DECISIONS, rows, clean), posterior.fit(DECISIONS, rows, clean, noise_dof=None)
+    assert min(same[0].weights) > 0.5 and np.allclose(same[0].mean, same[1].mean, atol=0.01)
+
+
 def test_the_cost_model_is_fitted_apart_and_trades_dice_for_step_time() -> None:
     rng = np.random.default_rng(0)
     rows = posterior.balanced(DECISIONS, 24, rng)

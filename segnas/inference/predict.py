@@ -50,7 +50,7 @@ def whole_volume(net: Net, x: torch.Tensor, multiples: int | Sequence[int]) -> t
     return net(padded)[crop]
 
 
-WINDOW_VOXELS = 2**17  # voxels per forward call of the sliding window, where patches are small
+WINDOW_VOXELS = 2**18  # voxels in one forward call of the sliding window, where patches are small (4 windows of 40³ or more)
 
 
 def windows_per_call(patch: Sequence[int]) -> int:

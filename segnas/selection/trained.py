@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "export": "auto",
     "noise_sd": posterior.NOISE_SD,
     "effect_sd": posterior.EFFECT_SD,
+    "noise_dof": posterior.NOISE_DOF,  # the trials' noise is Student-t with this ν (null: normal)
 }
 
 
@@ -107,7 +108,7 @@ def beliefs(decisions: dict[str, tuple[str, ...]], records: list[dict[str, Any]]
             cost: tuple[float, float] | None) -> tuple[posterior.Posterior, posterior.Cost | None]:
     """The posterior of the trials' inner Dice, and with `cost` = (weight, target ms) the model of their steps."""
     rows = [r["values"] for r in records]
-    post = posterior.fit(decisions, rows, [r["dice"] for r in records], opts["noise_sd"], opts["effect_sd"])
+    post = posterior.fit(decisions, rows, [r["dice"] for r in records], opts["noise_sd"], opts["effect_sd"], noise_dof=opts["noise_dof"])
     return post, (posterior.fit_cost(decisions, rows, [r["step_ms"] for r in records], cost[1], cost[0]) if cost else None)
 
 
@@ -198,6 +199,7 @@ def run_trial(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], t:
             "penalty": round(penalty, 4), "score": round(dice - penalty, 4), "seconds": time.perf_counter() - t0}
 
 
+OUTLIER_WEIGHT = 0.5  # a trial the t noise weighs below this (|residual| > 2.4 σ at ν = 4) is reported as an outlier
 KEPT = ("space", "space_settings", "fold", "seed", "cost_weight", "cost_target", "batch_size", "patch_size")  # what trials depend on
 
 
@@ -212,7 +214,8 @@ def check_same(run: Path, cfg: SearchConfig, opts: dict[str, Any]) -> None:
     for key in KEPT + ("strategy_options",):
         old, new = saved.get(key), now[key]
         if key == "strategy_options":
-            old, new = ({k: v for k, v in d.items() if k not in ("trials", "export", "side_by_side")} for d in (old or {}, new))
+            old = {"noise_dof": None, **(old or {})}  # searches before the t noise ran with a normal one
+            old, new = ({k: v for k, v in d.items() if k not in ("trials", "export", "side_by_side")} for d in (old, new))
         if old != new:
             raise SegnasError(f"{path}: this search ran with {key} = {old!r}, not {new!r}; resume it with the same settings "
                               "or remove the folder")
@@ -305,7 +308,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     probabilities = post.p_best(np.random.default_rng([cfg.seed, len(records) - 1, 1]), cost=steps)
     shuffled = posterior.shuffled_p(decisions, [r["values"] for r in records], [r["dice"] for r in records],
                                     np.random.default_rng([cfg.seed, len(records), 2]), cost=steps,
-                                    noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"])
+                                    noise_sd=opts["noise_sd"], effect_sd=opts["effect_sd"], noise_dof=opts["noise_dof"])
     before = beliefs(decisions, records[:-1], opts, cost_terms(cfg, unet_ms)) if len(records) > 1 else None
     n_moved = changed(before[0].mean_best(before[1]) if before else None, post.mean_best(steps))  # by the last trial, read now
     moved = {"changed": n_moved, "changed_share": n_moved / max(len(decisions), 1)}
@@ -315,6 +318,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trial_dice": [round(float(q), 4) for q in np.quantile(dice, [0.0, 0.5, 1.0])],
                "trial_dice_sd": round(float(np.std(dice, ddof=1)) if len(dice) > 1 else 0.0, 4), "noise_sd": round(post.noise_sd(), 4),
                "effect_sd": round(post.effect_sd, 4), "trials": len(records),
+               "outliers": [r["trial"] for r, w in zip(records, post.weights) if w < OUTLIER_WEIGHT],
                "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1),
                "side_by_side": max(Counter(map(round_of, records)).values())}
     decision, words = judge(summary, tied=settings.get("tie") == "cell")

@@ -36,6 +36,9 @@ def judge(summary: dict[str, Any], tied: bool = False) -> tuple[str, str]:
         low, mid, high = summary["trial_dice"]
         stake = (f" Its trials' inner Dice spanned {low:.3f}–{high:.3f} (median {mid:.3f}, sd {summary['trial_dice_sd']:.3f}); "
                  f"the additive model puts their noise at σ ≈ {summary['noise_sd']:.3f}.")
+        if outliers := summary.get("outliers"):
+            stake += (f" {len(outliers)} trial(s) scored far from what their ops predict (trial {', '.join(map(str, outliers))}): "
+                      "read as trainings that went wrong, they count for less.")
     if summary["clear_share"] >= DECIDED_SHARE and summary.get("changed_share", 0.0) <= STABLE_SHARE:
         return "decided", (f"the search by training decided: {counted}.{stake} Its trials are short, so this also "
                            f"rewards networks that merely learn fast (on LA a search on shuffled labels decided too).")
