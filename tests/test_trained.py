@@ -181,6 +181,9 @@ def test_an_undecided_verdict_says_how_many_minutes_would_give_enough_trials() -
     decided, words = trained.judge({**summary, "clear": 4, "clear_share": 1.0})
     assert decided == "decided" and "learn fast" in words, words  # a decided verdict says what it cannot tell apart
     assert "Give it more --minutes" in trained.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
+    spread = {**summary, "trial_dice": [0.3, 0.6, 0.68], "trial_dice_sd": 0.07, "noise_sd": 0.035}
+    assert "went wrong" not in trained.judge(spread)[1]
+    assert "(trial 3, 17): read as trainings that went wrong" in trained.judge({**spread, "outliers": [3, 17]})[1]
 
 
 def test_after_its_first_trial_a_search_by_training_warns_when_its_minutes_cannot_decide() -> None:

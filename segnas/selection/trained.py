@@ -5,7 +5,8 @@ than chance, while a network's training loss after 150 of its own steps ranks th
 (Kendall τ 0.51). This
 strategy therefore trains each proposed network alone for `trial_steps` steps with the training recipe and scores
 it on the fold's inner cases (its first `score_cases` search_val cases, held out of every trial's training). The
-scores feed `segnas.selection.posterior`: each candidate's probability of being its decision's best is the table
+scores feed `segnas.selection.posterior` (t noise: a trial whose training went wrong counts for less): each
+candidate's probability of being its decision's best is the table
 the search reports and is judged "decided" on, as α's tables are; the next network is a Thompson draw from the same
 posterior (the first ones cover every candidate evenly). Few decisions suit it: tie the ops per cell type
 (`space_settings.tie=cell`). A hardware-aware search (`cost_weight`) scores a network by its Dice minus cost_weight ×
