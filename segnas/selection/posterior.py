@@ -9,11 +9,12 @@ posterior: the probability that each candidate is its decision's best (the table
 judges "decided" on) and Thompson draws (what it trains next). Pure numpy.
 
 The noise is Student-t (ν = NOISE_DOF), not normal: a short training now and then fails (on LA a network scored
-0.29, 0.46 and 0.50 with three seeds, where others vary by 0.01–0.02), and the left-out residuals of 14 LA searches'
-trials have kurtosis 23, with 6 % beyond 2.5 σ against 1 % for a normal (BENCHMARKS.md). A normal model lets such a trial drag its candidates down and swell σ
-for every decision; the t model reads it as an outlier. It is fitted as a scale mixture of normals: each trial gets a
-weight w = (ν + 1) / (ν + r² / σ²) from its residual r, and the conjugate update is the weighted one (iterated to a
-fixed point: EM for the t's weights, Lange, Little & Taylor 1989).
+0.29, 0.46 and 0.50 with three seeds, where others vary by 0.01–0.02), and the left-out residuals of 14 LA
+searches' trials have kurtosis 23, with 6 % beyond 2.5 σ against 1 % for a normal (BENCHMARKS.md). A normal model
+lets such a trial drag its candidates down and swell σ for every decision; the t model reads it as an outlier. It
+is fitted as a scale mixture of normals: each trial gets a weight w = (ν + 1) / (ν + r² / σ²) from its residual r,
+and the conjugate update is the weighted one, iterated to a fixed point (EM for the t's weights, Lange, Little &
+Taylor 1989) with the scales chosen again at each fixed point until they stay.
 
 A hardware-aware search scores a network by its Dice minus a penalty for its step time. The step is not noisy and
 is nearly additive in the candidates (a fixed part plus each op's cost), so it gets its own model (`Cost`, fitted to
