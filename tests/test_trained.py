@@ -17,7 +17,7 @@ from segnas.config import make_config
 from segnas.errors import SegnasError
 from segnas.nas.arch import load_architecture
 from segnas.nas.spaces import SPACES
-from segnas.selection import posterior, trained
+from segnas.selection import posterior, trained, verdict
 from segnas.selection.searches import search
 
 from .conftest import copy_work
@@ -174,26 +174,26 @@ def test_an_undecided_verdict_says_how_many_minutes_would_give_enough_trials() -
     """Few trials per candidate: the words name the minutes that ENOUGH_PER_CANDIDATE take at the trials' pace."""
     summary = {"op_decisions": 4, "decided_share": 1.0, "clear": 0, "clear_share": 0.0, "changed_share": 0.0,
                "trials_per_candidate": 2.0, "trials": 14, "trial_seconds": 120.0}
-    verdict, words = trained.judge(summary)
-    assert verdict == "undecided" and "about 70 --minutes (35 trials of 120 s here, 5 per candidate)" in words, words
-    assert "tie=cell" in words and "tie=cell" not in trained.judge(summary, tied=True)[1]  # tied already: only minutes
-    assert "Give it more --minutes" in trained.judge({**summary, "trials_per_candidate": 6.0, "trials": 42})[1]
-    decided, words = trained.judge({**summary, "clear": 4, "clear_share": 1.0})
+    ruling, words = verdict.judge(summary)
+    assert ruling == "undecided" and "about 70 --minutes (35 trials of 120 s here, 5 per candidate)" in words, words
+    assert "tie=cell" in words and "tie=cell" not in verdict.judge(summary, tied=True)[1]  # tied already: only minutes
+    assert "Give it more --minutes" in verdict.judge({**summary, "trials_per_candidate": 6.0, "trials": 42})[1]
+    decided, words = verdict.judge({**summary, "clear": 4, "clear_share": 1.0})
     assert decided == "decided" and "learn fast" in words, words  # a decided verdict says what it cannot tell apart
-    assert "Give it more --minutes" in trained.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
+    assert "Give it more --minutes" in verdict.judge({k: v for k, v in summary.items() if k != "trial_seconds"})[1]
     spread = {**summary, "trial_dice": [0.3, 0.6, 0.68], "trial_dice_sd": 0.07, "noise_sd": 0.035}
-    assert "went wrong" not in trained.judge(spread)[1]
-    assert "(trial 3, 17): read as trainings that went wrong" in trained.judge({**spread, "outliers": [3, 17]})[1]
+    assert "went wrong" not in verdict.judge(spread)[1]
+    assert "(trial 3, 17): read as trainings that went wrong" in verdict.judge({**spread, "outliers": [3, 17]})[1]
 
 
 def test_after_its_first_trial_a_search_by_training_warns_when_its_minutes_cannot_decide() -> None:
     """RONASMIS's LA search: 4 decisions of 7 candidates, trials of 117 s, 30 minutes → 15 trials, 2.1 per candidate."""
     decisions = {f"d{i}/op": tuple(f"op{j}" for j in range(7)) for i in range(4)}
-    words = trained.outlook(117.0, 30 * 60, decisions)
+    words = verdict.outlook(117.0, 30 * 60, decisions)
     assert words is not None and "about 15 trials, 2.1 per candidate" in words, words
     assert "about 69 --minutes (35 trials of 117 s here, 5 per candidate)" in words, words
-    assert trained.outlook(117.0, 90 * 60, decisions) is None  # 46 trials: 6.6 per candidate
-    assert trained.outlook(117.0, float("inf"), decisions) is None  # a budget in trials, not minutes
+    assert verdict.outlook(117.0, 90 * 60, decisions) is None  # 46 trials: 6.6 per candidate
+    assert verdict.outlook(117.0, float("inf"), decisions) is None  # a budget in trials, not minutes
 
 
 def test_a_killed_search_by_training_resumes_to_the_same_trials(work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,7 +268,7 @@ def test_the_budget_and_the_pace_count_rounds_of_trials_side_by_side() -> None:
     records = [{"trial": 0, "seconds": 50.0}, {"trial": 1, "seconds": 60.0, "round": 1}, {"trial": 2, "seconds": 70.0, "round": 1}]
     assert trained.round_seconds(records) == [50.0, 70.0]  # a record without a round ran alone
     decisions = {f"d{i}/op": tuple(f"op{j}" for j in range(7)) for i in range(4)}
-    words = trained.outlook(117.0, 30 * 60, decisions, side_by_side=2)  # 15 rounds of 2: 30 trials, 4.3 per candidate
+    words = verdict.outlook(117.0, 30 * 60, decisions, side_by_side=2)  # 15 rounds of 2: 30 trials, 4.3 per candidate
     assert words is not None and "about 30 trials, 4.3 per candidate" in words, words
     assert words.startswith("at 117 s per trial, 2 at a time, 30 minutes give"), words
     assert "about 36 --minutes (35 trials of 117 s here, 2 at a time, 5 per candidate)" in words, words  # 18 rounds

@@ -47,7 +47,7 @@ from segnas.runtime.workspace import RunFolder, Workspace
 from segnas.selection import posterior
 from segnas.selection.race import race_device, step_ms
 from segnas.selection.side_by_side import run_side_by_side
-from segnas.selection.verdict import ENOUGH_PER_CANDIDATE, SHUFFLED_ALPHA, clear_of_shuffled, cleared, judge, more_minutes, outlook  # noqa: F401
+from segnas.selection.verdict import clear_of_shuffled, judge, outlook
 from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
