@@ -10,9 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,13 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], threads: int, work: st
     threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(threads)
     borrow(work)
-    write_json(Path(out), {"result": fn(*args)})
+    try:
+        result = fn(*args)
+    except BaseException:  # noqa: BLE001 - any failure: say it and end now, without the interpreter's shutdown
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    write_json(Path(out), {"result": result})
 
 
 def threads_each(n: int) -> int:
@@ -58,7 +66,9 @@ def run_side_by_side(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], w
             for p in procs:
                 p.start()
             while running := [p for p in procs if p.exitcode is None]:
-                multiprocessing.connection.wait([p.sentinel for p in running])  # until one of them ends
+                # until one of them ends, looking again every second: a sentinel that some other process happens to
+                # hold open as well would otherwise keep a failure unseen until the slowest call ends
+                multiprocessing.connection.wait([p.sentinel for p in running], timeout=1.0)
                 for i, p in enumerate(procs):
                     if p.exitcode not in (None, 0):  # as soon as one fails: the others are stopped below
                         raise SegnasError(f"{what} {i + 1} of {len(calls)}: its process ended with exit code {p.exitcode} "
