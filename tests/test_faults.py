@@ -28,7 +28,7 @@ from segnas.runtime.checkpoint import load_checkpoint
 from .conftest import copy_work
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NO_COLOR": "1", "COLUMNS": "120"}
-KILLS = 3
+KILLS = 2
 
 
 def segnas(*args: str) -> subprocess.CompletedProcess[str]:

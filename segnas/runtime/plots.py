@@ -22,13 +22,23 @@ def _pair(plt: Any) -> tuple[Any, Any, Any]:
     return fig, a, b
 
 
+def _handles(colours: list[str], names: list[str]) -> list[Any]:
+    """Legend entries: a line of each candidate's colour."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color=c) for c, _ in zip(colours, names)]
+
+
 def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], out_dir: Path) -> list[Path]:
     """`losses.png` and one `probabilities_<cell>.png` per cell type (a panel per decision, a line per candidate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+    from matplotlib.ticker import MaxNLocator
 
+    colours = [c["color"] for c in plt.rcParams["axes.prop_cycle"]] * 4  # enough for any candidate list
     written = []
     epochs = [r["epoch"] for r in records]
     fig, a, b = _pair(plt)
@@ -53,21 +63,27 @@ def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], ou
         rows = -(-len(labels) // cols)
         height = 2.2 * rows + 0.9  # the panels, and room for the title above and the legend below
         fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, height), squeeze=False, sharex=True, sharey=True)
+        # One line collection per panel and a few ticks per axis: a search has dozens of panels of up to eight
+        # lines, and matplotlib's per-line and per-tick objects made these figures most of a short search's time.
+        axes[0, 0].xaxis.set_major_locator(MaxNLocator(3, integer=True))
+        axes[0, 0].yaxis.set_major_locator(MaxNLocator(3))
         for ax, label in zip(axes.flat, labels):
             series = [r["probabilities"].get(label) for r in records if r.get("probabilities")]
             if series and series[0] is not None:
-                for i, name in enumerate(choices[label]):
-                    ax.plot(epochs[-len(series):], [s[i] for s in series], label=name)
+                x = epochs[-len(series):]
+                ax.add_collection(LineCollection([list(zip(x, [s[i] for s in series])) for i in range(len(choices[label]))],
+                                                 colors=colours[:len(choices[label])]))
+                ax.autoscale_view()
             ax.set_title(label.split("/", 1)[1], fontsize=8, y=1.0)  # a fixed y: placing it measures every axis (slow)
             ax.tick_params(labelsize=7)
             if choices[label][0] == "in0":  # an input choice: its own legend
-                ax.legend(fontsize=6)
+                ax.legend(_handles(colours, choices[label]), choices[label], fontsize=6)
         for i in range(len(labels), rows * cols):  # an empty panel: the one above it shows the epochs instead
             axes.flat[i].axis("off")
             if i >= cols:
                 axes.flat[i - cols].tick_params(labelbottom=True)
-        handles, names = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=8)
+        names = choices[labels[0]]
+        fig.legend(_handles(colours, names), names, loc="lower center", ncol=min(len(names), 9), fontsize=8)
         fig.suptitle(f"{kind} cell: probability of each candidate over epochs", fontsize=10)
         fig.subplots_adjust(left=0.04, right=0.99, top=1 - 0.5 / height, bottom=0.65 / height, hspace=0.35, wspace=0.15)
         written.append(_save(fig, out_dir / f"probabilities_{kind}.png"))
