@@ -24,9 +24,13 @@ def whoami(work: str, k: int) -> dict[str, int]:
         return {"k": k, "pid": os.getpid(), "threads": torch.get_num_threads()}
 
 
-def fail(k: int) -> None:
-    """In a child: fail when asked to, else nap."""
+def fail(k: int, holder_pid_file: str | None = None) -> None:
+    """In a child: fail when asked to, else nap. With `holder_pid_file`, the failing call first starts a process that
+    inherits its descriptors (its sentinel pipe among them) and outlives it, and writes that process's pid there."""
     if k == 1:
+        if holder_pid_file is not None:
+            holder = subprocess.Popen(["sleep", "60"], close_fds=False)
+            Path(holder_pid_file).write_text(str(holder.pid))
         raise ValueError("this call fails")
     time.sleep(120)
 
@@ -47,16 +51,6 @@ def test_a_failed_call_is_an_error_that_names_it_and_stops_the_others_at_once(tm
     assert time.monotonic() - t0 < 60
 
 
-def fail_leaving_a_holder(k: int, pid_file: str) -> None:
-    """In a child: start a process that inherits this one's descriptors (its sentinel pipe among them) and outlives
-    it, then fail when asked to, else nap."""
-    if k == 1:
-        holder = subprocess.Popen(["sleep", "60"], close_fds=False)
-        Path(pid_file).write_text(str(holder.pid))
-        raise ValueError("this call fails")
-    time.sleep(120)
-
-
 def test_a_failure_is_seen_even_while_another_process_holds_the_failed_calls_pipe(tmp_path: Path) -> None:
     """A process outliving the failed call with its descriptors keeps the call's sentinel from ever being ready:
     the exit code must be looked at anyway."""
@@ -64,7 +58,7 @@ def test_a_failure_is_seen_even_while_another_process_holds_the_failed_calls_pip
     t0 = time.monotonic()
     try:
         with pytest.raises(SegnasError, match=r"a call 2 of 2: its process ended with exit code 1"):
-            run_side_by_side(fail_leaving_a_holder, [(0, str(pid_file)), (1, str(pid_file))], tmp_path, "a call")
+            run_side_by_side(fail, [(0, str(pid_file)), (1, str(pid_file))], tmp_path, "a call")
         assert time.monotonic() - t0 < 40
     finally:
         if pid_file.is_file():
