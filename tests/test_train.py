@@ -229,6 +229,21 @@ def test_model_selection_never_touches_the_reported_cases_unless_asked(select: s
 
 
 @pytest.mark.slow
+def test_a_run_that_never_validates_says_it_kept_its_last_weights(work2d: Path, tmp_path: Path) -> None:
+    """`select` inner with `val_every` 0 (the race's finishing runs) selects on nothing: summary.json says so, with a
+    null best Dice (not NaN, which is not JSON)."""
+    work = copy_work(work2d, tmp_path / "w")
+    baseline_architecture("monai_unet", load_plan(Workspace(work)), [32, 32]).save(tmp_path / "arch.json")
+    run = train(work, tmp_path / "arch.json", tiny(patch_size=[32, 32], select="inner", val_every=0), show_progress=False)
+    text = (run / "summary.json").read_text()
+    summary = json.loads(text)
+    assert "NaN" not in text and summary["best_val_dice"] is None and summary["best_epoch"] == 1
+    assert "nothing" in summary["selected_on"]
+    best, last = (torch.load(run / n, weights_only=False) for n in ("best.pt", "checkpoint.pt"))
+    assert all(torch.equal(best["net"][k], last["net"][k]) for k in best["net"])
+
+
+@pytest.mark.slow
 def test_cli_trains_a_baseline_by_name_for_a_number_of_steps(work3d: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

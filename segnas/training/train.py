@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -368,11 +369,16 @@ def train(work: str | Path, arch_path: str | Path, cfg: TrainConfig, run: str | 
         return run
     plot_training(history.records, run)
     last = history.records[-1] if history.records else {}
-    write_json(RunFolder(run).summary, {"selected_on": SELECTED_ON[cfg.select],
-                                      "best_epoch": t.best["epoch"], "best_val_dice": t.best["val_dice"],
+    # kept without a validation Dice: nothing validated, so `selects` kept every epoch and best.pt is the last
+    unvalidated = math.isnan(t.best["val_dice"])
+    write_json(RunFolder(run).summary, {"selected_on": SELECTED_ON["last" if unvalidated else cfg.select],
+                                      "best_epoch": t.best["epoch"], "best_val_dice": None if unvalidated else t.best["val_dice"],
                                       "epochs_run": len(history.records), "last_val_dice": last.get("val_dice"),
                                       "last_val_dice_per_class": last.get("val_dice_per_class"),
                                       "seconds_this_session": time.perf_counter() - t_start,
                                       "seconds_total": float(sum(r.get("seconds", 0.0) for r in history.records))})
-    log.info("training finished: %s (best validation Dice %.3f at epoch %d)", run, t.best["val_dice"], t.best["epoch"] + 1)
+    if unvalidated:
+        log.info("training finished: %s (kept the weights of epoch %d; no validation)", run, t.best["epoch"] + 1)
+    else:
+        log.info("training finished: %s (best validation Dice %.3f at epoch %d)", run, t.best["val_dice"], t.best["epoch"] + 1)
     return run
