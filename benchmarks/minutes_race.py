@@ -30,6 +30,7 @@ from scipy.stats import wilcoxon
 DATASETS: dict[str, dict[str, Any]] = {
     "la": {"folder": "LA2018_down2", "patch": [80, 64, 32], "group": None},
     "acdc": {"folder": "ACDC_subset", "patch": [128, 128, 16], "group": r"(patient\d+)"},
+    "isbi": {"folder": "ISBI2012_membrane_2D", "patch": [256, 256], "group": None},  # 2D: a CPU affords its race
 }
 WIDTH = 16  # stem channels of every trained network (CPU-sized; the cost model is measured at it too)
 
@@ -39,14 +40,16 @@ def recipe(patch: list[int]) -> dict[str, Any]:
     return {"batch_size": 2, "patch_size": patch, "width": WIDTH, "loss": "dice_ce", "weight_lr": 1e-3, "workers": 0}
 
 
-def run_race(ds: str, out: Path, minutes: float) -> None:
-    """The user's command, as a user types it."""
+def run_race(ds: str, out: Path, minutes: float, min_unit_steps: int | None = None) -> None:
+    """The user's command, as a user types it (`min_unit_steps`: its `--min-unit-steps`, else segnas's default)."""
     spec = DATASETS[ds]
     args = [sys.executable, "-m", "segnas", "run", str(SHARED_DATA / spec["folder"]), "--work", str(out / ds / "race"),
             "--preset", "scnas", "--fold", "0", "--num-folds", "5", "--minutes", str(minutes), "--workers", "1",
             "--search-set", "workers=0", "--search-set", f"cost_width={WIDTH}"]
     if spec["group"]:
         args += ["--group", spec["group"]]
+    if min_unit_steps is not None:
+        args += ["--min-unit-steps", str(min_unit_steps)]
     for k, v in recipe(spec["patch"]).items():
         args += ["--train-set", f"{k}={json.dumps(v)}"]
     subprocess.run(args, check=True)
@@ -132,6 +135,7 @@ def main() -> None:
     p.add_argument("--side", choices=["race", "unet"])
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--min-unit-steps", type=int, help="the race side's `segnas run --min-unit-steps` (default: segnas's)")
     p.add_argument("--report", action="store_true")
     a = p.parse_args()
     if not (SHARED_DATA / DATASETS[a.dataset]["folder"]).is_dir():
@@ -139,7 +143,7 @@ def main() -> None:
     if a.report:
         report(a.dataset, a.out)
     elif a.side == "race":
-        run_race(a.dataset, a.out, a.minutes)
+        run_race(a.dataset, a.out, a.minutes, a.min_unit_steps)
     elif a.side == "unet":
         run_unet(a.dataset, a.out, a.minutes)
     else:
