@@ -344,3 +344,28 @@ def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not
         errors, studies = open_together(f"sqlite:///{tmp_path / f'race{attempt}.db'}", workers=1, outsiders=3)
         assert not errors, errors
         assert len(studies[0].get_trials()) == 2
+
+
+def test_a_race_never_enters_a_sample_that_repeats_another_candidate(work2d: Path, tmp_path: Path) -> None:
+    """A decided distribution draws the searched network again and again: the race takes only samples unlike every
+    candidate so far, and fewer samples when no other is drawn."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.data.plan import load_plan
+    from segnas.nas.arch import load_architecture
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection.race import make_candidates
+    from segnas.selection.trained import op_decisions
+
+    work = copy_work(work2d, tmp_path / "w")
+    run, plan = work / "runs" / "search_d", load_plan(Workspace(work))
+    picked = get_space("unet").random(seed=0, dims=2, in_channels=2, num_classes=3, channels=8, depth=2, tie="cell")
+    picked.save(run / "arch.json")
+    decisions = op_decisions(picked.space, picked.settings)
+    other = next(op for op in decisions["enc/op"] if op != picked.values["enc/op"])
+    probabilities = {label: [float(op == picked.values[label] or (label == "enc/op" and op == other)) for op in ops]
+                     for label, ops in decisions.items()}  # two networks have any probability: the pick and one other
+    (run / "log.jsonl").write_text(json.dumps({"epoch": 0, "probabilities": probabilities}) + "\n")
+    found = make_candidates(work, run, plan, make_config("darts", {"width": 8}, TrainConfig),
+                            RaceConfig(samples=3, random=0, baselines=()), tmp_path / "race")
+    assert set(found) == {"searched", "sample0"}
+    assert load_architecture(found["sample0"]).values == {**picked.values, "enc/op": other}

@@ -44,6 +44,7 @@ from segnas.selection.study import ETA, open_study, worker_name
 from segnas.training.train import over_budget, train, validate
 
 log = logging.getLogger(__name__)
+SAMPLE_TRIES = 100  # draws of the search's distribution for a sample unlike every other candidate
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,13 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
         archs[f"trial{i}"] = Architecture(found.space, found.settings, {**found.values, **values})
     probabilities = records[-1]["probabilities"] if records else {}
     for i in range(cfg.samples - len(ups)):
-        archs[f"sample{i}"] = Architecture(found.space, found.settings, sample_from(probabilities, found, rng))
+        taken = [a.values for a in archs.values()]  # a sample that repeats a candidate would race it twice
+        draws = (sample_from(probabilities, found, rng) for _ in range(SAMPLE_TRIES))
+        if (values := next((v for v in draws if v not in taken), None)) is None:
+            log.info("race: no sample of the search's distribution differs from the candidates in %d draws; "
+                     "%d sample(s) fewer", SAMPLE_TRIES, cfg.samples - len(ups) - i)
+            break
+        archs[f"sample{i}"] = Architecture(found.space, found.settings, values)
     for i in range(cfg.random):
         archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
     out: dict[str, Path] = {}
