@@ -262,6 +262,23 @@ def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them
     assert json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())["cases"]
 
 
+def test_the_fallbacks_yardstick_is_the_median_of_seconds_of_steps_not_of_a_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Race or fallback rests on one timing of MONAI UNet's step: a median over 0.2 s varied 2.1× between starts of
+    one run, so the yardstick is timed over `YARDSTICK_SECONDS`."""
+    import torch
+
+    from segnas.config import TrainConfig, make_config
+    from segnas.nas import cost
+    from segnas.selection.race import YARDSTICK_SECONDS, affordable
+
+    asked: list[float] = []
+    monkeypatch.setattr(cost, "median_seconds", lambda fn, device, repeats, least: asked.append(least) or 0.05)
+    train_cfg = make_config("darts", {"batch_size": 1, "patch_size": [32, 32]}, TrainConfig)
+    ok, steps, ms = affordable(Plan.of(2, 1, 2, [32, 32]), train_cfg, RaceConfig(unit_seconds=10.0, min_unit_steps=100), torch.device("cpu"))
+    assert asked == [YARDSTICK_SECONDS] and YARDSTICK_SECONDS >= 2.0
+    assert (ok, steps, ms) == (True, 200, 50.0)
+
+
 
 def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows() -> None:
     from segnas.app.pipeline import budgeted_search

@@ -240,9 +240,9 @@ def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Se
 
 
 def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
-               steps: int = 3) -> tuple[float, int]:
+               steps: int = 3, least: float = 0.2) -> tuple[float, int]:
     """(median milliseconds, activation bytes) of a training step (forward, cross-entropy, backward, Adam) of `net`
-    on inputs of `shape`."""
+    on inputs of `shape`: at least `steps` steps, more until `least` seconds are spent."""
     dims = len(shape) - 2
     layout = memory_format(dims, channels_last)
     net = to_device(net, device, layout)
@@ -259,7 +259,7 @@ def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device:
         return memory
 
     memory = step()
-    return 1000 * median_seconds(step, device, steps, least=0.2), memory
+    return 1000 * median_seconds(step, device, steps, least=least), memory
 
 
 def train_step_ms(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
