@@ -145,11 +145,11 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
     for i in range(cfg.samples - len(ups)):
         taken = [a.values for a in archs.values()]  # a sample that repeats a candidate would race it twice
         draws = (sample_from(probabilities, found, rng) for _ in range(SAMPLE_TRIES))
-        if (values := next((v for v in draws if v not in taken), None)) is None:
+        if (drawn := next((v for v in draws if v not in taken), None)) is None:
             log.info("race: no sample of the search's distribution differs from the candidates in %d draws; "
                      "%d sample(s) fewer", SAMPLE_TRIES, cfg.samples - len(ups) - i)
             break
-        archs[f"sample{i}"] = Architecture(found.space, found.settings, values)
+        archs[f"sample{i}"] = Architecture(found.space, found.settings, drawn)
     for i in range(cfg.random):
         archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
     out: dict[str, Path] = {}
