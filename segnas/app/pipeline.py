@@ -225,7 +225,8 @@ def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes:
     ties them), hardware-aware (`cost_weight`; trials, or the cost model, at the trained `width`), and in 3D with
     `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600 steps of such networks took
     less time than 150 of the same architectures at full resolution and scored higher (BENCHMARKS.md, "Cells on half
-    the grid"). The user's `--search-set` overrides any of them."""
+    the grid"); in 2D, on ISBI, the half grid scored lower on every slice, so 2D stays on the full grid. The user's
+    `--search-set` overrides any of them."""
     from segnas.config import make_config
     from segnas.nas.spaces import get_space
     from segnas.networks.model import check_patch
