@@ -279,7 +279,6 @@ def test_the_fallbacks_yardstick_is_the_median_of_seconds_of_steps_not_of_a_few(
     assert (ok, steps, ms) == (True, 200, 50.0)
 
 
-
 def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows() -> None:
     from segnas.app.pipeline import budgeted_search
 

@@ -26,7 +26,7 @@ def _handles(colours: list[str], names: list[str]) -> list[Any]:
     """Legend entries: a line of each candidate's colour."""
     from matplotlib.lines import Line2D
 
-    return [Line2D([], [], color=c) for c, _ in zip(colours, names)]
+    return [Line2D([], [], color=c) for c in colours[:len(names)]]
 
 
 def plot_search(records: list[dict[str, Any]], choices: dict[str, list[str]], out_dir: Path) -> list[Path]:
