@@ -16,7 +16,17 @@ from segnas.app.cli import app
 from segnas.config import TrainConfig, make_config
 from segnas.data.io import write_nifti
 from segnas.errors import SegnasError
-from segnas.inference.predict import input_files, mirror_axes, output_name, pad_to_multiple, predict_files, sliding_window, whole_volume
+from segnas.inference.predict import (
+    input_files,
+    mirror_axes,
+    output_name,
+    pad_to_multiple,
+    predict_files,
+    sliding_window,
+    volume_windows,
+    whole_volume,
+    window_count,
+)
 from segnas.nas.spaces import get_space
 from segnas.networks.model import load_model
 from segnas.training.train import train
@@ -51,6 +61,26 @@ def test_whole_volume_and_sliding_window_agree_for_a_pointwise_net() -> None:
         a, b = whole_volume(net, x, 8), sliding_window(net, x, [8, 8, 8])
     assert a.shape == b.shape == (1, 3, 20, 17, 9)
     assert torch.allclose(a, b, atol=1e-5) and torch.allclose(a, net(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,patch", [((512, 512), (256, 256)), ((300, 200), (256, 256)), ((100, 90, 70), (64, 48, 32)),
+                                         ((16, 16, 16), (16, 16, 16)), ((33, 17, 9), (16, 16, 16))])
+def test_window_count_is_the_number_of_windows_monai_runs(shape: tuple[int, ...], patch: tuple[int, ...]) -> None:
+    seen: list[int] = []
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.shape[0])
+        return x[:, :1]
+
+    sliding_window(net, torch.zeros(3, 1, *shape), list(patch), batch=4)  # three images: windows of all are batched together
+    assert sum(seen) == 3 * window_count(shape, patch)
+
+
+def test_volume_windows_of_a_2d_plan_are_every_slices() -> None:
+    assert volume_windows((5, 100, 90), (64, 64), slice_axis=0) == 5 * window_count((100, 90), (64, 64)) == 30
+    assert volume_windows((100, 3, 90), (64, 64), slice_axis=1) == 3 * window_count((100, 90), (64, 64))
+    assert volume_windows((100, 90, 70), (64, 48, 32)) == 36
+    assert volume_windows((128, 64, 32), (64, 64, 32), mode="whole") == 2  # one pass, as much work as two windows
 
 
 def test_mirror_axes() -> None:

@@ -279,6 +279,39 @@ def test_the_fallbacks_yardstick_is_the_median_of_seconds_of_steps_not_of_a_few(
     assert (ok, steps, ms) == (True, 200, 50.0)
 
 
+def test_a_candidate_slow_to_validate_trains_fewer_steps_in_its_unit(work2d: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ISBI the race overran its 24 minutes by 8, a third of it validating the slow cell networks after every rung:
+    a unit's steps are now what its share of the rungs' validations leaves of it."""
+    import torch
+
+    from segnas.config import TrainConfig, make_config
+    from segnas.data.plan import load_plan
+    from segnas.data.preprocess import load_case
+    from segnas.data.splits import load_fold
+    from segnas.inference.predict import volume_windows, windows_per_call
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection import race as race_module
+
+    monkeypatch.setattr(race_module, "step_ms", lambda *args, **kwargs: 100.0)
+    monkeypatch.setattr(race_module, "forward_seconds", lambda *args, **kwargs: 0.5)
+    ws, cpu = Workspace(work2d), torch.device("cpu")
+    plan, cases = load_plan(ws), list(load_fold(ws, 0).search_val)
+    train_cfg = make_config("darts", {"batch_size": 2, "patch_size": [32, 32]}, TrainConfig)
+    arch = get_space("unet").random(seed=0, channels=8, dims=2)
+    windows = sum(volume_windows(load_case(ws, c).image.shape[1:], [32, 32], plan.slice_axis) for c in cases)
+    assert windows >= len(cases)
+    val_s = race_module.validation_seconds(arch, plan, train_cfg, ws, cases, cpu)
+    assert val_s == pytest.approx(0.5 * windows / windows_per_call([32, 32]))
+    cfg = RaceConfig(unit_seconds=60.0, rungs=3)
+    arch_file = work2d / "arch_for_schedule.json"
+    arch.save(arch_file)
+    assert race_module.unit_schedule(arch_file, plan, train_cfg, cfg, cpu) == (1, 600, 100.0)
+    assert race_module.unit_schedule(arch_file, plan, train_cfg, cfg, cpu, validation_s=8.0) == (1, 540, 100.0)  # 60 − 8 × 3 / 4 s
+    assert race_module.unit_schedule(arch_file, plan, train_cfg, cfg, cpu, validation_s=100.0)[1] == 1  # at least a step
+    equal_steps = RaceConfig(unit_epochs=2)
+    assert race_module.unit_schedule(arch_file, plan, train_cfg, equal_steps, cpu, validation_s=8.0)[:2] == (2, train_cfg.steps_per_epoch)
+
+
 def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows() -> None:
     from segnas.app.pipeline import budgeted_search
 

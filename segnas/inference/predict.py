@@ -58,6 +58,25 @@ def windows_per_call(patch: Sequence[int]) -> int:
     return max(4, min(64, WINDOW_VOXELS // math.prod(patch)))
 
 
+def window_count(shape: Sequence[int], patch: Sequence[int], overlap: float = 0.5) -> int:
+    """Windows `sliding_window` runs over one image of spatial `shape`: per axis, MONAI's scan in steps of
+    patch × (1 − overlap) until a window reaches the end (one window where the image fits the patch)."""
+    n = 1
+    for size, p in zip(shape, patch, strict=True):
+        step = max(1, int(p * (1 - overlap)))
+        n *= 1 if size <= p else math.ceil((size - p) / step) + 1
+    return n
+
+
+def volume_windows(shape: Sequence[int], patch: Sequence[int], slice_axis: int | None = None, mode: str = "sliding") -> int:
+    """Windows `predict_volume` runs over a preprocessed volume of spatial `shape` (X, Y, Z): those of each slice
+    along `slice_axis` for a 2D plan (None: 3D); in `whole` mode the volume counted in patch-sized windows."""
+    images, grid = (1, list(shape)) if slice_axis is None else (shape[slice_axis], [s for a, s in enumerate(shape) if a != slice_axis])
+    if mode == "whole":
+        return images * math.ceil(math.prod(grid) / math.prod(patch))
+    return images * window_count(grid, patch)
+
+
 def sliding_window(net: Net, x: torch.Tensor, patch: Sequence[int], overlap: float = 0.5, batch: int | None = None) -> torch.Tensor:
     """Logits by Gaussian-weighted sliding windows (MONAI's inferer), `batch` windows per call (default
     `windows_per_call`): (B, C, *S) → (B, K, *S)."""

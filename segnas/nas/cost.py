@@ -262,6 +262,17 @@ def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device:
     return 1000 * median_seconds(step, device, steps, least=least), memory
 
 
+def forward_seconds(net: nn.Module, shape: tuple[int, ...], device: torch.device, channels_last: bool, least: float = 0.2) -> float:
+    """Median seconds of one forward pass of `net` in inference mode (as in validation) on inputs of `shape`
+    (B, C, *S): one pass to warm up, then at least one more, more until `least` seconds are spent."""
+    layout = memory_format(len(shape) - 2, channels_last)
+    net = to_device(net, device, layout).eval()
+    x = torch.randn(shape, device=device).contiguous(memory_format=layout)
+    with torch.inference_mode():
+        net(x)
+        return median_seconds(lambda: net(x), device, repeats=1, least=least)
+
+
 def train_step_ms(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
                   steps: int = 3) -> float:
     """Median milliseconds of a training step of `net` (`train_step`)."""

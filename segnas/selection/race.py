@@ -5,8 +5,9 @@ other trials instead), random draws of the same space and the hand-designed base
 fitted to the dataset at one width and trained with one recipe. Optuna runs the trials and prunes them by successive
 halving (its `SuccessiveHalvingPruner`, η = 2): rung r gives a candidate 2^r time units in all, a unit being the
 same number of seconds for everyone: one epoch of as many steps as the candidate's measured step time
-(`segnas.nas.cost.train_step`) fits in it, so a cheap network trains more steps in the same time (validation at each
-rung is not counted in the units). Rungs are scored by Dice on the fold's inner split (its `search_val` cases, held
+(`segnas.nas.cost.train_step`) fits in what its rungs' validations leave of it (their time estimated from a timed
+forward pass and the windows of the inner cases, spread over the units), so a cheap network trains more steps in the
+same time and a network slow to validate pays for it. Rungs are scored by Dice on the fold's inner split (its `search_val` cases, held
 out of the race's trainings); the fold's validation cases stay untouched for reporting. A trial that survives every
 rung has trained for the full budget: the best of those wins, and `finish` trains it on (from its last checkpoint,
 with the same recipe) for the time left of a total budget.
@@ -23,6 +24,7 @@ import dataclasses
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,12 @@ import torch
 
 from segnas.config import TRAIN_PRESETS, TrainConfig
 from segnas.data.plan import Plan, load_plan
+from segnas.data.preprocess import load_case
 from segnas.data.splits import load_fold
 from segnas.errors import SegnasError
+from segnas.inference.predict import volume_windows, windows_per_call
 from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
-from segnas.nas.cost import train_step
+from segnas.nas.cost import forward_seconds, train_step
 from segnas.nas.spaces import get_space
 from segnas.networks.baselines import BASELINES, UNET_CHANNELS, baseline_architecture
 from segnas.networks.model import build_network, fit_architecture, load_model
@@ -60,7 +64,7 @@ class RaceConfig:
     random: int = 2  # uniformly random architectures of the space
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
-    score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is not in the units
+    score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is in the units
     min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
     seed: int = 0  # of the samples and random draws: random draw i is the space's draw of seed 1000 + seed + i
 
@@ -173,14 +177,30 @@ def step_ms(arch: Architecture, plan: Plan, train_cfg: TrainConfig, device: torc
                       train_cfg.channels_last, least=least)[0]
 
 
-def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[int, int, float]:
+def validation_seconds(arch: Architecture, plan: Plan, train_cfg: TrainConfig, ws: Workspace, cases: list[str],
+                       device: torch.device) -> float:
+    """Estimated seconds of one validation of `arch` on `cases` on `device`: a forward pass over one call's windows,
+    timed here, times the windows the cases take (`volume_windows`)."""
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    per_call = windows_per_call(patch)
+    seconds = forward_seconds(build_network(arch), (per_call, plan.in_channels, *patch), device, train_cfg.channels_last)
+    axis = plan.slice_axis if plan.dims == 2 else None
+    windows = sum(volume_windows(load_case(ws, c).image.shape[1:], patch, axis, train_cfg.val_mode) for c in cases)
+    return seconds * windows / per_call
+
+
+def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device,
+                  validation_s: float = 0.0) -> tuple[int, int, float]:
     """(epochs per time unit, steps per epoch, measured ms per step) of a candidate on this device: one epoch per
-    unit, as many steps as fit in `unit_seconds` (every candidate has the same epochs, so per-epoch schedules
-    compare); with `unit_epochs`, that many epochs of the recipe's steps (equal steps)."""
+    unit, as many steps as fit in `unit_seconds` less its share of validating (`validation_s` per rung: a candidate
+    that runs every rung validates `rungs` times in ETA^(rungs − 1) units), so that validation is raced too (every
+    candidate has the same epochs, so per-epoch schedules compare); with `unit_epochs`, that many epochs of the
+    recipe's steps (equal steps)."""
     ms = step_ms(load_architecture(arch_path), plan, train_cfg, device)
     if cfg.unit_epochs is not None:
         return cfg.unit_epochs, train_cfg.steps_per_epoch, ms
-    return 1, max(1, int(cfg.unit_seconds * 1000 / ms)), ms
+    training_s = cfg.unit_seconds - validation_s * cfg.rungs / ETA ** (cfg.rungs - 1)
+    return 1, max(1, int(training_s * 1000 / ms)), ms
 
 
 def race_device(train_cfg: TrainConfig) -> torch.device:
@@ -233,8 +253,14 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
             raise optuna.TrialPruned()
         name = trial.suggest_categorical("candidate", list(candidates))
         trial.set_user_attr("worker", worker_name())
-        epochs, steps, ms = unit_schedule(candidates[name], plan, recipe, cfg, device)
+        validation_s = 0.0 if cfg.unit_epochs is not None else validation_seconds(
+            load_architecture(candidates[name]), plan, recipe, ws, inner, device)
+        epochs, steps, ms = unit_schedule(candidates[name], plan, recipe, cfg, device, validation_s)
+        if validation_s:
+            log.info("race: %s validates %d inner case(s) in about %.1f s; it trains %d steps per unit of %.0f s",
+                     name, len(inner), validation_s, steps, cfg.unit_seconds)
         trial.set_user_attr("step_ms", round(ms, 2))
+        trial.set_user_attr("validation_s", round(validation_s, 2))
         trial.set_user_attr("unit_epochs", epochs)
         trial.set_user_attr("steps_per_epoch", steps)
         cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1), steps_per_epoch=steps)
@@ -243,7 +269,9 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
         for r in range(cfg.rungs):
             units = ETA**r
             train(work, candidates[name], cfg_c, run=run, resume=True, stop_after=epochs * units, show_progress=show_progress)
+            t0 = time.perf_counter()
             scores = validate(load_model(run, "last", model_device), ws, inner)
+            trial.set_user_attr(f"validated_s_{units}", round(time.perf_counter() - t0, 2))  # beside the estimate
             dice = float(sum(scores.values()) / len(scores))
             trial.report(dice, units)
             log.info("race: %s after %d unit(s) (%d steps): inner Dice %.4f", name, units, epochs * units * steps, dice)
@@ -302,7 +330,9 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         if name is None or t.user_attrs.get("spare") or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
         rows[name] = {"state": t.state.name.lower(), "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
-                      "step_ms": t.user_attrs.get("step_ms"), "unit_epochs": t.user_attrs.get("unit_epochs"),
+                      "step_ms": t.user_attrs.get("step_ms"), "validation_s": t.user_attrs.get("validation_s"),
+                      "validated_s": [t.user_attrs[k] for k in (f"validated_s_{ETA ** r}" for r in range(cfg.rungs)) if k in t.user_attrs],
+                      "unit_epochs": t.user_attrs.get("unit_epochs"),
                       "steps_per_epoch": t.user_attrs.get("steps_per_epoch"),
                       "final": round(t.value, 4) if t.value is not None else None}
     finished = {n: r for n, r in rows.items() if r["final"] is not None}
