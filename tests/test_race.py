@@ -418,3 +418,16 @@ def test_a_race_never_enters_a_sample_that_repeats_another_candidate(work2d: Pat
                             RaceConfig(samples=3, random=0, baselines=()), tmp_path / "race")
     assert set(found) == {"searched", "sample0"}
     assert load_architecture(found["sample0"]).values == {**picked.values, "enc/op": other}
+
+
+def test_a_race_with_fewer_candidates_than_planned_shares_its_minutes_among_them() -> None:
+    """ISBI's 2-trial search left one sample out: six candidates raced in units sized for seven (a sixth of the minutes unused)."""
+    from segnas.selection.race import shared_among
+
+    planned = RaceConfig.for_minutes(21.0, samples=2, random=2)  # 7 candidates × 3 rungs: units of 60 s
+    assert planned.unit_seconds == pytest.approx(60.0)
+    fewer = shared_among(planned, 6)
+    assert fewer.unit_seconds == pytest.approx(70.0) and fewer.unit_seconds * fewer.rungs * 6 == pytest.approx(21.0 * 60)
+    assert shared_among(planned, 7) == planned
+    equal_steps = RaceConfig(unit_epochs=1)
+    assert shared_among(equal_steps, 3) == equal_steps

@@ -203,6 +203,14 @@ def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: Race
     return 1, max(1, int(training_s * 1000 / ms)), ms
 
 
+def shared_among(cfg: RaceConfig, entered: int) -> RaceConfig:
+    """The race's settings for the `entered` candidates it could make: when fewer entered than planned (samples
+    unlike every other candidate ran out), its minutes are shared among them; unchanged in equal-steps mode."""
+    if cfg.unit_epochs is not None or not 0 < entered < cfg.candidates:
+        return cfg
+    return dataclasses.replace(cfg, unit_seconds=cfg.unit_seconds * cfg.candidates / entered)
+
+
 def race_device(train_cfg: TrainConfig) -> torch.device:
     """The device the race trains on: the GPU when there is one and the recipe does not ask for the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
@@ -239,6 +247,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     folder = race_folder(work, train_cfg.fold)
     folder.mkdir(parents=True, exist_ok=True)
     candidates = make_candidates(work, search_run, plan, train_cfg, cfg, folder)
+    cfg = shared_among(cfg, len(candidates))
     storage = storage or f"sqlite:///{RaceFolder(folder).storage.resolve()}"
     study = open_study(storage, f"race_fold{train_cfg.fold}", list(candidates))
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
