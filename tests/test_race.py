@@ -33,11 +33,13 @@ def searched(work: Path) -> Path:
     return run
 
 
-def race(work: Path, *more: str, wait: bool = True, errors: bool = False, log: Path | None = None) -> subprocess.Popen | subprocess.CompletedProcess:
+def race(work: Path, *more: str, wait: bool = True, errors: bool = False, log: Path | None = None,
+         equal_steps: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
     """`segnas race` on `work` in its own process (not waited for: its stderr kept with `errors`, to be read by
-    `communicate`, else a full pipe would stop it; or written to `log`)."""
+    `communicate`, else a full pipe would stop it; or written to `log`), in units of one epoch (`equal_steps`) or of
+    the time `--minutes` gives."""
     args = [sys.executable, "-m", "segnas", "race", "--work", str(work), "--search", str(searched(work)), "--samples", "1",
-            "--random", "1", "--unit-epochs", "1", *SETS, *more]
+            "--random", "1", *(["--unit-epochs", "1"] if equal_steps else []), *SETS, *more]
     if not wait:
         stderr = subprocess.PIPE if errors else log.open("w") if log else subprocess.DEVNULL
         return subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
@@ -431,3 +433,24 @@ def test_a_race_with_fewer_candidates_than_planned_shares_its_minutes_among_them
     assert shared_among(planned, 7) == planned
     equal_steps = RaceConfig(unit_epochs=1)
     assert shared_among(equal_steps, 3) == equal_steps
+
+
+def test_a_race_in_time_units_killed_mid_candidate_resumes_it(work2d: Path, tmp_path: Path) -> None:
+    """A retried trial timed its candidate again: the steps per epoch came out otherwise and its checkpoint refused to
+    resume. The schedule is measured once and kept beside the checkpoint."""
+    work, err = copy_work(work2d, tmp_path / "w"), tmp_path / "race.err"
+    proc = race(work, "--rungs", "2", "--minutes", "0.4", "--no-baselines", wait=False, log=err, equal_steps=False)
+    first = work / "race" / "fold0" / "runs" / "searched"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not (first / "checkpoint.pt").is_file():
+        time.sleep(0.2)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert alive, f"the race stopped by itself: {err.read_text()[-3000:]}"
+    assert (first / "checkpoint.pt").is_file() and (first / "schedule.json").is_file()
+    kept = json.loads((first / "schedule.json").read_text())
+    done = race(work, "--rungs", "2", "--minutes", "0.4", "--no-baselines", equal_steps=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "winner" in summary(work) and summary(work)["candidates"]["searched"]["steps_per_epoch"] == kept["steps"]
+    assert json.loads((first / "config.json").read_text())["steps_per_epoch"] == kept["steps"]

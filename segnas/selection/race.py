@@ -15,7 +15,7 @@ with the same recipe) for the time left of a total budget.
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
 `segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
 a process of this machine that is gone, after the heartbeat's grace period for another machine's); its training
-resumes from its checkpoint. Finished trials are never rerun.
+resumes from its checkpoint under the schedule it was first measured with (`schedule.json`). Finished trials are never rerun.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,19 @@ def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: Race
     return 1, max(1, int(training_s * 1000 / ms)), ms
 
 
+def schedule(run: Path, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """A candidate's unit schedule (`epochs`, `steps`, `step_ms`, `validation_s`), measured once and kept in its run
+    folder (`schedule.json`): a trial retried after its worker died resumes its checkpoint under the same steps per
+    epoch, where timed again they would differ and the checkpoint would refuse the other settings."""
+    path = run / "schedule.json"
+    if path.is_file():
+        return read_json(path)
+    found = measure()
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(path, found)
+    return found
+
+
 def shared_among(cfg: RaceConfig, entered: int) -> RaceConfig:
     """The race's settings for the `entered` candidates it could make: when fewer entered than planned (samples
     unlike every other candidate ran out), its minutes are shared among them; unchanged in equal-steps mode."""
@@ -262,18 +276,24 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
             raise optuna.TrialPruned()
         name = trial.suggest_categorical("candidate", list(candidates))
         trial.set_user_attr("worker", worker_name())
-        validation_s = 0.0 if cfg.unit_epochs is not None else validation_seconds(
-            load_architecture(candidates[name]), plan, recipe, ws, inner, device)
-        epochs, steps, ms = unit_schedule(candidates[name], plan, recipe, cfg, device, validation_s)
-        if validation_s:
-            log.info("race: %s validates %d inner case(s) in about %.1f s; it trains %d steps per unit of %.0f s",
-                     name, len(inner), validation_s, steps, cfg.unit_seconds)
+        run = RaceFolder(folder).runs / name
+
+        def measure() -> dict[str, float]:
+            validation_s = 0.0 if cfg.unit_epochs is not None else validation_seconds(
+                load_architecture(candidates[name]), plan, recipe, ws, inner, device)
+            epochs, steps, ms = unit_schedule(candidates[name], plan, recipe, cfg, device, validation_s)
+            if validation_s:
+                log.info("race: %s validates %d inner case(s) in about %.1f s; it trains %d steps per unit of %.0f s",
+                         name, len(inner), validation_s, steps, cfg.unit_seconds)
+            return {"epochs": epochs, "steps": steps, "step_ms": ms, "validation_s": validation_s}
+
+        kept = schedule(run, measure)
+        epochs, steps, ms, validation_s = int(kept["epochs"]), int(kept["steps"]), kept["step_ms"], kept["validation_s"]
         trial.set_user_attr("step_ms", round(ms, 2))
         trial.set_user_attr("validation_s", round(validation_s, 2))
         trial.set_user_attr("unit_epochs", epochs)
         trial.set_user_attr("steps_per_epoch", steps)
         cfg_c = dataclasses.replace(recipe, epochs=epochs * ETA ** (cfg.rungs - 1), steps_per_epoch=steps)
-        run = RaceFolder(folder).runs / name
         dice = float("nan")
         for r in range(cfg.rungs):
             units = ETA**r
