@@ -454,3 +454,35 @@ def test_a_race_in_time_units_killed_mid_candidate_resumes_it(work2d: Path, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert "winner" in summary(work) and summary(work)["candidates"]["searched"]["steps_per_epoch"] == kept["steps"]
     assert json.loads((first / "config.json").read_text())["steps_per_epoch"] == kept["steps"]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed here
+def test_a_network_of_the_space_goes_on_only_while_the_races_units_hold_it_and_a_baseline_always(tmp_path: Path) -> None:
+    import optuna
+
+    from segnas.selection.race import units_held, within_budget
+    from segnas.selection.study import open_study
+
+    names = ["searched", "sample0", "random0", "monai_unet"]
+    cfg = RaceConfig(rungs=3, samples=1, random=1, baselines=("monai_unet",))  # 4 candidates × 3 rungs: 12 units
+    study = open_study(f"sqlite:///{tmp_path / 'race.db'}", "s", names)
+    first = study.ask()  # the searched network runs every rung: 4 units
+    for units, dice in ((1, 0.5), (2, 0.6), (4, 0.7)):
+        first.report(dice, units)
+    study.tell(first, 0.7)
+    second = study.ask()
+    second.report(0.8, 1)
+    # the others: the first's 4, a queued network of the space 1 (its first rung), the queued UNet all of its 4
+    assert units_held(study, cfg, but=second.number) == 4 + 1 + 4
+    assert within_budget(study, cfg, second.number, "sample0", 2, len(names))  # 9 + 2 ≤ 12
+    second.set_user_attr("units", 2)
+    second.report(0.85, 2)
+    assert not within_budget(study, cfg, second.number, "sample0", 4, len(names))  # 9 + 4 > 12: it stops at 2 units
+    study.tell(second, state=optuna.trial.TrialState.PRUNED)
+    third, unet = study.ask(), study.ask()
+    third.report(0.9, 1)
+    unet.set_user_attr("units", 4)
+    assert units_held(study, cfg, but=third.number) == 4 + 2 + 4  # a running trial holds the rung it trains towards
+    assert within_budget(study, cfg, third.number, "random0", 2, len(names))  # 10 + 2 ≤ 12
+    assert not within_budget(study, cfg, third.number, "random0", 4, len(names))
+    assert within_budget(study, cfg, unet.number, "monai_unet", 4, len(names))  # the baselines' runs were reserved

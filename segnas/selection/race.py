@@ -7,8 +7,11 @@ halving (its `SuccessiveHalvingPruner`, η = 2): rung r gives a candidate 2^r ti
 same number of seconds for everyone: one epoch of as many steps as the candidate's measured step time
 (`segnas.nas.cost.train_step`) fits in what its rungs' validations leave of it (their time estimated from a timed
 forward pass and the windows of the inner cases, spread over the units), so a cheap network trains more steps in the
-same time and a network slow to validate pays for it. Rungs are scored by Dice on the fold's inner split (its `search_val` cases, held
-out of the race's trainings); the fold's validation cases stay untouched for reporting. A trial that survives every
+same time and a network slow to validate pays for it. The race's minutes are sized for one unit per candidate per rung,
+and it keeps to them: a network of the space goes on to its next rung only if the units the others trained, train, or
+hold in reserve leave room for it (`within_budget`); the baselines' full runs are reserved from the start. Rungs are
+scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
+validation cases stay untouched for reporting. A trial that survives every
 rung has trained for the full budget: the best of those wins, and `finish` trains it on (from its last checkpoint,
 with the same recipe) for the time left of a total budget.
 
@@ -225,6 +228,37 @@ def shared_among(cfg: RaceConfig, entered: int) -> RaceConfig:
     return dataclasses.replace(cfg, unit_seconds=cfg.unit_seconds * cfg.candidates / entered)
 
 
+def units_held(study: Any, cfg: RaceConfig, but: int) -> int:
+    """Time units the race's other trials have trained, are training, or hold in reserve: a finished trial its last
+    rung's, a running one the rung it trains towards (`units`), a queued baseline every rung (it may still win), a
+    queued network of the space one unit (its first rung); trial `but` (the asking one) left out."""
+    import optuna
+
+    state, full, held = optuna.trial.TrialState, ETA ** (cfg.rungs - 1), 0
+    for t in study.get_trials(deepcopy=False):
+        if t.number == but or t.user_attrs.get("spare"):
+            continue
+        if t.state in (state.COMPLETE, state.PRUNED):
+            held += max(t.intermediate_values, default=0)
+        elif t.state == state.RUNNING:
+            held += int(t.user_attrs.get("units", 1))
+        elif t.state == state.WAITING:
+            held += full if t.user_attrs.get("candidate") in cfg.baselines else 1
+    return held
+
+
+def within_budget(study: Any, cfg: RaceConfig, trial: int, name: str, units: int, entered: int) -> bool:
+    """Whether candidate `name` may train on to `units` units: the race's units (one per candidate per rung, what its
+    minutes were sized for) hold it beside what the others hold (`units_held`). Baselines always may: every network
+    of the space reserved their full runs, so the race never hands a user less than the hand-designed networks it
+    promised to beat. Optuna's halving, with trials run one after another, promotes every candidate that leads the
+    ones before it; without this, six candidates trained 17–23 units where 18 were planned (BENCHMARKS.md, "The
+    race's minutes")."""
+    if name in cfg.baselines:
+        return True
+    return units_held(study, cfg, trial) + units <= cfg.rungs * entered
+
+
 def race_device(train_cfg: TrainConfig) -> torch.device:
     """The device the race trains on: the GPU when there is one and the recipe does not ask for the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
@@ -297,6 +331,11 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
         dice = float("nan")
         for r in range(cfg.rungs):
             units = ETA**r
+            if r and not within_budget(study, cfg, trial.number, name, units, len(candidates)):
+                trial.set_user_attr("budget", True)
+                log.info("race: %s stops after %d unit(s): the race's units are spent or held by the others", name, units // ETA)
+                raise optuna.TrialPruned()
+            trial.set_user_attr("units", units)
             train(work, candidates[name], cfg_c, run=run, resume=True, stop_after=epochs * units, show_progress=show_progress)
             t0 = time.perf_counter()
             scores = validate(load_model(run, "last", model_device), ws, inner)
@@ -358,7 +397,8 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         name = t.params.get("candidate")
         if name is None or t.user_attrs.get("spare") or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
-        rows[name] = {"state": t.state.name.lower(), "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
+        state = "budget" if t.user_attrs.get("budget") else t.state.name.lower()  # stopped to keep the race's units
+        rows[name] = {"state": state, "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
                       "step_ms": t.user_attrs.get("step_ms"), "validation_s": t.user_attrs.get("validation_s"),
                       "validated_s": [t.user_attrs[k] for k in (f"validated_s_{ETA ** r}" for r in range(cfg.rungs)) if k in t.user_attrs],
                       "unit_epochs": t.user_attrs.get("unit_epochs"),
