@@ -50,7 +50,8 @@ def race_command(
     cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs,
                                  baselines=entered, seed=seed)
     summary = race(work, search, train_cfg, cfg, storage, show_progress=False)
-    unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{cfg.unit_seconds:.0f} s of training"
+    # the race's own unit: shared among fewer candidates than planned, it is longer than the one planned here
+    unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{summary['unit_seconds']:.0f} s, validation included"
     t = Table(title=f"race on fold {fold} (inner Dice per rung; a unit is {unit})")
     t.add_column("candidate")
     for r in range(rungs):
