@@ -486,3 +486,24 @@ def test_a_network_of_the_space_goes_on_only_while_the_races_units_hold_it_and_a
     assert within_budget(study, cfg, third.number, "random0", 2, len(names))  # 10 + 2 ≤ 12
     assert not within_budget(study, cfg, third.number, "random0", 4, len(names))
     assert within_budget(study, cfg, unet.number, "monai_unet", 4, len(names))  # the baselines' runs were reserved
+
+
+def test_a_race_whose_halving_would_promote_every_candidate_trains_the_units_planned_and_the_baseline_to_the_end(
+        work2d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each candidate scoring above every one before it is promoted at every rung by Optuna's asynchronous halving:
+    three candidates would train 12 units where 9 were planned. The network of the space last in the queue stops
+    instead; the baseline, queued after it, still runs every rung."""
+    import segnas.selection.race as race_module
+    from segnas.config import TrainConfig, make_config
+
+    work = copy_work(work2d, tmp_path / "w")
+    scores = iter(range(100))
+    monkeypatch.setattr(race_module, "validate", lambda model, ws, cases: {"case": 0.1 + 0.01 * next(scores)})
+    train_cfg = make_config("darts", {"steps_per_epoch": 2, "batch_size": 2, "workers": 0, "patch_size": [32, 32], "width": 8},
+                            TrainConfig)
+    cfg = RaceConfig(rungs=3, samples=0, random=1, baselines=("monai_unet",), unit_epochs=1)
+    s = race_module.race(work, searched(work), train_cfg, cfg)
+    states = {name: (row["state"], list(row["rungs"])) for name, row in s["candidates"].items()}
+    assert states == {"searched": ("complete", ["1", "2", "4"]), "random0": ("budget", ["1"]),
+                      "monai_unet": ("complete", ["1", "2", "4"])}
+    assert s["units_trained"] == s["units_planned"] == 9 and s["winner"] == "monai_unet"

@@ -60,6 +60,7 @@ def race_command(
     for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
         t.add_row(name, *[f"{row['rungs'][str(2 ** r)]:.3f}" if str(2 ** r) in row["rungs"] else "" for r in range(rungs)], row["state"])
     out.print(t)
+    out.print(f"{summary['units_trained']} of the {summary['units_planned']} units planned trained")
     if "winner" in summary:
         out.print(f"winner: [bold]{summary['winner']}[/] (inner Dice {summary['winner_dice']:.3f}, "
                   f"{summary['margin_over_next']:+.3f} over the next){'' if summary['winner_is_searched'] else ' — a baseline'}")

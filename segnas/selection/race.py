@@ -406,6 +406,8 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
                       "final": round(t.value, 4) if t.value is not None else None}
     finished = {n: r for n, r in rows.items() if r["final"] is not None}
     summary: dict[str, Any] = {"candidates": rows, "rungs": cfg.rungs, "unit_seconds": cfg.unit_seconds,
+                               "units_planned": cfg.rungs * len(candidates),
+                               "units_trained": sum(max((int(k) for k in r["rungs"]), default=0) for r in rows.values()),
                                "scored_on": "the fold's inner split (search_val), held out of the race's trainings"}
     if len(rows) == len(candidates) and finished:
         ranked = sorted(finished, key=lambda n: -finished[n]["final"])
