@@ -133,3 +133,18 @@ def test_early_rank_correlates_each_epochs_training_loss_with_the_final_dice(tmp
     assert [r["steps"] for r in rows] == [50, 100]
     assert rows[0]["tau"] == pytest.approx(-1.0) and rows[1]["tau"] == pytest.approx(1.0)
     assert rows[0]["best"] == "c" and rows[1]["best"] == "a"
+
+
+def test_search_signal_pools_seed_pairs_and_counts_the_decisions_every_search_made_alike() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from search_signal import agreement, pooled, unanimous
+
+    m = 8  # candidates of each decision, `zero` among them: chance 1/7
+    searches = [{"values": dict(zip("abcd", v)), "candidates": dict.fromkeys("abcd", m)}
+                for v in (["x", "y", "z", "w"], ["x", "y", "q", "r"], ["x", "y", "s", "t"])]
+    pairs = [agreement(a, b) for i, a in enumerate(searches) for b in searches[i + 1:]]
+    assert [p["same"] for p in pairs] == [2, 2, 2]
+    pool = pooled(pairs)
+    assert (pool["same"], pool["decisions"]) == (6, 12) and abs(pool["ratio"] - 3.5) < 1e-9 and 0.003 < pool["p"] < 0.004
+    alike = unanimous(searches)
+    assert alike["same"] == 2 and abs(alike["chance"] - 1 / 49) < 1e-12 and 0.002 < alike["p"] < 0.003
