@@ -254,7 +254,8 @@ def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
     assert split["fallback"] == "monai_unet" and "too few" in split["reason"] and "no search and no race" in done.stdout
-    needed = RaceConfig(min_unit_steps=10**6).minutes_affordable(split["baseline_ms_per_step"]) / RACE_SHARE
+    assert split["baseline_validation_s"] > 0  # the race's unit holds validation: so does the yardstick's
+    needed = RaceConfig(min_unit_steps=10**6).minutes_affordable(split["baseline_ms_per_step"], split["baseline_validation_s"]) / RACE_SHARE
     assert f"a race runs from about {needed:.0f} min" in split["reason"]
     assert not list((work / "runs").glob("search_*"))  # nothing searched
     log = [json.loads(line) for line in (work / "runs" / "minutes_monai_unet_fold0" / "log.jsonl").read_text().splitlines()]
@@ -276,9 +277,26 @@ def test_the_fallbacks_yardstick_is_the_median_of_seconds_of_steps_not_of_a_few(
     asked: list[float] = []
     monkeypatch.setattr(cost, "median_seconds", lambda fn, device, repeats, least: asked.append(least) or 0.05)
     train_cfg = make_config("darts", {"batch_size": 1, "patch_size": [32, 32]}, TrainConfig)
-    ok, steps, ms = affordable(Plan.of(2, 1, 2, [32, 32]), train_cfg, RaceConfig(unit_seconds=10.0, min_unit_steps=100), torch.device("cpu"))
+    ok, steps, ms, _ = affordable(Plan.of(2, 1, 2, [32, 32]), train_cfg, RaceConfig(unit_seconds=10.0, min_unit_steps=100), torch.device("cpu"))
     assert asked == [YARDSTICK_SECONDS] and YARDSTICK_SECONDS >= 2.0
     assert (ok, steps, ms) == (True, 200, 50.0)
+
+
+def test_the_fallbacks_yardstick_trains_what_validating_leaves_of_a_unit_as_the_race_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import segnas.selection.race as race_module
+    from segnas.config import TrainConfig, make_config
+    from segnas.nas import cost
+
+    monkeypatch.setattr(cost, "median_seconds", lambda fn, device, repeats, least: 0.05)
+    monkeypatch.setattr(race_module, "validation_seconds", lambda *args: 4.0)  # per rung: 3 of 3 rungs in 4 units, 3 s a unit
+    train_cfg = make_config("darts", {"batch_size": 1, "patch_size": [32, 32]}, TrainConfig)
+    cfg = RaceConfig(unit_seconds=10.0, min_unit_steps=140)
+    ok, steps, ms, validation_s = race_module.affordable(Plan.of(2, 1, 2, [32, 32]), train_cfg, cfg, torch.device("cpu"),
+                                                         ws=object(), cases=["a"])  # type: ignore[arg-type]
+    assert (ok, steps, ms, validation_s) == (True, 140, 50.0, 4.0)  # (10 − 3) s at 50 ms, not 200 steps
+    assert cfg.minutes_affordable(ms, validation_s) == pytest.approx(10.0 * cfg.rungs * cfg.candidates / 60)  # its inverse
 
 
 def test_a_candidate_slow_to_validate_trains_fewer_steps_in_its_unit(work2d: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -184,6 +184,7 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     fold's deadline; or, when the race cannot be afforded (`segnas.selection.race.affordable`), the first baseline
     trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
     from segnas.config import TrainConfig, make_config
+    from segnas.data.splits import load_fold
     from segnas.selection.race import RaceConfig, affordable, race_device, race_training
 
     t_fold = time.perf_counter()
@@ -193,11 +194,13 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     train_cfg = make_config(preset, {**race_training(preset, train_overrides), "fold": fold}, TrainConfig)
     cfg = RaceConfig.for_minutes(race_share * minutes, min_unit_steps=min_unit_steps)
     if not split:  # decided once: a resumed run keeps the first run's decision and figures
-        ok, steps, ms = affordable(plan, train_cfg, cfg, race_device(train_cfg))
+        inner = list(load_fold(ws, fold).search_val)[:cfg.score_cases]
+        ok, steps, ms, validation_s = affordable(plan, train_cfg, cfg, race_device(train_cfg), ws, inner)
         split = {"minutes": minutes, "search_share": search_share, "race_share": race_share,
-                 "baseline_steps_per_unit": steps, "baseline_ms_per_step": round(ms, 1)}
+                 "baseline_steps_per_unit": steps, "baseline_ms_per_step": round(ms, 1),
+                 "baseline_validation_s": round(validation_s, 2)}
         if not ok:
-            needed = cfg.minutes_affordable(split["baseline_ms_per_step"]) / race_share
+            needed = cfg.minutes_affordable(split["baseline_ms_per_step"], split["baseline_validation_s"]) / race_share
             split.update(fallback=cfg.baselines[0], reason=f"a race unit of {cfg.unit_seconds:.0f} s gives {cfg.baselines[0]} {steps} "
                          f"steps (< {cfg.min_unit_steps}): too few to rank candidates on this machine in {minutes:g} min; at "
                          f"{ms:.0f} ms per step here a race runs from about {needed:.0f} min")

@@ -77,10 +77,16 @@ class RaceConfig:
         """How many candidates enter: the searched architecture, its samples, the random draws, the baselines."""
         return 1 + self.samples + self.random + len(self.baselines)
 
-    def minutes_affordable(self, ms_per_step: float) -> float:
-        """The race minutes from which a unit gives `min_unit_steps` steps at `ms_per_step` (the inverse of
-        `for_minutes` at that unit)."""
-        return self.min_unit_steps * ms_per_step / 1000 * self.rungs * self.candidates / 60
+    def validation_share(self, validation_s: float) -> float:
+        """Seconds of each unit that validating takes, for a candidate validated in `validation_s` per rung: one that
+        runs every rung validates `rungs` times in ETA^(rungs − 1) units."""
+        return validation_s * self.rungs / ETA ** (self.rungs - 1)
+
+    def minutes_affordable(self, ms_per_step: float, validation_s: float = 0.0) -> float:
+        """The race minutes from which a unit gives `min_unit_steps` steps at `ms_per_step` beside its share of
+        validating in `validation_s` per rung (the inverse of `for_minutes` at that unit)."""
+        unit = self.min_unit_steps * ms_per_step / 1000 + self.validation_share(validation_s)
+        return unit * self.rungs * self.candidates / 60
 
     @classmethod
     def for_minutes(cls, minutes: float, **settings: Any) -> RaceConfig:
@@ -203,8 +209,7 @@ def unit_schedule(arch_path: Path, plan: Plan, train_cfg: TrainConfig, cfg: Race
     ms = step_ms(load_architecture(arch_path), plan, train_cfg, device)
     if cfg.unit_epochs is not None:
         return cfg.unit_epochs, train_cfg.steps_per_epoch, ms
-    training_s = cfg.unit_seconds - validation_s * cfg.rungs / ETA ** (cfg.rungs - 1)
-    return 1, max(1, int(training_s * 1000 / ms)), ms
+    return 1, max(1, int((cfg.unit_seconds - cfg.validation_share(validation_s)) * 1000 / ms)), ms
 
 
 def schedule(run: Path, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
@@ -264,8 +269,11 @@ def race_device(train_cfg: TrainConfig) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
 
 
-def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device) -> tuple[bool, int, float]:
-    """(whether the race is worth running, steps per unit of its first baseline, that baseline's ms per step).
+def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torch.device, ws: Workspace | None = None,
+               cases: list[str] | None = None) -> tuple[bool, int, float, float]:
+    """(whether the race is worth running, steps per unit of its first baseline, that baseline's ms per step, its
+    estimated seconds to validate the race's inner `cases` of `ws` per rung: its unit's steps are what validating
+    leaves of the unit, as in the race).
 
     Measured on a 2-core CPU (BENCHMARKS.md, issue 23): with units of 46–62 MONAI UNet steps the races on LA and
     ACDC handed users worse networks than the UNet trained for the whole time (the winner trains for a fraction
@@ -276,8 +284,9 @@ def affordable(plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, device: torc
     yardstick = cfg.baselines[0] if cfg.baselines else "monai_unet"  # a race of the space alone is measured by it too
     arch = baseline_architecture(yardstick, plan, list(train_cfg.patch_size or plan.patch_size))
     ms = step_ms(arch, plan, train_cfg, device, least=YARDSTICK_SECONDS)
-    steps = int(cfg.unit_seconds * 1000 / ms)
-    return steps >= cfg.min_unit_steps, steps, ms
+    validation_s = validation_seconds(arch, plan, train_cfg, ws, cases, device) if ws is not None and cases else 0.0
+    steps = max(0, int((cfg.unit_seconds - cfg.validation_share(validation_s)) * 1000 / ms))
+    return steps >= cfg.min_unit_steps, steps, ms, validation_s
 
 
 def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: RaceConfig = RaceConfig(),
