@@ -11,9 +11,9 @@ same time and a network slow to validate pays for it. The race's minutes are siz
 and it keeps to them: a network of the space goes on to its next rung only if the units the others trained, train, or
 hold in reserve leave room for it (`within_budget`); the baselines' full runs are reserved from the start. Rungs are
 scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
-validation cases stay untouched for reporting. A trial that survives every
-rung has trained for the full budget: the best of those wins, and `finish` trains it on (from its last checkpoint,
-with the same recipe) for the time left of a total budget.
+validation cases stay untouched for reporting. A trial that survives every rung has trained for the full budget: the
+best of those wins, and `finish` trains it on (from its last checkpoint, with the same recipe) for the time left of a
+total budget.
 
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
 `segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
@@ -255,8 +255,8 @@ def units_held(study: Any, cfg: RaceConfig, but: int) -> int:
 def within_budget(study: Any, cfg: RaceConfig, trial: int, name: str, units: int, entered: int) -> bool:
     """Whether candidate `name` may train on to `units` units: the race's units (one per candidate per rung, what its
     minutes were sized for) hold it beside what the others hold (`units_held`). Baselines always may: every network
-    of the space reserved their full runs, so the race never hands a user less than the hand-designed networks it
-    promised to beat. Optuna's halving, with trials run one after another, promotes every candidate that leads the
+    of the space reserved their full runs, so the budget never stops the hand-designed networks the race must beat
+    (the halving still may). Optuna's halving, with trials run one after another, promotes every candidate that leads the
     ones before it; without this, six candidates trained 17–23 units where 18 were planned (BENCHMARKS.md, "The
     race's minutes")."""
     if name in cfg.baselines:
