@@ -216,6 +216,7 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     assert searched_with["space_settings"]["tie"] == "cell" and searched_with["strategy_options"]["width"] == 8  # by training, at the race's width
     s = summary(work)
     assert "winner:" in done.stdout and s["winner"] in s["candidates"]
+    assert f"{s['units_trained']} of the {s['units_planned']} units planned trained" in done.stdout
     metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())
     assert metrics["cases"]  # the winner predicted the fold's held-out cases in their original geometry
     winner_log = (Path(s["winner_run"]) / "log.jsonl").read_text()

@@ -160,6 +160,7 @@ def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfi
     summary = race(ws.root, search_run, train_cfg, cfg)
     for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
         con.print(f"  {name:14s} {row['state']:9s} " + "  ".join(f"{k} unit(s): {v:.3f}" for k, v in row["rungs"].items()))
+    con.print(f"  {summary['units_trained']} of the {summary['units_planned']} units planned trained")
     winner = summary["winner"]
     con.print(f"winner: {winner} ({'searched space' if winner not in BASELINES else 'a baseline'}), inner Dice "
               f"{summary['winner_dice']:.3f}, {summary['margin_over_next']:+.3f} over the next")
