@@ -372,7 +372,7 @@ def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d
     from segnas.data.plan import load_plan
     from segnas.nas.arch import load_architecture
     from segnas.runtime.workspace import Workspace
-    from segnas.selection.race import make_candidates
+    from segnas.selection.candidates import make_candidates
 
     work = copy_work(work2d, tmp_path / "w")
     run, plan = searched(work), load_plan(Workspace(work))
@@ -392,7 +392,7 @@ def test_a_race_after_a_search_by_training_enters_its_best_other_trials(work2d: 
     from segnas.data.plan import load_plan
     from segnas.nas.arch import load_architecture
     from segnas.runtime.workspace import Workspace
-    from segnas.selection.race import make_candidates
+    from segnas.selection.candidates import make_candidates
 
     work = copy_work(work2d, tmp_path / "w")
     run, plan = work / "runs" / "search_t", load_plan(Workspace(work))
@@ -423,7 +423,7 @@ def test_a_race_never_enters_a_sample_that_repeats_another_candidate(work2d: Pat
     from segnas.data.plan import load_plan
     from segnas.nas.arch import load_architecture
     from segnas.runtime.workspace import Workspace
-    from segnas.selection.race import make_candidates
+    from segnas.selection.candidates import make_candidates
     from segnas.selection.trained import op_decisions
 
     work = copy_work(work2d, tmp_path / "w")

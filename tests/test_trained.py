@@ -105,7 +105,7 @@ def test_another_strategy_drops_the_presets_strategy_options_and_races_read_its_
     import random
 
     from segnas.nas.spaces import get_space
-    from segnas.selection.race import sample_from
+    from segnas.selection.candidates import sample_from
 
     assert make_config("scnas", {"strategy": "trained"}).strategy_options == {}
     assert make_config("scnas", {"strategy": "gumbel2"}).strategy_options["tau_end"] == 0.1

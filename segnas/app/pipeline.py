@@ -186,7 +186,7 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
     from segnas.config import TrainConfig, make_config
     from segnas.data.splits import load_fold
-    from segnas.selection.race import RaceConfig, affordable, race_device, race_training
+    from segnas.selection.race import RaceConfig, affordable, inner_cases, race_device, race_training
 
     t_fold = time.perf_counter()
     search_share, race_share = shares
@@ -195,8 +195,8 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     train_cfg = make_config(preset, {**race_training(preset, train_overrides), "fold": fold}, TrainConfig)
     cfg = RaceConfig.for_minutes(race_share * minutes, min_unit_steps=min_unit_steps)
     if not split:  # decided once: a resumed run keeps the first run's decision and figures
-        inner = list(load_fold(ws, fold).search_val)[:cfg.score_cases]
-        ok, steps, ms, validation_s = affordable(plan, train_cfg, cfg, race_device(train_cfg), ws, inner)
+        ok, steps, ms, validation_s = affordable(plan, train_cfg, cfg, race_device(train_cfg), ws,
+                                                 inner_cases(load_fold(ws, fold), cfg))
         split = {"minutes": minutes, "search_share": search_share, "race_share": race_share,
                  "baseline_steps_per_unit": steps, "baseline_ms_per_step": round(ms, 1),
                  "baseline_validation_s": round(validation_s, 2)}

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,16 +37,16 @@ import torch
 from segnas.config import TRAIN_PRESETS, TrainConfig
 from segnas.data.plan import Plan, load_plan
 from segnas.data.preprocess import load_case
-from segnas.data.splits import load_fold
+from segnas.data.splits import Fold, load_fold
 from segnas.errors import SegnasError
 from segnas.inference.predict import volume_windows, windows_per_call
-from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
+from segnas.nas.arch import Architecture, load_architecture
 from segnas.nas.cost import forward_seconds, train_step
-from segnas.nas.spaces import get_space
 from segnas.networks.baselines import BASELINES, UNET_CHANNELS, baseline_architecture
-from segnas.networks.model import build_network, fit_architecture, load_model
+from segnas.networks.model import build_network, load_model
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder, Workspace
+from segnas.selection.candidates import make_candidates
 from segnas.selection.study import ETA, open_study, worker_name
 from segnas.training.train import over_budget, train, validate
 
@@ -55,7 +54,6 @@ log = logging.getLogger(__name__)
 # the fallback's yardstick is timed over this long: over 0.2 s, MONAI UNet's step on ISBI came out 164–344 ms in three
 # starts of one `segnas run --minutes 60` beside another process (BENCHMARKS.md, "On ISBI (2D)")
 YARDSTICK_SECONDS = 2.0
-SAMPLE_TRIES = 100  # draws of the search's distribution for a sample unlike every other candidate
 
 
 @dataclass(frozen=True)
@@ -100,22 +98,6 @@ def race_folder(work: Path, fold: int) -> Path:
     return Workspace(Path(work)).race(fold).root
 
 
-def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: random.Random) -> dict[str, Any]:
-    """Values drawn from a search's final candidate probabilities (inputs uniformly among the sources; never `zero`).
-    A table may list every candidate (α's) or every one but `zero` (a search by training's)."""
-    choices = get_space(arch.space).choices(**arch.settings)
-    values: dict[str, Any] = {}
-    for c in choices:
-        if isinstance(c, OpChoice):
-            names = [n for n in c.candidates if n != ZERO]
-            p = probabilities.get(c.label, [1.0] * len(c.candidates))
-            listed = c.candidates if len(p) == len(c.candidates) else names
-            values[c.label] = rng.choices(names, weights=[p[listed.index(n)] for n in names])[0]
-        elif isinstance(c, InputChoice):
-            values[c.label] = sorted(rng.sample(list(c.candidates), c.k), key=c.candidates.index)
-    return values
-
-
 def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """The training settings of a race: a preset's retraining width (SCNAS's 68 stem channels, sized for a GPU
     cluster) gives way to MONAI UNet's (16), the network raced against at equal time, unless `overrides` set a
@@ -123,60 +105,6 @@ def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     if "width" in overrides or TRAIN_PRESETS.get(preset, {}).get("width") is None:
         return overrides
     return {**overrides, "width": UNET_CHANNELS}
-
-
-def runners_up(records: list[dict[str, Any]], found: Architecture, n: int) -> list[dict[str, Any]]:
-    """A search by training's best-scoring trials other than its pick (distinct networks, best first, at most `n`):
-    networks it trained and scored, where a one-shot search (no trials) has only samples of its distribution."""
-    out: list[dict[str, Any]] = []
-    for r in sorted((r for r in records if "trial" in r), key=lambda r: -r["score"]):
-        if r["values"] not in out and {k: found.values.get(k) for k in r["values"]} != r["values"]:
-            out.append(r["values"])
-    return out[:n]
-
-
-def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
-    """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
-    if unknown := [name for name in cfg.baselines if name not in BASELINES]:  # before anything is written
-        raise SegnasError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}")
-    index = RaceFolder(folder).candidates
-    found = load_architecture(RunFolder(search_run).arch)
-    if index.is_file():
-        kept = {name: Path(p) for name, p in read_json(index).items()}
-        if load_architecture(kept["searched"]).values != found.values:
-            raise SegnasError(f"{folder}: this race was made for another search result than {RunFolder(search_run).arch}; "
-                              "remove the folder to race the new one")
-        return kept
-    space = get_space(found.space)
-    rng = random.Random(cfg.seed)
-    archs: dict[str, Architecture] = {"searched": found}
-    records = [json.loads(line) for line in RunFolder(search_run).log.read_text().splitlines() if line.strip()] \
-        if RunFolder(search_run).log.is_file() else []
-    ups = runners_up(records, found, cfg.samples)
-    for i, values in enumerate(ups):
-        archs[f"trial{i}"] = Architecture(found.space, found.settings, {**found.values, **values})
-    probabilities = records[-1]["probabilities"] if records else {}
-    for i in range(cfg.samples - len(ups)):
-        taken = [a.values for a in archs.values()]  # a sample that repeats a candidate would race it twice
-        draws = (sample_from(probabilities, found, rng) for _ in range(SAMPLE_TRIES))
-        if (drawn := next((v for v in draws if v not in taken), None)) is None:
-            log.info("race: no sample of the search's distribution differs from the candidates in %d draws; "
-                     "%d sample(s) fewer", SAMPLE_TRIES, cfg.samples - len(ups) - i)
-            break
-        archs[f"sample{i}"] = Architecture(found.space, found.settings, drawn)
-    for i in range(cfg.random):
-        archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
-    out: dict[str, Path] = {}
-    for name, arch in archs.items():
-        path = folder / "candidates" / f"{name}.json"
-        fit_architecture(Architecture(arch.space, arch.settings, arch.values), plan, train_cfg.width).save(path)
-        out[name] = path
-    for name in cfg.baselines:
-        path = folder / "candidates" / f"{name}.json"
-        baseline_architecture(name, plan, list(train_cfg.patch_size or plan.patch_size)).save(path)
-        out[name] = path
-    write_json(index, {k: str(v) for k, v in out.items()})
-    return out
 
 
 def step_ms(arch: Architecture, plan: Plan, train_cfg: TrainConfig, device: torch.device, least: float = 0.2) -> float:
@@ -264,6 +192,11 @@ def within_budget(study: Any, cfg: RaceConfig, trial: int, name: str, units: int
     return units_held(study, cfg, trial) + units <= cfg.rungs * entered
 
 
+def inner_cases(fold: Fold, cfg: RaceConfig) -> list[str]:
+    """The cases a race's rungs are scored on: the first `score_cases` of the fold's inner split (`search_val`)."""
+    return list(fold.search_val)[:cfg.score_cases]
+
+
 def race_device(train_cfg: TrainConfig) -> torch.device:
     """The device the race trains on: the GPU when there is one and the recipe does not ask for the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() and train_cfg.device != "cpu" else "cpu")
@@ -310,7 +243,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
     device = race_device(train_cfg)
     model_device = "cpu" if device.type == "cpu" else "auto"
-    inner = list(fold.search_val)[:cfg.score_cases]
+    inner = inner_cases(fold, cfg)
 
     def objective(trial: optuna.Trial) -> float:
         if "candidate" not in trial.user_attrs:  # not from the queue: every candidate is taken (by this or another worker)
