@@ -23,7 +23,7 @@ lint: $(STAMP)  # ruff (style, imports) and mypy (types) over the package; both 
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest -n 2 -q --durations=15  # the slowest tests, to keep CI short
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=15  # the slowest tests, to keep CI short
 
 test-fast: lint  # the tests that are not marked slow: about a minute, for the edit-test loop
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"

@@ -29,6 +29,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per test worker: more wo
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # and per `segnas` process a test starts (the demo, races, lanes)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first (in their order), so that two workers end together instead of one finishing a
+    minute-long end-to-end test alone after the other ran out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def shared_dataset(name: str) -> Path:
     """Path of a real dataset, or skip the test when ../shared/data is absent (a user's machine)."""
     path = SHARED / name
