@@ -56,6 +56,7 @@ from segnas.nas.spaces import get_space
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import Workspace
 from segnas.selection.placebo import shuffle_labels
+from segnas.selection.race import ranked_rows
 from segnas.selection.searches import search
 from segnas.training.train import train
 
@@ -220,6 +221,12 @@ def pooled(pairs: list[dict[str, float]]) -> dict[str, float]:
             "p": float(binomtest(same, n, chance, alternative="greater").pvalue)}
 
 
+def disjoint(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs of searches that share none, fixed before any result: the first with the second, the third with the
+    fourth, and so on (an odd last one left out). Their agreements are independent, so their pooled p is exact."""
+    return list(zip(names[0::2], names[1::2]))
+
+
 def unanimous(searches: list[dict[str, Any]]) -> dict[str, float]:
     """Op decisions that every search made alike, and the binomial chance of at least that many if each search
     picked uniformly among the non-zero candidates: a decision is unanimous by chance with probability m^(1−n)."""
@@ -295,6 +302,12 @@ def report(out: Path, preset: str, seeds: list[int], random: int, steps: int | N
         print(f"\npooled over the {len(summary['agreement'])} pairs: {pool['same']}/{pool['decisions']} alike, {pool['ratio']:.1f}× "
               f"chance, binomial p = {pool['p']:.2g} (the pairs share searches: not independent); all {len(real)} searches alike "
               f"on {all_alike['same']}/{all_alike['decisions']} decisions (chance {all_alike['chance']:.3f} each, p = {all_alike['p']:.2g})")
+    if len(real) > 3:
+        apart = disjoint(real)
+        alone = pooled([a for a in summary["agreement"] if (a["a"], a["b"]) in apart])
+        summary["disjoint_agreement"] = {"pairs": apart, **alone}
+        print(f"over the pairs that share no search ({', '.join(f'{a} vs {b}' for a, b in apart)}): {alone['same']}/"
+              f"{alone['decisions']} alike, {alone['ratio']:.1f}× chance, binomial p = {alone['p']:.2g} (independent)")
     if steps is None:
         return summary
     rows: dict[str, dict[str, float]] = {}
@@ -383,7 +396,7 @@ def main() -> None:
         for seed in args.seeds:
             r = run_race(base, out, args.preset, seed, args.tag, args)
             print(f"race of seed {seed}: winner {r.get('winner')}; " + ", ".join(
-                f"{n} {row['rungs']}" for n, row in sorted(r["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1))))
+                f"{n} {row['rungs']}" for n, row in ranked_rows(r)))
         return
     elif args.what == "rescore":
         write_json(out / f"rescore_{args.preset}{args.tag and '_' + args.tag}.json",

@@ -137,7 +137,7 @@ def test_early_rank_correlates_each_epochs_training_loss_with_the_final_dice(tmp
 
 def test_search_signal_pools_seed_pairs_and_counts_the_decisions_every_search_made_alike() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from search_signal import agreement, pooled, unanimous
+    from search_signal import agreement, disjoint, pooled, unanimous
 
     m = 8  # candidates of each decision, `zero` among them: chance 1/7
     searches = [{"values": dict(zip("abcd", v)), "candidates": dict.fromkeys("abcd", m)}
@@ -148,3 +148,4 @@ def test_search_signal_pools_seed_pairs_and_counts_the_decisions_every_search_ma
     assert (pool["same"], pool["decisions"]) == (6, 12) and abs(pool["ratio"] - 3.5) < 1e-9 and 0.003 < pool["p"] < 0.004
     alike = unanimous(searches)
     assert alike["same"] == 2 and abs(alike["chance"] - 1 / 49) < 1e-12 and 0.002 < alike["p"] < 0.003
+    assert disjoint(["s0", "s1", "s2", "s3", "s4"]) == [("s0", "s1"), ("s2", "s3")]  # fixed in advance; no search twice

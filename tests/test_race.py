@@ -508,22 +508,47 @@ def test_a_network_of_the_space_goes_on_only_while_the_races_units_hold_it_and_a
     assert within_budget(study, cfg, unet.number, "monai_unet", 4, len(names))  # the baselines' runs were reserved
 
 
+BUDGET_CASES = {  # the queue's order → each candidate's state and rungs, when every candidate leads those before it
+    ("searched", "random0", "monai_unet"): {"searched": ("complete", ["1", "2", "4"]), "random0": ("budget", ["1"]),
+                                           "monai_unet": ("complete", ["1", "2", "4"])},
+    ("monai_unet", "random0", "searched"): {"monai_unet": ("complete", ["1", "2", "4"]), "random0": ("complete", ["1", "2", "4"]),
+                                           "searched": ("budget", ["1"])},
+}
+
+
+@pytest.mark.parametrize("order", list(BUDGET_CASES))
 def test_a_race_whose_halving_would_promote_every_candidate_trains_the_units_planned_and_the_baseline_to_the_end(
-        work2d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        order: tuple[str, ...], work2d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each candidate scoring above every one before it is promoted at every rung by Optuna's asynchronous halving:
     three candidates would train 12 units where 9 were planned. The network of the space last in the queue stops
-    instead; the baseline, queued after it, still runs every rung."""
+    instead; the baseline, wherever it is queued, still runs every rung. Which network that is follows the queue's
+    order (drawn in a real race: `entry_order`). The one stopped scored highest (its rung came last) but trained
+    least: only a candidate that ran every rung wins (Optuna gives a stopped trial its last score as its value)."""
     import segnas.selection.race as race_module
     from segnas.config import TrainConfig, make_config
 
     work = copy_work(work2d, tmp_path / "w")
     scores = iter(range(100))
     monkeypatch.setattr(race_module, "validate", lambda model, ws, cases: {"case": 0.1 + 0.01 * next(scores)})
+    monkeypatch.setattr(race_module, "entry_order", lambda names, seed: sorted(names, key=order.index))
     train_cfg = make_config("darts", {"steps_per_epoch": 2, "batch_size": 2, "workers": 0, "patch_size": [32, 32], "width": 8},
                             TrainConfig)
     cfg = RaceConfig(rungs=3, samples=0, random=1, baselines=("monai_unet",), unit_epochs=1)
     s = race_module.race(work, searched(work), train_cfg, cfg)
     states = {name: (row["state"], list(row["rungs"])) for name, row in s["candidates"].items()}
-    assert states == {"searched": ("complete", ["1", "2", "4"]), "random0": ("budget", ["1"]),
-                      "monai_unet": ("complete", ["1", "2", "4"])}
-    assert s["units_trained"] == s["units_planned"] == 9 and s["winner"] == "monai_unet"
+    assert states == BUDGET_CASES[order] and s["order"] == list(order)
+    last_to_finish = [name for name in order if BUDGET_CASES[order][name][0] == "complete"][-1]  # its scores rose last
+    assert s["units_trained"] == s["units_planned"] == 9 and s["winner"] == last_to_finish
+
+
+def test_the_queue_is_drawn_with_the_races_seed() -> None:
+    """A fixed order would favour one kind of candidate in every race (the first can't be pruned, the last networks
+    of the space are stopped for the budget first): over seeds, every candidate comes first sometimes."""
+    from segnas.selection.race import entry_order, units_line
+
+    names = ["searched", "trial0", "trial1", "random0", "random1", "monai_unet", "monai_dynunet"]
+    order = entry_order(names, 0)
+    assert sorted(order) == sorted(names) and entry_order(names, 0) == order
+    assert {entry_order(names, seed)[0] for seed in range(100)} == set(names)
+    assert units_line({"units_trained": 5, "units_planned": 21, "order": order}) == (
+        f"5 of the 21 units planned trained; queued in the order {', '.join(order)}")

@@ -152,18 +152,16 @@ def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfi
                con: Console) -> Path:
     """The race's winner (`segnas.selection.race`), trained on until `deadline` (a `time.perf_counter()` value):
     its run folder is the fold's model. The rung table is printed; the time each stage took goes to split.json."""
-    from segnas.networks.baselines import BASELINES
-    from segnas.selection.race import finish, race, trained_minutes
+    from segnas.selection.race import finish, race, ranked_rows, trained_minutes, units_line, winner_line
 
     race_minutes = cfg.unit_seconds * cfg.rungs * cfg.candidates / 60
     t0 = time.perf_counter()
     summary = race(ws.root, search_run, train_cfg, cfg)
-    for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
+    for name, row in ranked_rows(summary):
         con.print(f"  {name:14s} {row['state']:9s} " + "  ".join(f"{k} unit(s): {v:.3f}" for k, v in row["rungs"].items()))
-    con.print(f"  {summary['units_trained']} of the {summary['units_planned']} units planned trained")
+    con.print(f"  {units_line(summary)}")
     winner = summary["winner"]
-    con.print(f"winner: {winner} ({'searched space' if winner not in BASELINES else 'a baseline'}), inner Dice "
-              f"{summary['winner_dice']:.3f}, {summary['margin_over_next']:+.3f} over the next")
+    con.print(winner_line(summary))
     t1 = time.perf_counter()
     split = read_json(ws.race(fold).split) if ws.race(fold).split.is_file() else {}
     if "winner_training_minutes" not in split:  # fixed once, so that a resumed run keeps the first deadline

@@ -32,8 +32,8 @@ def race_command(
     baselines: Annotated[list[str] | None, typer.Option("--baseline", help="A hand-designed network that enters the race "
                                                        "(repeatable; default: monai_unet and monai_dynunet).")] = None,
     no_baselines: Annotated[bool, typer.Option("--no-baselines", help="Race members of the searched space only.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the samples; random draw i is the space's draw 1000 + seed + i "
-                                      "(seeds at least --random apart draw other networks).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the samples and of the queue's order; random draw i is the "
+                                      "space's draw 1000 + seed + i (seeds at least --random apart draw other networks).")] = 0,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Override a training setting: KEY=VALUE (repeatable).")] = None,
 ) -> None:
     """Race the search's architecture against samples of its distribution, random draws and MONAI's UNet and DynUNet
@@ -42,7 +42,7 @@ def race_command(
     Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
-    from segnas.selection.race import RaceConfig, race, race_training
+    from segnas.selection.race import RaceConfig, race, race_training, ranked_rows, units_line, winner_line
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
     train_cfg = make_config(preset, race_training(preset, overrides), TrainConfig)
@@ -57,12 +57,11 @@ def race_command(
     for r in range(rungs):
         t.add_column(f"{2 ** r} unit(s)", justify="right")
     t.add_column("state")
-    for name, row in sorted(summary["candidates"].items(), key=lambda kv: -(kv[1]["final"] or -1)):
+    for name, row in ranked_rows(summary):
         t.add_row(name, *[f"{row['rungs'][str(2 ** r)]:.3f}" if str(2 ** r) in row["rungs"] else "" for r in range(rungs)], row["state"])
     out.print(t)
-    out.print(f"{summary['units_trained']} of the {summary['units_planned']} units planned trained")
+    out.print(units_line(summary))
     if "winner" in summary:
-        out.print(f"winner: [bold]{summary['winner']}[/] (inner Dice {summary['winner_dice']:.3f}, "
-                  f"{summary['margin_over_next']:+.3f} over the next){'' if summary['winner_is_searched'] else ' — a baseline'}")
+        out.print(winner_line(summary))
     else:
         out.print("the race is not finished: other workers still run trials; run the same command again to see the result")

@@ -9,7 +9,9 @@ same number of seconds for everyone: one epoch of as many steps as the candidate
 forward pass and the windows of the inner cases, spread over the units), so a cheap network trains more steps in the
 same time and a network slow to validate pays for it. The race's minutes are sized for one unit per candidate per rung,
 and it keeps to them: a network of the space goes on to its next rung only if the units the others trained, train, or
-hold in reserve leave room for it (`within_budget`); the baselines' full runs are reserved from the start. Rungs are
+hold in reserve leave room for it (`within_budget`); the baselines' full runs are reserved from the start. Both favour
+the candidates queued first (the halving cannot stop the first to reach a rung; the budget stops the last networks of
+the space), so the queue's order is drawn with the race's seed (`entry_order`) and kept in the summary. Rungs are
 scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
 validation cases stay untouched for reporting. A trial that survives every rung has trained for the full budget: the
 best of those wins, and `finish` trains it on (from its last checkpoint, with the same recipe) for the time left of a
@@ -26,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +71,7 @@ class RaceConfig:
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is in the units
     min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
-    seed: int = 0  # of the samples and random draws: random draw i is the space's draw of seed 1000 + seed + i
+    seed: int = 0  # of the samples, random draws and queue order: random draw i is the space's draw of seed 1000 + seed + i
 
     @property
     def candidates(self) -> int:
@@ -161,6 +164,13 @@ def shared_among(cfg: RaceConfig, entered: int) -> RaceConfig:
     return dataclasses.replace(cfg, unit_seconds=cfg.unit_seconds * cfg.candidates / entered)
 
 
+def entry_order(names: list[str], seed: int) -> list[str]:
+    """The order the candidates are queued in, drawn with the race's seed: Optuna's asynchronous halving never stops
+    the first candidate to reach a rung, and the budget stops the last networks of the space first, so a fixed order
+    (the search's network first, random draws last) would favour one kind of candidate in every race."""
+    return random.Random(seed).sample(names, len(names))
+
+
 def units_held(study: Any, cfg: RaceConfig, but: int) -> int:
     """Time units the race's other trials have trained, are training, or hold in reserve: a finished trial its last
     rung's, a running one the rung it trains towards (`units`), a queued baseline every rung (it may still win), a
@@ -239,7 +249,7 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
     candidates = make_candidates(work, search_run, plan, train_cfg, cfg, folder)
     cfg = shared_among(cfg, len(candidates))
     storage = storage or f"sqlite:///{RaceFolder(folder).storage.resolve()}"
-    study = open_study(storage, f"race_fold{train_cfg.fold}", list(candidates))
+    study = open_study(storage, f"race_fold{train_cfg.fold}", entry_order(list(candidates), cfg.seed))
     recipe = dataclasses.replace(train_cfg, select="inner", val_every=0, max_minutes=None)
     device = race_device(train_cfg)
     model_device = "cpu" if device.type == "cpu" else "auto"
@@ -330,12 +340,27 @@ def finish(work: str | Path, summary: dict[str, Any], train_cfg: TrainConfig, to
     return train(work, summary["winner_arch"], recipe, run=run, resume=True, show_progress=show_progress, longer=True)
 
 
+def units_line(summary: dict[str, Any]) -> str:
+    """A line on what a race trained, and in which order its candidates were queued (drawn: `entry_order`)."""
+    order = f"; queued in the order {', '.join(summary['order'])}" if summary.get("order") else ""
+    return f"{summary['units_trained']} of the {summary['units_planned']} units planned trained{order}"
+
+
+def winner_line(summary: dict[str, Any]) -> str:
+    """A line naming a finished race's winner, its inner Dice, and its lead over the next that ran every rung."""
+    margin = summary["margin_over_next"]
+    lead = "the only candidate to run every rung" if margin is None else f"{margin:+.3f} over the next"
+    kind = "searched space" if summary["winner_is_searched"] else "a baseline"
+    return f"winner: {summary['winner']} ({kind}), inner Dice {summary['winner_dice']:.3f}, {lead}"
+
+
 def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceConfig) -> dict[str, Any]:
     """The rung table (inner Dice per candidate per rung), the winner and its margin → `summary.json`."""
     import optuna
 
     rows: dict[str, dict[str, Any]] = {}
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    for t in trials:
         name = t.params.get("candidate")
         if name is None or t.user_attrs.get("spare") or t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
@@ -345,17 +370,29 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
                       "validated_s": [t.user_attrs[k] for k in (f"validated_s_{ETA ** r}" for r in range(cfg.rungs)) if k in t.user_attrs],
                       "unit_epochs": t.user_attrs.get("unit_epochs"),
                       "steps_per_epoch": t.user_attrs.get("steps_per_epoch"),
-                      "final": round(t.value, 4) if t.value is not None else None}
-    finished = {n: r for n, r in rows.items() if r["final"] is not None}
+                      # Optuna gives a stopped trial its last rung's score as value: only one that ran every rung has a final
+                      "final": round(t.value, 4) if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None else None}
     summary: dict[str, Any] = {"candidates": rows, "rungs": cfg.rungs, "unit_seconds": cfg.unit_seconds,
                                "units_planned": cfg.rungs * len(candidates),
                                "units_trained": sum(max((int(k) for k in r["rungs"]), default=0) for r in rows.values()),
+                               "order": list(dict.fromkeys(t.user_attrs["candidate"] for t in trials if "candidate" in t.user_attrs)),
                                "scored_on": "the fold's inner split (search_val), held out of the race's trainings"}
-    if len(rows) == len(candidates) and finished:
-        ranked = sorted(finished, key=lambda n: -finished[n]["final"])
+    if len(rows) == len(candidates) and rows:
+        # the best of those that trained furthest: every rung, unless the halving and the budget stopped them all
+        furthest = max(len(r["rungs"]) for r in rows.values())
+        ranked = [name for name, r in ranked_rows(summary) if len(r["rungs"]) == furthest]
+        scores = [list(rows[name]["rungs"].values())[-1] for name in ranked]
         winner = ranked[0]
-        summary.update(winner=winner, winner_dice=finished[winner]["final"], winner_is_searched=winner not in BASELINES,
-                       margin_over_next=round(finished[winner]["final"] - finished[ranked[1]]["final"], 4) if len(ranked) > 1 else None,
+        summary.update(winner=winner, winner_dice=scores[0], winner_is_searched=winner not in BASELINES,
+                       margin_over_next=round(scores[0] - scores[1], 4) if len(ranked) > 1 else None,
                        winner_run=str(RaceFolder(folder).runs / winner), winner_arch=str(candidates[winner]))
         write_json(RaceFolder(folder).summary, summary)
     return summary
+
+
+def ranked_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The rung table's rows, best first: by the rungs a candidate ran, then by its last rung's inner Dice."""
+    def key(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
+        rungs = item[1]["rungs"]
+        return -len(rungs), -(list(rungs.values())[-1] if rungs else 0.0)
+    return sorted(summary["candidates"].items(), key=key)
