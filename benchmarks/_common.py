@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,21 @@ def header(title: str) -> str:
     cpu = platform.processor() or platform.machine()
     return (f"# {title} — {datetime.date.today()} — {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
+
+
+def when_free(fn: Callable[..., Any], *args: Any, wait_s: float = 600.0, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)`, retried every 2 s while another process holds the work folder it opens: lanes started
+    side by side prepare one folder, and the first holds it while the others would be refused."""
+    from segnas.errors import WorkFolderBusy
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except WorkFolderBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

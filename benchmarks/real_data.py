@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import SHARED_DATA, header
+from _common import SHARED_DATA, header, when_free
 from rich.console import Console
 from scipy.stats import wilcoxon
 
@@ -58,9 +58,13 @@ def prepare(name: str, out: Path) -> Workspace:
     """Plan and preprocess the dataset once (5 folds, seed 0; fold 0 is used)."""
     spec = DATASETS[name]
     ws = Workspace(out / name / "work")
-    if not ws.plan.is_file():
-        plan_dataset(SHARED_DATA / spec["folder"], ws.root, workers=2, folds=5, seed=0, group_pattern=spec["group"])
-    preprocess_dataset(ws.root, workers=2)
+
+    def plan_once() -> None:
+        if not ws.plan.is_file():
+            plan_dataset(SHARED_DATA / spec["folder"], ws.root, workers=2, folds=5, seed=0, group_pattern=spec["group"])
+
+    when_free(plan_once)  # a lane beside this one may be preparing the same folder: wait for it
+    when_free(preprocess_dataset, ws.root, workers=2)
     return ws
 
 

@@ -34,6 +34,10 @@ class SegnasError(Exception):
         super().__init__(message)
 
 
+class WorkFolderBusy(SegnasError):
+    """Another process holds the work folder's lock: a script that starts lanes side by side may wait and retry."""
+
+
 def file_error(path: str | Path, message: str) -> SegnasError:
     """An error about one file, formatted as 'PATH: message'."""
     return SegnasError(message, path=path)

@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from segnas.app.cli import app
+from segnas.errors import WorkFolderBusy
 from segnas.runtime.lock import busy, work_lock
 
 from .conftest import copy_work
@@ -77,3 +79,28 @@ def test_busy_names_another_process_holding_the_folder_and_takes_nothing(tmp_pat
     assert busy(tmp_path) is None
     with work_lock(tmp_path):
         assert busy(tmp_path) is None  # this process's own lock is not another's
+
+
+def test_a_benchmark_lane_waits_for_the_folder_another_lane_prepares(tmp_path: Path) -> None:
+    """Two lanes of a benchmark started at once prepare one work folder: the second waits instead of failing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _common import when_free
+
+    tmp_path.mkdir(exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD.replace("time.sleep(60)", "time.sleep(3)"), str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WorkFolderBusy, match="in use by pid"), work_lock(tmp_path):
+            pass
+        calls: list[int] = []
+
+        def locked() -> str:
+            calls.append(1)
+            with work_lock(tmp_path):
+                return "prepared"
+
+        assert when_free(locked) == "prepared" and len(calls) >= 2  # refused while held, done once it was let go
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from segnas.errors import SegnasError
+from segnas.errors import SegnasError, WorkFolderBusy
 from segnas.runtime.files import check_writable
 
 P = ParamSpec("P")
@@ -62,7 +62,7 @@ def work_lock(work: str | Path) -> Iterator[None]:
     except BlockingIOError:
         owner = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
         os.close(fd)
-        raise SegnasError(f"{work}: work folder is in use by {owner}; wait for it to finish or stop it "
+        raise WorkFolderBusy(f"{work}: work folder is in use by {owner}; wait for it to finish or stop it "
                           "(two commands writing one work folder would corrupt it)") from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(['segnas', *sys.argv[1:]])[:200]}), since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
