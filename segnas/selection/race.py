@@ -381,7 +381,7 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         # the best of those that trained furthest: every rung, unless the halving and the budget stopped them all
         furthest = max(len(r["rungs"]) for r in rows.values())
         ranked = [name for name, r in ranked_rows(summary) if len(r["rungs"]) == furthest]
-        scores = [list(rows[name]["rungs"].values())[-1] for name in ranked]
+        scores = [last_score(rows[name]) for name in ranked]
         winner = ranked[0]
         summary.update(winner=winner, winner_dice=scores[0], winner_is_searched=winner not in BASELINES,
                        margin_over_next=round(scores[0] - scores[1], 4) if len(ranked) > 1 else None,
@@ -390,9 +390,11 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
     return summary
 
 
+def last_score(row: dict[str, Any]) -> float:
+    """A rung table row's inner Dice at the last rung it ran (0 before any)."""
+    return list(row["rungs"].values())[-1] if row["rungs"] else 0.0
+
+
 def ranked_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The rung table's rows, best first: by the rungs a candidate ran, then by its last rung's inner Dice."""
-    def key(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
-        rungs = item[1]["rungs"]
-        return -len(rungs), -(list(rungs.values())[-1] if rungs else 0.0)
-    return sorted(summary["candidates"].items(), key=key)
+    return sorted(summary["candidates"].items(), key=lambda item: (-len(item[1]["rungs"]), -last_score(item[1])))
