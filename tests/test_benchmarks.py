@@ -149,3 +149,12 @@ def test_search_signal_pools_seed_pairs_and_counts_the_decisions_every_search_ma
     alike = unanimous(searches)
     assert alike["same"] == 2 and abs(alike["chance"] - 1 / 49) < 1e-12 and 0.002 < alike["p"] < 0.003
     assert disjoint(["s0", "s1", "s2", "s3", "s4"]) == [("s0", "s1"), ("s2", "s3")]  # fixed in advance; no search twice
+
+
+def test_stakes_counts_a_choice_inside_the_other_searchs_plausible_set_against_an_exact_chance() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from scipy.stats import binom
+    from stakes import poisson_binomial_tail
+
+    assert abs(poisson_binomial_tail([0.3] * 10, 4) - binom.sf(3, 10, 0.3)) < 1e-12  # equal chances: the binomial tail
+    assert poisson_binomial_tail([0.2, 0.5, 1.0], 0) == 1.0 and abs(poisson_binomial_tail([0.2, 0.5, 1.0], 3) - 0.1) < 1e-12

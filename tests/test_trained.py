@@ -42,6 +42,28 @@ def test_the_posterior_finds_additive_effects_and_stays_undecided_on_noise() -> 
     assert all(abs(x - 0.25) < 0.05 for v in prior.values() for x in v), prior
 
 
+def test_the_stakes_say_by_how_much_each_choice_beats_its_runner_up() -> None:
+    """A real effect's gap is about its size (shrunk a little) with an interval clear of 0; a decision without one
+    has an interval across 0, and its words say the runner-up may be as good. With cost the gap counts the step's
+    penalty too: a better but much slower candidate is neither the choice nor the runner-up."""
+    rng = np.random.default_rng(0)
+    rows = posterior.balanced(DECISIONS, 32, rng)
+    scores = [0.6 + 0.05 * (r["a"] == "z") + 0.03 * (r["b"] == "w") + rng.normal(0, 0.01) for r in rows]
+    post = posterior.fit(DECISIONS, rows, scores)
+    stakes = post.stakes(np.random.default_rng(1))
+    assert stakes["a"]["top"] == "z" and 0.025 < stakes["a"]["gap"] < 0.065 and stakes["a"]["interval"][0] > 0.02, stakes
+    assert stakes["b"]["top"] == "w" and 0 < stakes["b"]["interval"][0] < stakes["b"]["gap"] < stakes["b"]["interval"][1]
+    assert stakes["c"]["interval"][0] < 0 < stakes["c"]["interval"][1] and stakes["c"]["top"] != stakes["c"]["runner_up"]
+    assert stakes["a"]["plausible"] == ["z"] and stakes["c"]["plausible"][:2] == [stakes["c"]["top"], stakes["c"]["runner_up"]]
+    words = verdict.stakes_words(stakes)
+    assert "a z +0.0" in words and "not beaten: none" in words and "for 1 of 3 (c) the runner-up may be as good" in words, words
+    ms = [100 + 80 * (r["a"] == "z") for r in rows]  # z: the better candidate of a, and much the slower
+    cost = posterior.fit_cost(DECISIONS, rows, ms, target_ms=120.0, weight=0.5)
+    priced = post.stakes(np.random.default_rng(1), cost=cost)
+    assert "z" not in (priced["a"]["top"], priced["a"]["runner_up"]), priced  # its 0.05 cannot pay a penalty of 0.25
+    assert priced["a"]["interval"][0] < 0 < priced["a"]["interval"][1] and priced["b"] == stakes["b"]  # the cheap ones tie
+
+
 def test_the_effect_scale_is_chosen_from_the_scores() -> None:
     """Empirical Bayes: effects shrink towards nothing on noise and keep their size where they are real; a left-out
     trial is then predicted better than under the fixed scale of before (0.1, which overfitted the LA trials)."""
@@ -153,6 +175,8 @@ def test_a_search_by_training_decides_for_the_candidates_that_score_best(work3d:
     later = [r["values"] for r in records[7:]]  # Thompson draws lean to what scored well
     assert sum(v["red/op"] == "conv3" for v in later) > len(later) / 2
     assert (run / "decisions.png").is_file()
+    assert (run / "stakes.png").is_file() and {k: arch.provenance["stakes"][k]["top"] for k in BEST} == BEST
+    assert "gains over its runner-up" in arch.provenance["in_words"]
 
 
 def test_a_search_by_training_on_scores_without_signal_ends_undecided(work3d: Path, tmp_path: Path,

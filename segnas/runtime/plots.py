@@ -183,3 +183,30 @@ def plot_placebo(rows: list[dict[str, Any]], path: Path) -> Path:
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def plot_stakes(stakes: dict[str, dict[str, Any]], path: Path) -> Path:
+    """`stakes.png`: per decision, what its choice gains over the runner-up (point) with its interval (bar), 0 marked;
+    a bar that crosses 0 is a decision the runner-up may win as well."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(stakes)[:40]  # an untied space has dozens: the first 40 are drawn, all are in arch.json
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.42 * len(labels)), layout="constrained")
+    y = list(range(len(labels)))[::-1]
+    for yi, label in zip(y, labels):
+        s = stakes[label]
+        firm = s["interval"][0] > 0
+        ax.hlines(yi, *s["interval"], color="tab:green" if firm else "tab:grey", linewidth=2)
+        ax.plot(s["gap"], yi, "o", color="tab:green" if firm else "tab:grey")
+    ax.axvline(0, color="black", linewidth=0.8, linestyle=":")
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{k}: {stakes[k]['top']} over {stakes[k]['runner_up']}" for k in labels], fontsize=7)
+    ax.set_xlabel("score gained over the runner-up (90 % interval)")
+    firm = sum(stakes[k]["interval"][0] > 0 for k in stakes)
+    ax.set_title(f"What each choice is worth: {firm} of {len(stakes)} beat their runner-up (green)", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

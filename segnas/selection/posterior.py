@@ -89,6 +89,35 @@ class Posterior:
         return {label: [round(float(c) / n, 4) for c in np.bincount(choice[:, d], minlength=len(self.decisions[label]))]
                 for d, label in enumerate(self.decisions)}
 
+    def stakes(self, rng: np.random.Generator, n: int = 4000, cost: Cost | None = None,
+               level: float = 0.9) -> dict[str, dict[str, object]]:
+        """Per decision, what its choice is worth in the score: the chosen candidate of `mean_best` against the
+        runner-up (the next-best posterior mean, the other decisions held at their choice), the posterior mean of the
+        difference and its central `level` interval, and the `plausible` candidates: the choice and every one it does
+        not beat at that level (its gain's lower bound ≤ 0). A probability of being best says how sure; this, by how
+        much, and which candidates the trials rule out."""
+        chosen = self.choose(self.mean[None, :], cost)[0]
+        coefficients = self.draws(n, rng)
+        blocks = list(_blocks(self.decisions).values())
+        out: dict[str, dict[str, object]] = {}
+        for d, (label, (lo, hi)) in enumerate(zip(self.decisions, blocks)):
+            totals = coefficients[:, lo:hi].copy()
+            if cost is not None and cost.weight > 0:
+                others = cost.coef[0] + sum(cost.coef[b + chosen[e]] for e, (b, _) in enumerate(blocks) if e != d)
+                totals -= cost.penalty(others + cost.coef[lo:hi])[None, :]
+            top = int(chosen[d])
+            means = totals.mean(axis=0)
+            means[top] = -np.inf
+            second = int(np.argmax(means))
+            gaps = totals[:, [top]] - totals  # (n, candidates): the choice's gain over each candidate
+            lows = np.quantile(gaps, (1 - level) / 2, axis=0)
+            high = np.quantile(gaps[:, second], (1 + level) / 2)
+            names = self.decisions[label]
+            out[label] = {"top": names[top], "runner_up": names[second], "gap": round(float(gaps[:, second].mean()), 4),
+                          "interval": [round(float(lows[second]), 4), round(float(high), 4)],
+                          "plausible": [names[top]] + [names[i] for i in np.argsort(-means, kind="stable") if i != top and lows[i] <= 0]}
+        return out
+
     def noise_sd(self) -> float:
         """The posterior mean of σ, what the additive model leaves unexplained (≈ √(b / (a − 1)))."""
         return float(np.sqrt(self.b / max(self.a - 1.0, 1e-9)))

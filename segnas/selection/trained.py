@@ -39,7 +39,7 @@ from segnas.networks.baselines import baseline_architecture
 from segnas.networks.model import fit_architecture, load_model
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.lock import locks_work
-from segnas.runtime.plots import plot_decisions
+from segnas.runtime.plots import plot_decisions, plot_stakes
 from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
 from segnas.runtime.staleness import FORMAT
@@ -47,7 +47,7 @@ from segnas.runtime.workspace import RunFolder, Workspace
 from segnas.selection import posterior
 from segnas.selection.race import race_device, step_ms
 from segnas.selection.side_by_side import run_side_by_side
-from segnas.selection.verdict import clear_of_shuffled, judge, outlook
+from segnas.selection.verdict import clear_of_shuffled, judge, outlook, stakes_words
 from segnas.training.train import train, validate
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,8 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
 
 def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: dict[str, tuple[str, ...]],
            records: list[dict[str, Any]], opts: dict[str, Any], unet_ms: float | None) -> Path:
-    """arch.json (`export`: the posterior's pick, inputs from the best trial; or the best trial), its verdict, decisions.png."""
+    """arch.json (`export`: the posterior's pick, inputs from the best trial; or the best trial), its verdict,
+    decisions.png and stakes.png."""
     if not records:
         raise SegnasError(f"{run}: the budget of {cfg.minutes} min did not fit one trial; give more --minutes")
     best = max(records, key=lambda r: r["score"])
@@ -323,6 +324,8 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                "trial_seconds": round(float(np.median([r["seconds"] for r in records])), 1),
                "side_by_side": max(Counter(map(round_of, records)).values())}
     decision, words = judge(summary, tied=settings.get("tie") == "cell")
+    stakes = post.stakes(np.random.default_rng([cfg.seed, len(records), 3]), cost=steps)
+    words += " " + stakes_words(stakes)
     if opts["export"] == "posterior" or (opts["export"] == "auto" and decision == "decided"):
         values, exported = {**best["values"], **post.mean_best(steps)}, "each decision's best posterior mean"
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
@@ -331,12 +334,13 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
-                       "probabilities": probabilities, "shuffled_p": shuffled,
+                       "probabilities": probabilities, "shuffled_p": shuffled, "stakes": stakes,
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
                        **({"cost": cost_record(cfg, opts, unet_ms, best["step_ms"] if values == best["values"] else None)}
                           if unet_ms else {})}
     arch.save(RunFolder(run).arch)
     plot_decisions(records, run)
+    plot_stakes(stakes, run / "stakes.png")
     (log.info if decision == "decided" else log.warning)("%s", words)
     return run
 

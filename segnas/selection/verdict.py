@@ -48,6 +48,21 @@ def judge(summary: dict[str, Any], tied: bool = False) -> tuple[str, str]:
                          f"its decisions.{stake}")
 
 
+def stakes_words(stakes: dict[str, dict[str, Any]]) -> str:
+    """One sentence: what each decision's choice gains over its runner-up, which candidates it does not beat, and
+    for how many decisions the runner-up may be as good."""
+    def one(label: str, s: dict[str, Any]) -> str:
+        also = ", ".join(s["plausible"][1:]) or "none"
+        return (f"{label} {s['top']} {s['gap']:+.3f} over {s['runner_up']} ({s['interval'][0]:+.3f} to {s['interval'][1]:+.3f}; "
+                f"not beaten: {also})")
+
+    open_ = [label for label, s in stakes.items() if s["interval"][0] <= 0]
+    tail = (f"; for {len(open_)} of {len(stakes)} ({', '.join(open_)}) the runner-up may be as good, so another search could "
+            "well choose it" if open_ else "")
+    return (f"What each decision's best candidate (posterior mean) gains over its runner-up (score, 90 % interval), and "
+            f"the candidates it does not beat: {'; '.join(one(k, s) for k, s in stakes.items())}{tail}.")
+
+
 ENOUGH_PER_CANDIDATE = 5  # LA searches with ~5 trials per candidate decided or nearly, and beat random draws; with 2 their pick did not
 
 
