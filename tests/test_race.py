@@ -388,7 +388,7 @@ def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d
     assert drawn[0][0] not in drawn[1]
 
 
-def test_a_race_after_a_search_by_training_enters_its_best_other_trials(work2d: Path, tmp_path: Path) -> None:
+def test_a_race_after_a_search_by_training_enters_its_fastest_plausible_network_and_best_other_trials(work2d: Path, tmp_path: Path) -> None:
     from segnas.config import TrainConfig, make_config
     from segnas.data.plan import load_plan
     from segnas.nas.arch import load_architecture
@@ -408,6 +408,13 @@ def test_a_race_after_a_search_by_training_enters_its_best_other_trials(work2d: 
                             RaceConfig(samples=3, random=0, baselines=()), tmp_path / "race")
     assert set(found) == {"searched", "trial0", "trial1", "trial2"}  # trained and scored networks, not samples
     assert [load_architecture(found[f"trial{i}"]).values for i in range(3)] == [others[1], others[2], others[0]]  # best first
+    picked.provenance = {"fastest_plausible": {"values": {k: others[1][k] for k in others[1] if k.endswith("/op")}}}
+    picked.save(run / "arch.json")  # the fastest network its trials do not rank below it: a sample's place, not another trial
+    quick = make_candidates(work, run, plan, make_config("darts", {"width": 8}, TrainConfig),
+                            RaceConfig(samples=3, random=0, baselines=()), tmp_path / "race_quick")
+    assert set(quick) == {"searched", "fastest", "trial0", "trial1"}, quick
+    assert load_architecture(quick["fastest"]).values == {**picked.values, **picked.provenance["fastest_plausible"]["values"]}
+    assert [load_architecture(quick[f"trial{i}"]).values for i in range(2)] == [others[2], others[0]]
 
 
 def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not_stop_it(tmp_path: Path) -> None:

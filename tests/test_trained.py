@@ -64,6 +64,17 @@ def test_the_stakes_say_by_how_much_each_choice_beats_its_runner_up() -> None:
     assert priced["a"]["interval"][0] < 0 < priced["a"]["interval"][1] and priced["b"] == stakes["b"]  # the cheap ones tie
 
 
+def test_the_fastest_plausible_network_takes_each_decisions_quickest_candidate_the_trials_do_not_rule_out() -> None:
+    rng = np.random.default_rng(0)
+    rows = [r for r in posterior.balanced(DECISIONS, 24, rng) if r["c"] != "y"]  # c's y never ran: it has no step to go by
+    ms_of = {"x": 30.0, "y": 5.0, "z": 20.0, "w": 60.0}
+    records = [{"values": r, "step_ms": 100 + sum(ms_of[r[k]] for k in DECISIONS)} for r in rows]
+    stakes = {"a": {"plausible": ["w", "z", "x"]}, "b": {"plausible": ["w"]}, "c": {"plausible": ["w", "y", "z"]}}
+    quick = trained.fastest_plausible(DECISIONS, records, stakes, {"a": "w", "b": "w", "c": "w"})
+    assert quick["values"] == {"a": "z", "b": "w", "c": "z"}, quick
+    assert abs(quick["step_ms"] - 200) < 1 and abs(quick["export_step_ms"] - 280) < 1, quick
+
+
 def test_the_effect_scale_is_chosen_from_the_scores() -> None:
     """Empirical Bayes: effects shrink towards nothing on noise and keep their size where they are real; a left-out
     trial is then predicted better than under the fixed scale of before (0.1, which overfitted the LA trials)."""

@@ -1,5 +1,6 @@
-"""What enters a race: the search's architecture, its best other trials or samples of its final distribution, random
-draws of its space and the hand-designed baselines, each fitted to the dataset and written once as an arch.json."""
+"""What enters a race: the search's architecture, the fastest network its trials do not rank below it (a search by
+training's), its best other trials or samples of its final distribution, random draws of its space and the
+hand-designed baselines, each fitted to the dataset and written once as an arch.json."""
 
 from __future__ import annotations
 
@@ -42,12 +43,12 @@ def sample_from(probabilities: dict[str, list[float]], arch: Architecture, rng: 
     return values
 
 
-def runners_up(records: list[dict[str, Any]], found: Architecture, n: int) -> list[dict[str, Any]]:
-    """A search by training's best-scoring trials other than its pick (distinct networks, best first, at most `n`):
-    networks it trained and scored, where a one-shot search (no trials) has only samples of its distribution."""
+def runners_up(records: list[dict[str, Any]], entered: list[Architecture], n: int) -> list[dict[str, Any]]:
+    """A search by training's best-scoring trials unlike the networks already `entered` (distinct, best first, at most
+    `n`): networks it trained and scored, where a one-shot search (no trials) has only samples of its distribution."""
     out: list[dict[str, Any]] = []
     for r in sorted((r for r in records if "trial" in r), key=lambda r: -r["score"]):
-        if r["values"] not in out and {k: found.values.get(k) for k in r["values"]} != r["values"]:
+        if r["values"] not in out and all({k: a.values.get(k) for k in r["values"]} != r["values"] for a in entered):
             out.append(r["values"])
     return out[:n]
 
@@ -67,18 +68,23 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
     space = get_space(found.space)
     rng = random.Random(cfg.seed)
     archs: dict[str, Architecture] = {"searched": found}
+    quick = found.provenance.get("fastest_plausible", {}).get("values", {})  # a search by training's (since its stakes)
+    if cfg.samples and {k: found.values.get(k) for k in quick} != quick:  # it takes a sample's place: the race keeps its size
+        archs["fastest"] = Architecture(found.space, found.settings, {**found.values, **quick})
     records = [json.loads(line) for line in RunFolder(search_run).log.read_text().splitlines() if line.strip()] \
         if RunFolder(search_run).log.is_file() else []
-    ups = runners_up(records, found, cfg.samples)
+    slots = cfg.samples - (len(archs) - 1)
+    ups = runners_up(records, list(archs.values()), slots)
     for i, values in enumerate(ups):
         archs[f"trial{i}"] = Architecture(found.space, found.settings, {**found.values, **values})
     probabilities = records[-1]["probabilities"] if records else {}
-    for i in range(cfg.samples - len(ups)):
+    wanted = slots - len(ups)
+    for i in range(wanted):
         taken = [a.values for a in archs.values()]  # a sample that repeats a candidate would race it twice
         draws = (sample_from(probabilities, found, rng) for _ in range(SAMPLE_TRIES))
         if (drawn := next((v for v in draws if v not in taken), None)) is None:
             log.info("race: no sample of the search's distribution differs from the candidates in %d draws; "
-                     "%d sample(s) fewer", SAMPLE_TRIES, cfg.samples - len(ups) - i)
+                     "%d sample(s) fewer", SAMPLE_TRIES, wanted - i)
             break
         archs[f"sample{i}"] = Architecture(found.space, found.settings, drawn)
     for i in range(cfg.random):

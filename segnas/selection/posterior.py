@@ -157,6 +157,12 @@ def fit_cost(decisions: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str,
     return Cost(coef, weight, target_ms)
 
 
+def step_table(decisions: Mapping[str, Sequence[str]], cost: Cost) -> dict[str, dict[str, float]]:
+    """label → candidate → its milliseconds in `cost`'s additive model (the fixed part, `cost.coef[0]`, left out)."""
+    return {label: {name: float(cost.coef[lo + i]) for i, name in enumerate(decisions[label])}
+            for label, (lo, _) in _blocks(decisions).items()}
+
+
 def _blocks(decisions: Mapping[str, Sequence[str]]) -> dict[str, tuple[int, int]]:
     """label → (first, end) column of its candidates in the design (column 0 is the intercept)."""
     out, start = {}, 1

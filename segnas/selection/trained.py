@@ -331,10 +331,17 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
         values, exported = dict(best["values"]), f"the best-scoring trial ({best['trial']})"
     words += f" Exported: {exported}" + (", a network the search trained and scored." if values == best["values"] else ".")
+    quick = fastest_plausible(decisions, records, stakes, values)
+    if quick["values"] != {k: values[k] for k in quick["values"]}:
+        changes = ", ".join(f"{k} {v}" for k, v in quick["values"].items() if v != values[k])
+        words += (f" The fastest network whose every op the trials do not rank below the posterior's choice takes "
+                  f"{quick['step_ms']:.0f} ms per step where it takes {quick['export_step_ms']:.0f} (predicted from the trials' "
+                  f"steps): {changes}; `segnas race` races it.")
     arch = Architecture(cfg.space, settings, values)
     arch.provenance = {"preset": cfg.preset, "strategy": NAME, "trials": len(records), "minutes": cfg.minutes,
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
                        "probabilities": probabilities, "shuffled_p": shuffled, "stakes": stakes,
+                       "fastest_plausible": quick,
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
                        **({"cost": cost_record(cfg, opts, unet_ms, best["step_ms"] if values == best["values"] else None)}
                           if unet_ms else {})}
@@ -343,6 +350,24 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     plot_stakes(stakes, run / "stakes.png")
     (log.info if decision == "decided" else log.warning)("%s", words)
     return run
+
+
+def fastest_plausible(decisions: dict[str, tuple[str, ...]], records: list[dict[str, Any]], stakes: dict[str, dict[str, Any]],
+                      values: dict[str, Any]) -> dict[str, Any]:
+    """The network `values` with each op decision's `plausible` candidate of the shortest step, by an additive model
+    of the trials' measured steps: what the trials do not rank below the posterior's choice, at the least cost (only
+    candidates some trial ran: an untimed one has no step to go by). {values: label → op, step_ms, export_step_ms},
+    both predicted."""
+    cost = posterior.fit_cost(decisions, [r["values"] for r in records], [r["step_ms"] for r in records], 1.0, 0.0)
+    table = posterior.step_table(decisions, cost)
+    tried = {label: {r["values"][label] for r in records} for label in decisions}
+    quick = {label: min([c for c in s["plausible"] if c in tried[label]] or s["plausible"][:1], key=table[label].__getitem__)
+             for label, s in stakes.items()}
+
+    def predict(chosen: dict[str, Any]) -> float:
+        return float(cost.coef[0]) + sum(table[k][chosen[k]] for k in decisions)
+
+    return {"values": quick, "step_ms": round(predict(quick), 1), "export_step_ms": round(predict(values), 1)}
 
 
 def cost_record(cfg: SearchConfig, opts: dict[str, Any], unet_ms: float, step_ms: float | None) -> dict[str, Any]:
