@@ -68,6 +68,12 @@ def main() -> None:
         cells = [f"{s[k]['top']} {s[k]['gap']:+.3f} over {s[k]['runner_up']} ({s[k]['interval'][0]:+.3f}, {s[k]['interval'][1]:+.3f}); "
                  f"{len(s[k]['plausible'])} of {m[k]} not ruled out" for k in labels]
         print(f"| {i}: {run.parent.parent.name if run.parent.name == 'runs' else run.name} | " + " | ".join(cells) + " |")
+    every = [st[k] for st in found for k in labels]
+    firm = sum(st["interval"][0] > 0 for st in every)
+    print(f"\n{len(every)} decisions: {firm} firm (the choice beats its runner-up: interval above 0); gain over the "
+          f"runner-up median {np.median([st['gap'] for st in every]):+.3f}, largest {max(st['gap'] for st in every):+.3f}; "
+          f"candidates not ruled out median {np.median([len(st['plausible']) for st in every]):g} of "
+          f"{np.median([m[k] for k in labels]):g}")
     tally = {"firm": [0, 0], "open": [0, 0]}  # [alike, decisions]
     hits, chances = 0, []
     for pair in args.pairs:
