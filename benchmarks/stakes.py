@@ -35,8 +35,7 @@ def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
     cfg = make_config(None, {k: v for k, v in saved.items() if k in SearchConfig.__dataclass_fields__}, SearchConfig)
     model = {k: trained.DEFAULTS[k] for k in ("noise_sd", "effect_sd", "noise_dof")}  # today's posterior, for every search
     opts = {**trained.DEFAULTS, **saved.get(trained.RESOLVED, saved.get("strategy_options", {})), **model}
-    arch = load_architecture(run / "arch.json")
-    decisions = trained.op_decisions(arch.space, arch.settings)
+    decisions = candidates_of(run)
     unet_ms = read_json(run / "reference.json")["monai_unet_step_ms"] if (run / "reference.json").is_file() else None
     post, steps = trained.beliefs(decisions, records, opts, trained.cost_terms(cfg, unet_ms))
     return post.stakes(np.random.default_rng([cfg.seed, len(records), 3]), cost=steps)

@@ -72,10 +72,8 @@ class Posterior:
         if cost is None or cost.weight <= 0:
             return choice
         for _ in range(passes):
-            for d, (lo, hi) in enumerate(blocks):
-                others = cost.coef[0] + sum(cost.coef[b + choice[:, e]] for e, (b, _) in enumerate(blocks) if e != d)
-                totals = coefficients[:, lo:hi] - cost.penalty(np.asarray(others)[:, None] + cost.coef[None, lo:hi])
-                choice[:, d] = np.argmax(totals, axis=1)
+            for d in range(len(blocks)):
+                choice[:, d] = np.argmax(_priced(coefficients, blocks, d, choice, cost), axis=1)
         return choice
 
     def best(self, coefficients: np.ndarray, cost: Cost | None = None) -> list[dict[str, str]]:
@@ -100,11 +98,8 @@ class Posterior:
         coefficients = self.draws(n, rng)
         blocks = list(_blocks(self.decisions).values())
         out: dict[str, dict[str, object]] = {}
-        for d, (label, (lo, hi)) in enumerate(zip(self.decisions, blocks)):
-            totals = coefficients[:, lo:hi].copy()
-            if cost is not None and cost.weight > 0:
-                others = cost.coef[0] + sum(cost.coef[b + chosen[e]] for e, (b, _) in enumerate(blocks) if e != d)
-                totals -= cost.penalty(others + cost.coef[lo:hi])[None, :]
+        for d, label in enumerate(self.decisions):
+            totals = _priced(coefficients, blocks, d, chosen[None, :], cost)
             top = int(chosen[d])
             means = totals.mean(axis=0)
             means[top] = -np.inf
@@ -161,6 +156,16 @@ def step_table(decisions: Mapping[str, Sequence[str]], cost: Cost) -> dict[str, 
     """label → candidate → its milliseconds in `cost`'s additive model (the fixed part, `cost.coef[0]`, left out)."""
     return {label: {name: float(cost.coef[lo + i]) for i, name in enumerate(decisions[label])}
             for label, (lo, _) in _blocks(decisions).items()}
+
+
+def _priced(coefficients: np.ndarray, blocks: list[tuple[int, int]], d: int, choice: np.ndarray, cost: Cost | None) -> np.ndarray:
+    """(n, candidates of decision `d`): their effects in each row of (n, P) `coefficients`, less, with `cost`, the step
+    penalty of the network whose other decisions take `choice` ((n or 1, decisions) candidate indices)."""
+    lo, hi = blocks[d]
+    if cost is None or cost.weight <= 0:
+        return coefficients[:, lo:hi]
+    others = cost.coef[0] + sum(cost.coef[b + choice[:, e]] for e, (b, _) in enumerate(blocks) if e != d)
+    return coefficients[:, lo:hi] - cost.penalty(np.asarray(others)[:, None] + cost.coef[None, lo:hi])
 
 
 def _blocks(decisions: Mapping[str, Sequence[str]]) -> dict[str, tuple[int, int]]:
