@@ -30,6 +30,8 @@ from segnas.selection import trained
 
 def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
     """The stakes of one finished search by training, read from its trials as `trained.export` reads them now."""
+    if missing := [name for name in ("log.jsonl", "config.json", "arch.json") if not (run / name).is_file()]:
+        raise SystemExit(f"{run}: not a finished search by training's run folder (no {', '.join(missing)})")
     records = [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "dice" in r]
     saved = read_json(run / "config.json")
     cfg = make_config(None, {k: v for k, v in saved.items() if k in SearchConfig.__dataclass_fields__}, SearchConfig)
