@@ -28,8 +28,8 @@ from segnas.runtime.files import read_json
 from segnas.selection import trained
 
 
-def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
-    """The stakes of one finished search by training, read from its trials as `trained.export` reads them now."""
+def beliefs_of(run: Path) -> tuple[Any, Any, SearchConfig, list[dict[str, Any]]]:
+    """(posterior, step model, config, trials) of one finished search by training, read as `trained.export` reads them now."""
     if missing := [name for name in ("log.jsonl", "config.json", "arch.json") if not (run / name).is_file()]:
         raise SystemExit(f"{run}: not a finished search by training's run folder (no {', '.join(missing)})")
     records = [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "dice" in r]
@@ -37,9 +37,14 @@ def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
     cfg = make_config(None, {k: v for k, v in saved.items() if k in SearchConfig.__dataclass_fields__}, SearchConfig)
     model = {k: trained.DEFAULTS[k] for k in ("noise_sd", "effect_sd", "noise_dof")}  # today's posterior, for every search
     opts = {**trained.DEFAULTS, **saved.get(trained.RESOLVED, saved.get("strategy_options", {})), **model}
-    decisions = candidates_of(run)
     unet_ms = read_json(run / "reference.json")["monai_unet_step_ms"] if (run / "reference.json").is_file() else None
-    post, steps = trained.beliefs(decisions, records, opts, trained.cost_terms(cfg, unet_ms))
+    post, steps = trained.beliefs(candidates_of(run), records, opts, trained.cost_terms(cfg, unet_ms))
+    return post, steps, cfg, records
+
+
+def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
+    """The stakes of one finished search by training, read from its trials as `trained.export` reads them now."""
+    post, steps, cfg, records = beliefs_of(run)
     return post.stakes(np.random.default_rng([cfg.seed, len(records), 3]), cost=steps)
 
 

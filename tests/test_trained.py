@@ -64,15 +64,28 @@ def test_the_stakes_say_by_how_much_each_choice_beats_its_runner_up() -> None:
     assert priced["a"]["interval"][0] < 0 < priced["a"]["interval"][1] and priced["b"] == stakes["b"]  # the cheap ones tie
 
 
-def test_the_fastest_plausible_network_takes_each_decisions_quickest_candidate_the_trials_do_not_rule_out() -> None:
-    rng = np.random.default_rng(0)
-    rows = [r for r in posterior.balanced(DECISIONS, 24, rng) if r["c"] != "y"]  # c's y never ran: it has no step to go by
+def test_the_fastest_plausible_network_is_not_ruled_out_jointly() -> None:
+    """Each decision's quicker `z` may lose 0.0065 to the export's `w` (sd 0.005: not ruled out alone), two such
+    swaps 0.013 (ruled out): the fastest plausible network swaps one, not all three as a per-decision rule would; a
+    candidate no trial ran (c's `y`, as good as `w` and quickest) is never taken. With cost the shortfall counts the
+    step's penalty."""
+    effect = {"x": -0.1, "y": -0.1, "z": 0.0, "w": 0.0065}
+    mean = np.array([0.8] + [0.0065 if (label, name) == ("c", "y") else effect[name] for label in DECISIONS for name in DECISIONS[label]])
+    post = posterior.Posterior(DECISIONS, mean, np.diag(np.r_[1e4, np.full(len(mean) - 1, 0.0035 ** -2)]), a=1e4, b=1e4)
+    rows = [r for r in posterior.balanced(DECISIONS, 24, np.random.default_rng(0)) if r["c"] != "y"]
     ms_of = {"x": 30.0, "y": 5.0, "z": 20.0, "w": 60.0}
     records = [{"values": r, "step_ms": 100 + sum(ms_of[r[k]] for k in DECISIONS)} for r in rows]
-    stakes = {"a": {"plausible": ["w", "z", "x"]}, "b": {"plausible": ["w"]}, "c": {"plausible": ["w", "y", "z"]}}
-    quick = trained.fastest_plausible(DECISIONS, records, stakes, {"a": "w", "b": "w", "c": "w"})
-    assert quick["values"] == {"a": "z", "b": "w", "c": "z"}, quick
-    assert abs(quick["step_ms"] - 200) < 1 and abs(quick["export_step_ms"] - 280) < 1, quick
+    export = {"a": "w", "b": "w", "c": "w", "inputs/0": 1}
+    quick = trained.fastest_plausible(post, records, export, np.random.default_rng(1))
+    assert sorted(quick["values"].values()) == ["w", "w", "z"], quick  # one swap; never c's untried y
+    assert abs(quick["step_ms"] - 240) < 1 and abs(quick["export_step_ms"] - 280) < 1, quick
+    mean_gain, (low, high) = quick["shortfall"]
+    assert abs(mean_gain - 0.0065) < 0.001 and low <= 0 < high, quick
+    both = post.shortfall(post.draws(4000, np.random.default_rng(2)), export, [{**export, "a": "z", "b": "z"}])
+    assert np.quantile(both, 0.05) > 0  # two swaps are ruled out together
+    cost = posterior.fit_cost(DECISIONS, rows, [r["step_ms"] for r in records], target_ms=200.0, weight=1.0)
+    priced = post.shortfall(mean[None, :], export, [quick["values"]], cost)  # penalties 0.4 (280 ms) and 0.2 (240 ms)
+    assert abs(float(priced[0, 0]) - (0.0065 - 0.2)) < 0.005, priced
 
 
 def test_the_effect_scale_is_chosen_from_the_scores() -> None:

@@ -52,9 +52,10 @@ def search(
     overrides["fold"] = fold
     cfg = make_config(preset, budgeted_by_default(overrides))
     run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
-    words = load_architecture(RunFolder(run).arch).provenance.get("in_words")
+    said = load_architecture(RunFolder(run).arch).provenance.get("verdict")  # its words were logged as the search ended
     what = "placebo's architecture (labels shuffled)" if placebo else "found architecture"
-    out.print(f"{what}: [bold]{run / 'arch.json'}[/] (plots and log beside it)" + (f"\n{words}" if words else ""))
+    out.print(f"{what}: [bold]{run / 'arch.json'}[/] (plots and log beside it)"
+              + (f"; verdict: {said} (in words above, and in `segnas show`)" if said else ""))
     if (compared := control.report(work, cfg)) is not None:
         folder = compared['files']['search'].removesuffix('arch.json')
         out.print(f"search against its placebo ({folder}placebo.json, drawn in placebo.png):\n{compared['in_words']}")

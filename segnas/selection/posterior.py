@@ -113,6 +113,17 @@ class Posterior:
                           "plausible": [names[top]] + [names[i] for i in np.argsort(-means, kind="stable") if i != top and lows[i] <= 0]}
         return out
 
+    def shortfall(self, coefficients: np.ndarray, reference: Mapping[str, str], others: Sequence[Mapping[str, str]],
+                  cost: Cost | None = None) -> np.ndarray:
+        """(n, len(others)): per row of (n, P) `coefficients`, the score of the network `reference` less each of
+        `others`' (every decision's effect summed, and with `cost` less its predicted step's penalty): what `reference`
+        gains over each, jointly over the decisions they differ in."""
+        x = design(self.decisions, [reference, *others])
+        scores = coefficients @ x.T
+        if cost is not None and cost.weight > 0:
+            scores = scores - cost.penalty(x @ cost.coef)[None, :]
+        return scores[:, :1] - scores[:, 1:]
+
     def noise_sd(self) -> float:
         """The posterior mean of σ, what the additive model leaves unexplained (≈ √(b / (a − 1)))."""
         return float(np.sqrt(self.b / max(self.a - 1.0, 1e-9)))
