@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -536,7 +537,8 @@ def test_a_race_whose_halving_would_promote_every_candidate_trains_the_units_pla
 
     work = copy_work(work2d, tmp_path / "w")
     scores = iter(range(100))
-    monkeypatch.setattr(race_module, "validate", lambda model, ws, cases: {"case": 0.1 + 0.01 * next(scores)})
+    monkeypatch.setattr(race_module, "validate_cases", lambda model, ws, cases: {  # leads as clear on both cases
+        c: {"fg": v + 0.001 * i} for i, (c, v) in enumerate(dict.fromkeys(["a", "b"], 0.1 + 0.01 * next(scores)).items())})
     monkeypatch.setattr(race_module, "entry_order", lambda names, seed: sorted(names, key=order.index))
     train_cfg = make_config("darts", {"steps_per_epoch": 2, "batch_size": 2, "workers": 0, "patch_size": [32, 32], "width": 8},
                             TrainConfig)
@@ -546,6 +548,34 @@ def test_a_race_whose_halving_would_promote_every_candidate_trains_the_units_pla
     assert states == BUDGET_CASES[order] and s["order"] == list(order)
     last_to_finish = [name for name in order if BUDGET_CASES[order][name][0] == "complete"][-1]  # its scores rose last
     assert s["units_trained"] == s["units_planned"] == 9 and s["winner"] == last_to_finish
+
+
+def test_a_network_of_the_space_that_leads_the_baseline_within_one_standard_error_is_held_back() -> None:
+    """The one-standard-error rule: a lead over the best hand-designed network that the paired per-case differences
+    on the inner cases cannot tell from noise hands over the baseline; a lead beyond it, or a baseline on top, or
+    rows without per-case scores (races from before), leave the ranking as it is."""
+    from segnas.selection.race import held_back, winner_line
+
+    unet = {"a": 0.80, "b": 0.90, "c": 0.70, "d": 0.85}
+
+    def row(lead: dict[str, float]) -> dict[str, Any]:
+        return {"cases": {c: unet[c] + lead[c] for c in unet}}
+
+    noisy = row({"a": 0.03, "b": -0.02, "c": 0.02, "d": -0.02})  # mean +0.0025, standard error 0.013
+    clear = row({"a": 0.02, "b": 0.03, "c": 0.02, "d": 0.025})  # mean +0.024, standard error 0.002
+    rows = {"searched": noisy, "monai_unet": {"cases": unet}, "monai_dynunet": {"cases": {c: v - 0.1 for c, v in unet.items()}}}
+    guard = held_back(rows, ["searched", "monai_unet", "monai_dynunet"])
+    assert guard is not None and guard["candidate"] == "searched" and guard["by"] == "monai_unet" and guard["cases"] == 4, guard
+    assert guard["lead"] == pytest.approx(0.0025) and guard["se"] == pytest.approx(0.0131, abs=1e-3), guard
+    assert held_back({**rows, "searched": clear}, ["searched", "monai_unet", "monai_dynunet"]) is None
+    assert held_back(rows, ["monai_unet", "searched", "monai_dynunet"]) is None  # a baseline on top
+    assert held_back({**rows, "searched": {"cases": None}}, ["searched", "monai_unet"]) is None  # a race from before
+    assert held_back(rows, ["searched", "random0"]) is None  # no baseline ran every rung: nothing to keep
+    one_case = {"searched": {"cases": {"a": 0.9}}, "monai_unet": {"cases": {"a": 0.8}}}
+    assert held_back(one_case, ["searched", "monai_unet"])["se"] is None  # one case cannot show a lead
+    line = winner_line({"winner": "monai_unet", "winner_is_searched": False, "winner_dice": 0.8125, "margin_over_next": -0.0025,
+                        "held_back": guard})
+    assert "searched led it by +0.003 on 4 inner case(s), within a standard error of 0.013: held back" in line, line
 
 
 def test_the_queue_is_drawn_with_the_races_seed() -> None:

@@ -14,8 +14,9 @@ the candidates queued first (the halving cannot stop the first to reach a rung; 
 the space), so the queue's order is drawn with the race's seed (`entry_order`) and kept in the summary. Rungs are
 scored by Dice on the fold's inner split (its `search_val` cases, held out of the race's trainings); the fold's
 validation cases stay untouched for reporting. A trial that survives every rung has trained for the full budget: the
-best of those wins, and `finish` trains it on (from its last checkpoint, with the same recipe) for the time left of a
-total budget.
+best of those wins — unless it is not hand-designed and leads the best hand-designed one by no more than one standard
+error of their paired per-case differences (`held_back`): then the baseline wins — and `finish` trains the winner on
+(from its last checkpoint, with the same recipe) for the time left of a total budget.
 
 The trials live in an Optuna storage: SQLite in the work folder by default, or any URL Optuna accepts, so that
 `segnas race` started on several machines runs one race. A killed worker's trial is failed and retried (at once for
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from segnas.config import TRAIN_PRESETS, TrainConfig
@@ -51,7 +53,7 @@ from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder, Workspace
 from segnas.selection.candidates import make_candidates
 from segnas.selection.study import ETA, open_study, worker_name
-from segnas.training.train import over_budget, train, validate
+from segnas.training.train import over_budget, train, validate_cases
 
 log = logging.getLogger(__name__)
 # the fallback's yardstick is timed over this long: over 0.2 s, MONAI UNet's step on ISBI came out 164–344 ms in three
@@ -290,9 +292,10 @@ def race(work: str | Path, search_run: str | Path, train_cfg: TrainConfig, cfg: 
             trial.set_user_attr("units", units)
             train(work, candidates[name], cfg_c, run=run, resume=True, stop_after=epochs * units, show_progress=show_progress)
             t0 = time.perf_counter()
-            scores = validate(load_model(run, "last", model_device), ws, inner)
+            per_case = {c: float(np.mean(list(v.values()))) for c, v in validate_cases(load_model(run, "last", model_device), ws, inner).items()}
             trial.set_user_attr(f"validated_s_{units}", round(time.perf_counter() - t0, 2))  # beside the estimate
-            dice = float(sum(scores.values()) / len(scores))
+            trial.set_user_attr("cases", {c: round(v, 4) for c, v in per_case.items()})  # the last rung's, for `held_back`
+            dice = float(np.mean(list(per_case.values())))
             trial.report(dice, units)
             log.info("race: %s after %d unit(s) (%d steps): inner Dice %.4f", name, units, epochs * units * steps, dice)
             if r < cfg.rungs - 1 and trial.should_prune():  # the last rung's score is the result, never pruned
@@ -351,7 +354,12 @@ def winner_line(summary: dict[str, Any]) -> str:
     margin = summary["margin_over_next"]
     lead = "the only candidate to run every rung" if margin is None else f"{margin:+.3f} over the next"
     kind = "searched space" if summary["winner_is_searched"] else "a baseline"
-    return f"winner: {summary['winner']} ({kind}), inner Dice {summary['winner_dice']:.3f}, {lead}"
+    line = f"winner: {summary['winner']} ({kind}), inner Dice {summary['winner_dice']:.3f}, {lead}"
+    if guard := summary.get("held_back"):
+        se = "no standard error from one case" if guard["se"] is None else f"a standard error of {guard['se']:.3f}"
+        line += (f" ({guard['candidate']} led it by {guard['lead']:+.3f} on {guard['cases']} inner case(s), within "
+                 f"{se}: held back, the hand-designed network is kept)")
+    return line
 
 
 def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceConfig) -> dict[str, Any]:
@@ -368,7 +376,7 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         rows[name] = {"state": state, "rungs": {str(k): round(v, 4) for k, v in sorted(t.intermediate_values.items())},
                       "step_ms": t.user_attrs.get("step_ms"), "validation_s": t.user_attrs.get("validation_s"),
                       "validated_s": [t.user_attrs[k] for k in (f"validated_s_{ETA ** r}" for r in range(cfg.rungs)) if k in t.user_attrs],
-                      "unit_epochs": t.user_attrs.get("unit_epochs"),
+                      "unit_epochs": t.user_attrs.get("unit_epochs"), "cases": t.user_attrs.get("cases"),
                       "steps_per_epoch": t.user_attrs.get("steps_per_epoch"),
                       # Optuna gives a stopped trial its last rung's score as value: only one that ran every rung has a final
                       "final": round(t.value, 4) if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None else None}
@@ -381,13 +389,35 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
         # the best of those that trained furthest: every rung, unless the halving and the budget stopped them all
         furthest = max(len(r["rungs"]) for r in rows.values())
         ranked = [name for name, r in ranked_rows(summary) if len(r["rungs"]) == furthest]
-        scores = [last_score(rows[name]) for name in ranked]
-        winner = ranked[0]
-        summary.update(winner=winner, winner_dice=scores[0], winner_is_searched=winner not in BASELINES,
-                       margin_over_next=round(scores[0] - scores[1], 4) if len(ranked) > 1 else None,
-                       winner_run=str(RaceFolder(folder).runs / winner), winner_arch=str(candidates[winner]))
+        guard = held_back(rows, ranked)
+        winner = guard["by"] if guard else ranked[0]
+        dice = last_score(rows[winner])
+        others = [last_score(rows[name]) for name in ranked if name != winner]
+        summary.update(winner=winner, winner_dice=dice, winner_is_searched=winner not in BASELINES,
+                       margin_over_next=round(dice - max(others), 4) if others else None,
+                       winner_run=str(RaceFolder(folder).runs / winner), winner_arch=str(candidates[winner]),
+                       **({"held_back": guard} if guard else {}))
         write_json(RaceFolder(folder).summary, summary)
     return summary
+
+
+def held_back(rows: dict[str, dict[str, Any]], ranked: list[str]) -> dict[str, Any] | None:
+    """When the best of `ranked` (those that ran furthest, best first) is not hand-designed but leads the best
+    hand-designed one by no more than one standard error of their paired per-case differences on the inner cases
+    (the one-standard-error rule of model selection, Breiman et al. 1984): {candidate, by (that baseline), lead, se,
+    cases}; the race hands over the baseline, as a user who never ran segnas would have had it. A lead of a few inner
+    cases' noise is no reason to swap a known network for an unknown one. None otherwise (or without per-case scores:
+    races run before they were kept)."""
+    top, baselines = ranked[0], [name for name in ranked if name in BASELINES]
+    if top in BASELINES or not baselines or not rows[top].get("cases") or not rows[baselines[0]].get("cases"):
+        return None
+    one, other = rows[top]["cases"], rows[baselines[0]]["cases"]
+    d = np.array([one[c] - other[c] for c in one if c in other])
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")  # one case cannot show a lead
+    if not len(d) or d.mean() > se:
+        return None
+    return {"candidate": top, "by": baselines[0], "lead": round(float(d.mean()), 4),
+            "se": round(se, 4) if np.isfinite(se) else None, "cases": len(d)}
 
 
 def last_score(row: dict[str, Any]) -> float:

@@ -198,21 +198,28 @@ def validate(model: Model, work: Workspace, case_ids: list[str], group: Group = 
              on_case: Callable[[int, int], None] = lambda done, total: None) -> dict[str, float]:
     """Dice per foreground class (named as in the plan) on the preprocessed grids of `case_ids` (this rank's
     share), averaged over the cases of every rank; `on_case(done, total)` reports progress."""
+    per_case = validate_cases(model, work, case_ids, group, on_case)
+    names = next(iter(per_case.values()), {})
+    return {k: float(np.mean([scores[k] for scores in per_case.values()])) for k in names}
+
+
+def validate_cases(model: Model, work: Workspace, case_ids: list[str], group: Group = Group(),
+                   on_case: Callable[[int, int], None] = lambda done, total: None) -> dict[str, dict[str, float]]:
+    """case → foreground class (named as in the plan) → Dice on its preprocessed grid, for `case_ids` (this rank's
+    share) and every other rank's."""
     model.net.eval()
-    scores: dict[str, list[float]] = {}
+    scores: dict[str, dict[str, float]] = {}
     for i, cid in enumerate(case_ids):
         on_case(i, len(case_ids))
         case = load_case(work, cid)
         pred = predict_volume(model, np.asarray(case.image)).argmax(0)
-        for c in range(1, model.plan.num_classes):
-            name = model.plan.labels.get(str(c), str(c))
-            scores.setdefault(name, []).append(dice(pred == c, np.asarray(case.seg) == c))
+        scores[cid] = {model.plan.labels.get(str(c), str(c)): dice(pred == c, np.asarray(case.seg) == c)
+                       for c in range(1, model.plan.num_classes)}
     on_case(len(case_ids), len(case_ids))
-    merged: dict[str, list[float]] = {}
+    merged: dict[str, dict[str, float]] = {}
     for part in gather(scores, group):
-        for k, v in part.items():
-            merged.setdefault(k, []).extend(v)
-    return {k: float(np.mean(v)) for k, v in merged.items()}
+        merged.update(part)
+    return merged
 
 
 def batches(t: Trainer, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
