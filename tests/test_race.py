@@ -193,6 +193,8 @@ def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(w
     assert "complete" in states and states <= {"complete", "pruned"}  # which are pruned depends on the scores (the pruning rule: below)
     for r in s["candidates"].values():  # a pruned trial stopped after its first rung, a complete one ran both
         assert list(r["rungs"]) == (["1"] if r["state"] == "pruned" else ["1", "2"]), r
+        # its last rung's per-case inner Dice (what `held_back` pairs), whose mean is the rung's score
+        assert r["cases"] and abs(sum(r["cases"].values()) / len(r["cases"]) - list(r["rungs"].values())[-1]) < 1e-3, r
     for name, text in logs.items():  # a finished trial is not trained again
         assert (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() == text
     assert "winner:" in done.stdout and "2 unit(s)" in done.stdout
