@@ -7,9 +7,10 @@ its own cost term, and each decision's stake printed: the posterior's choice, it
 the mean score gain and its 90 % interval (`Posterior.stakes`). Then, for the given pairs of searches, each decision's
 agreement beside whether both searches had it *firm* (interval above 0) or not: if seeds disagree only where the
 posterior itself allowed that the runner-up may be as good, the disagreement is what the trials' noise leaves open, not
-a search contradicting itself.
+a search contradicting itself. With `--fastest`, each search's fastest network its trials do not rank below its
+export jointly (what a race enters as `fastest`), its predicted step beside the export's and what it may lose.
 
-    ../.venv/bin/python stakes.py RUN0 RUN1 RUN2 RUN3 … --pairs 0-1 2-3 …
+    ../.venv/bin/python stakes.py RUN0 RUN1 RUN2 RUN3 … --pairs 0-1 2-3 … [--fastest]
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
     return post.stakes(np.random.default_rng([cfg.seed, len(records), 3]), cost=steps)
 
 
+def fastest_of(run: Path) -> dict[str, Any]:
+    """The fastest network one finished search by training's trials do not rank below its export, jointly (as
+    `trained.export` finds it now: `trained.fastest_plausible`)."""
+    post, steps, cfg, records = beliefs_of(run)
+    export = load_architecture(run / "arch.json").values
+    return trained.fastest_plausible(post, records, export, np.random.default_rng([cfg.seed, len(records), 4]), cost=steps)
+
+
 def poisson_binomial_tail(probabilities: list[float], k: int) -> float:
     """P(at least k successes) of independent trials with these success probabilities (exact)."""
     dist = np.zeros(len(probabilities) + 1)
@@ -64,6 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", type=Path, nargs="+", help="run folders of searches by training")
     ap.add_argument("--pairs", nargs="*", default=[], help="pairs of searches by position, e.g. 0-1 2-3")
+    ap.add_argument("--fastest", action="store_true", help="also each search's fastest network not ruled out jointly")
     args = ap.parse_args()
     print(header("stakes of searches by training"))
     found = [stakes_of(run) for run in args.runs]
@@ -74,6 +84,15 @@ def main() -> None:
         cells = [f"{s[k]['top']} {s[k]['gap']:+.3f} over {s[k]['runner_up']} ({s[k]['interval'][0]:+.3f}, {s[k]['interval'][1]:+.3f}); "
                  f"{len(s[k]['plausible'])} of {m[k]} not ruled out" for k in labels]
         print(f"| {i}: {run.parent.parent.name if run.parent.name == 'runs' else run.name} | " + " | ".join(cells) + " |")
+    if args.fastest:
+        print("\n| search | fastest network not ruled out jointly: its changes | predicted step, ms (export's) | ratio | "
+              "what it may lose, mean (90 % interval) |\n|---|---|---:|---:|---|")
+        for i, run in enumerate(args.runs):
+            quick, export = fastest_of(run), load_architecture(run / "arch.json").values
+            changes = ", ".join(f"{k} {v}" for k, v in quick["values"].items() if v != export[k]) or "none"
+            mean, (lo, hi) = quick["shortfall"]
+            print(f"| {i} | {changes} | {quick['step_ms']:.0f} ({quick['export_step_ms']:.0f}) | "
+                  f"{quick['step_ms'] / quick['export_step_ms']:.2f} | {mean:+.3f} ({lo:+.3f}, {hi:+.3f}) |")
     every = [st[k] for st in found for k in labels]
     firm = sum(st["interval"][0] > 0 for st in every)
     print(f"\n{len(every)} decisions: {firm} firm (the choice beats its runner-up: interval above 0); gain over the "

@@ -3,6 +3,7 @@
     python benchmarks/train_step.py [--patch 80 64 32] [--width 16] [--threads 1] [--device cpu|cuda] [--repeats 3]
     python benchmarks/train_step.py --arch runs/train_x/arch.json ...   # time these architectures instead
     python benchmarks/train_step.py --profile 8 ...   # and where each step goes: its 8 costliest kernels
+    python benchmarks/train_step.py --unfused ...     # and each searched row again, its cells run edge by edge
 
 Each row runs in its own process: a random architecture drawn from each preset's space with the preset's
 settings (3D, 1 input channel, 2 classes, `--width` stem channels; seed 1000 as real_data.py draws them),
@@ -28,11 +29,13 @@ from segnas.config import PRESETS, parse_overrides, parse_value  # noqa: E402
 from segnas.data.plan import Plan  # noqa: E402
 from segnas.nas.arch import Architecture, load_architecture  # noqa: E402
 from segnas.nas.spaces import get_space  # noqa: E402
+from segnas.nas.spaces.cell import Cell  # noqa: E402
 from segnas.networks.baselines import BASELINES, baseline_architecture  # noqa: E402
 from segnas.networks.model import build_network, memory_format  # noqa: E402
 from segnas.training.losses import segmentation_loss  # noqa: E402
 
 SEARCHED = ("scnas", "ronasmis", "thrifty")
+UNFUSED = "@unfused"  # a row's suffix: its cells run edge by edge (`Cell.fuse` off)
 
 
 def architecture(row: str, patch: list[int], width: int, space_set: dict[str, Any] | None = None) -> Architecture:
@@ -58,9 +61,12 @@ def step_time(row: str, patch: list[int], width: int, device: str, repeats: int,
     """Median seconds of one training step on random data; with `profile` > 0, also the step's costliest kernels
     (torch.profiler's self time, one more step)."""
     torch.manual_seed(0)
+    row, unfused = row.removesuffix(UNFUSED), row.endswith(UNFUSED)
     arch = architecture(row, patch, width, space_set)
     layout = memory_format(len(patch), True)
     net = build_network(arch).to(device, memory_format=layout).train()
+    for cell in (m for m in net.modules() if isinstance(m, Cell)):
+        cell.fuse = not unfused  # edge by edge, as cells ran before a state's edges ran together
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = segmentation_loss("dice_ce")
     c, k = arch.settings["in_channels"], arch.settings["num_classes"]
@@ -94,6 +100,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", type=int, default=0, metavar="K", help="also print each row's K costliest kernels")
+    ap.add_argument("--unfused", action="store_true", help="also time each searched row with its cells run edge by edge")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="space settings for the presets' rows (e.g. stem_stride=2)")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # child process
@@ -109,12 +116,16 @@ def main() -> None:
     common = ["--patch", *map(str, args.patch), "--width", str(args.width), "--device", args.device,
               "--repeats", str(args.repeats), "--threads", str(args.threads), "--profile", str(args.profile),
               "--set", *args.set]
-    rows = ["monai_unet", "monai_dynunet", *(args.arch or SEARCHED)]
+    searched = list(args.arch or SEARCHED)
+    rows = ["monai_unet", "monai_dynunet", *searched, *([r + UNFUSED for r in searched] if args.unfused else [])]
     results = {r: run_isolated(__file__, ["--row", r, *common]) for r in rows}
     base = results["monai_unet"]["seconds"]
     print(f"{'network':<40}{'params M':>10}{'s/step':>9}{'× UNet':>8}{'added MB':>10}")
     for r, v in results.items():
         print(f"{r[-40:]:<40}{v['parameters'] / 1e6:>10.2f}{v['seconds']:>9.3f}{v['seconds'] / base:>8.2f}{v['added_mb']:>10.0f}")
+    if args.unfused:
+        print("edge by edge / a state's edges together: " + ", ".join(
+            f"{Path(r).stem} {results[r + UNFUSED]['seconds'] / results[r]['seconds']:.2f}" for r in searched))
     for r, v in results.items():
         if v.get("kernels"):
             print(f"{r}: " + ", ".join(f"{k.removeprefix('aten::')} {ms:.0f} ms ({share:.0%}, {n}×)" for k, ms, share, n in v["kernels"]))

@@ -10,6 +10,7 @@ import torch
 from segnas.errors import SegnasError
 from segnas.nas.arch import OpChoice
 from segnas.nas.spaces import SPACES
+from segnas.nas.spaces.cell import Cell
 from segnas.nas.spaces.mixed import MixedEdge, Pick
 from segnas.networks.model import check_patch, patch_multiples
 
@@ -69,6 +70,34 @@ def test_random_architecture_builds_a_smaller_network(name: str, dims: int, widt
     n_net = sum(p.numel() for p in net.parameters())
     n_super = sum(p.numel() for p in space.supernet(**settings).parameters())
     assert 0 < n_net < n_super
+
+
+@pytest.mark.parametrize("name, dims, width", CASES)
+@pytest.mark.parametrize("ops", ["drawn", "conv3"])
+def test_a_found_network_running_each_states_edges_together_computes_what_it_does_edge_by_edge(
+        name: str, dims: int, width: int, ops: str) -> None:
+    """`Cell.fuse`: one activation per state and its `conv3` edges as one convolution give the same outputs and
+    gradients as the edges run one by one (up to float rounding), for drawn networks and for every op a `conv3`."""
+    space = SPACES[name]
+    settings = _settings(name, dims, channels=width, in_channels=2, num_classes=3)
+    arch = space.random(seed=width, **settings)
+    if ops == "conv3":
+        arch.values.update({c.label: "conv3" for c in space.choices(**settings) if isinstance(c, OpChoice)})
+    torch.manual_seed(0)
+    net = space.network(arch)
+    cells = [m for m in net.modules() if isinstance(m, Cell)]
+    x = torch.randn(2, 2, *_size(dims, name))
+    results = []
+    for fuse in (True, False):
+        for cell in cells:
+            cell.fuse = fuse
+        net.zero_grad()
+        y = net(x)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        results.append((y.detach(), [p.grad.clone() for p in net.parameters()]))
+    (fused, fused_grads), (apart, apart_grads) = results
+    assert torch.allclose(fused, apart, atol=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-5 * float(b.abs().max()) + 1e-8) for a, b in zip(fused_grads, apart_grads))
 
 
 def test_mixed_edge_runs_only_what_is_picked() -> None:

@@ -9,13 +9,15 @@ nodes (SCNAS) or that concatenation filtered back to C channels by a 1×1 conv (
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from segnas.nas.arch import ZERO, Choice, InputChoice, OpChoice, Value, edge_label, inputs_label, module_key, op_label
 from segnas.nas.spaces.mixed import FixedEdge, MixedEdge, Selection
-from segnas.nas.spaces.ops import ActConvNorm, resize
+from segnas.nas.spaces.ops import SLOPE, ActConvNorm, ConvNorm, conv_norms, resize
 
 
 def node_sources(j: int) -> list[str]:
@@ -91,12 +93,22 @@ class Cell(nn.Module):
                 else:
                     continue
                 self.active[j].append(i)
+        # a found network runs each state's edges together once it is computed (`fused`): source → [(node, edge key)]
+        self.leaving: dict[str, list[tuple[int, str]]] | None = None
+        if fixed is not None:
+            self.leaving = {}
+            for j in range(nodes):
+                for i in self.active[j]:
+                    self.leaving.setdefault(node_sources(j)[i], []).append((j, module_key(edge_label(kind, j, i))))
+        self.fuse = True  # False: edge by edge, as a supernet runs (the reference `fused` is tested against)
         self.out_channels = width * nodes if output == "concat" else int(out_channels or width)
         self.post = ActConvNorm(width * nodes, self.out_channels, dims) if output == "conv" else None
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, selection: Selection | None = None) -> torch.Tensor:
         """Inputs on their own grids → output on the cell's grid."""
         states = {"in0": self.pre[0](s0), "in1": self.pre[1](s1)}
+        if selection is None and self.fuse and self.leaving is not None:
+            return self._output(self.fused(states))
         ref: torch.Tensor | None = None
         for j in range(self.nodes):
             sources = node_sources(j)
@@ -122,6 +134,45 @@ class Cell(nn.Module):
                 acc = x.new_zeros(x.shape[:2] + tuple(-(-n // self.stride) for n in x.shape[2:])) if ref is None else torch.zeros_like(ref)
             ref = acc
             states[f"node{j}"] = acc
+        return self._output(states)
+
+    def fused(self, states: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A found network's nodes, each state's edges run together as soon as it is computed: one activation per
+        state, and its `conv3` edges as one convolution (`conv_norms`). The same sums as edge by edge."""
+        assert self.leaving is not None
+        leaving = self.leaving
+        arriving: dict[int, list[torch.Tensor]] = {j: [] for j in range(self.nodes)}
+
+        def leave(source: str) -> None:
+            x, edges = states[source], [(j, cast(FixedEdge, self.edges[key])) for j, key in leaving.get(source, [])]
+            act = F.leaky_relu(x, SLOPE) if any(edge.op.preact for _, edge in edges) else x
+            together = [(j, edge) for j, edge in edges if edge.name == "conv3"]
+            if len(together) > 1:
+                for (j, _), y in zip(together, conv_norms([cast(ConvNorm, edge.op) for _, edge in together], act)):
+                    arriving[j].append(y)
+            else:
+                together = []
+            for j, edge in edges:
+                if not (together and edge.name == "conv3"):
+                    arriving[j].append(edge.op(act if edge.op.preact else x))
+
+        leave("in0")
+        leave("in1")
+        ref: torch.Tensor | None = None
+        for j in range(self.nodes):
+            if arriving[j]:
+                acc = arriving[j][0]
+                for y in arriving[j][1:]:
+                    acc = acc + y
+            else:  # every edge into this node is `zero`
+                x = states["in1"]
+                acc = x.new_zeros(x.shape[:2] + tuple(-(-n // self.stride) for n in x.shape[2:])) if ref is None else torch.zeros_like(ref)
+            ref = states[f"node{j}"] = acc
+            leave(f"node{j}")
+        return states
+
+    def _output(self, states: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The nodes concatenated, filtered by the 1×1 conv when the cell has one."""
         out = torch.cat([states[f"node{j}"] for j in range(self.nodes)], 1)
         return self.post(out) if self.post is not None else out
 
