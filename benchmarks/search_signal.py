@@ -56,7 +56,7 @@ from segnas.nas.spaces import get_space
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import Workspace
 from segnas.selection.placebo import shuffle_labels
-from segnas.selection.race import ranked_rows
+from segnas.selection.rungs import ranked_rows
 from segnas.selection.searches import search
 from segnas.training.train import train
 

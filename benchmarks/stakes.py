@@ -26,7 +26,7 @@ from _common import header
 from segnas.config import SearchConfig, make_config
 from segnas.nas.arch import load_architecture
 from segnas.runtime.files import read_json
-from segnas.selection import trained
+from segnas.selection import posterior, trained
 
 
 def beliefs_of(run: Path) -> tuple[Any, Any, SearchConfig, list[dict[str, Any]]]:
@@ -51,10 +51,10 @@ def stakes_of(run: Path) -> dict[str, dict[str, Any]]:
 
 def fastest_of(run: Path) -> dict[str, Any]:
     """The fastest network one finished search by training's trials do not rank below its export, jointly (as
-    `trained.export` finds it now: `trained.fastest_plausible`)."""
+    `trained.export` finds it now: `posterior.fastest_plausible`)."""
     post, steps, cfg, records = beliefs_of(run)
     export = load_architecture(run / "arch.json").values
-    return trained.fastest_plausible(post, records, export, np.random.default_rng([cfg.seed, len(records), 4]), cost=steps)
+    return posterior.fastest_plausible(post, records, export, np.random.default_rng([cfg.seed, len(records), 4]), cost=steps)
 
 
 def poisson_binomial_tail(probabilities: list[float], k: int) -> float:

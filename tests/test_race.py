@@ -556,7 +556,7 @@ def test_a_network_of_the_space_that_leads_the_baseline_within_one_standard_erro
     """The one-standard-error rule: a lead over the best hand-designed network that the paired per-case differences
     on the inner cases cannot tell from noise hands over the baseline; a lead beyond it, or a baseline on top, or
     rows without per-case scores (races from before), leave the ranking as it is."""
-    from segnas.selection.race import held_back, winner_line
+    from segnas.selection.rungs import held_back, winner_line
 
     unet = {"a": 0.80, "b": 0.90, "c": 0.70, "d": 0.85}
 
@@ -583,7 +583,8 @@ def test_a_network_of_the_space_that_leads_the_baseline_within_one_standard_erro
 def test_the_queue_is_drawn_with_the_races_seed() -> None:
     """A fixed order would favour one kind of candidate in every race (the first can't be pruned, the last networks
     of the space are stopped for the budget first): over seeds, every candidate comes first sometimes."""
-    from segnas.selection.race import entry_order, units_line
+    from segnas.selection.race import entry_order
+    from segnas.selection.rungs import units_line
 
     names = ["searched", "trial0", "trial1", "random0", "random1", "monai_unet", "monai_dynunet"]
     order = entry_order(names, 0)

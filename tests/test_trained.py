@@ -76,7 +76,7 @@ def test_the_fastest_plausible_network_is_not_ruled_out_jointly() -> None:
     ms_of = {"x": 30.0, "y": 5.0, "z": 20.0, "w": 60.0}
     records = [{"values": r, "step_ms": 100 + sum(ms_of[r[k]] for k in DECISIONS)} for r in rows]
     export = {"a": "w", "b": "w", "c": "w", "inputs/0": 1}
-    quick = trained.fastest_plausible(post, records, export, np.random.default_rng(1))
+    quick = posterior.fastest_plausible(post, records, export, np.random.default_rng(1))
     assert sorted(quick["values"].values()) == ["w", "w", "z"], quick  # one swap; never c's untried y
     assert abs(quick["step_ms"] - 240) < 1 and abs(quick["export_step_ms"] - 280) < 1, quick
     mean_gain, (low, high) = quick["shortfall"]

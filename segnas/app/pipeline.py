@@ -152,7 +152,8 @@ def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfi
                con: Console) -> Path:
     """The race's winner (`segnas.selection.race`), trained on until `deadline` (a `time.perf_counter()` value):
     its run folder is the fold's model. The rung table is printed; the time each stage took goes to split.json."""
-    from segnas.selection.race import finish, race, ranked_rows, trained_minutes, units_line, winner_line
+    from segnas.selection.race import finish, race, trained_minutes
+    from segnas.selection.rungs import ranked_rows, units_line, winner_line
 
     race_minutes = cfg.unit_seconds * cfg.rungs * cfg.candidates / 60
     t0 = time.perf_counter()

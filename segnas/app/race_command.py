@@ -42,7 +42,8 @@ def race_command(
     Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
-    from segnas.selection.race import RaceConfig, race, race_training, ranked_rows, units_line, winner_line
+    from segnas.selection.race import RaceConfig, race, race_training
+    from segnas.selection.rungs import ranked_rows, units_line, winner_line
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
     train_cfg = make_config(preset, race_training(preset, overrides), TrainConfig)

@@ -331,7 +331,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     else:  # the posterior cannot tell the candidates apart: its argmax is a combination nobody trained
         values, exported = dict(best["values"]), f"the best-scoring trial ({best['trial']})"
     words += f" Exported: {exported}" + (", a network the search trained and scored." if values == best["values"] else ".")
-    quick = fastest_plausible(post, records, values, np.random.default_rng([cfg.seed, len(records), 4]), cost=steps)
+    quick = posterior.fastest_plausible(post, records, values, np.random.default_rng([cfg.seed, len(records), 4]), cost=steps)
     if quick["values"] != {k: values[k] for k in quick["values"]}:
         changes = ", ".join(f"{k} {v}" for k, v in quick["values"].items() if v != values[k])
         mean, (lo, hi) = quick["shortfall"]
@@ -351,44 +351,6 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
     plot_stakes(stakes, run / "stakes.png")
     (log.info if decision == "decided" else log.warning)("%s", words)
     return run
-
-
-def fastest_plausible(post: posterior.Posterior, records: list[dict[str, Any]], values: dict[str, Any],
-                      rng: np.random.Generator, cost: posterior.Cost | None = None, level: float = 0.9,
-                      n: int = 4000) -> dict[str, Any]:
-    """The fastest network, by an additive model of the trials' measured steps, that the trials do not rank below
-    `values` (the export) jointly: `values`' gain over it in the posterior's score has a central-`level` interval that
-    reaches 0. Greedy from `values`: the swap of one op decision to a quicker candidate that saves most while the
-    whole network stays not ruled out, until none does (only candidates some trial ran: an untimed one has no step to
-    go by). Joint, not per decision: four losses each too small to rule out add up to one that is not (on ISBI,
-    networks of each decision's quickest not-ruled-out candidate scored 0.4–2.4 points below the export, 6 of 6).
-    {values: label → op, step_ms, export_step_ms (both predicted), shortfall: [mean, interval] of the export's gain}."""
-    decisions = post.decisions
-    fitted = posterior.fit_cost(decisions, [r["values"] for r in records], [r["step_ms"] for r in records], 1.0, 0.0)
-    table = posterior.step_table(decisions, fitted)
-    tried = {label: sorted({r["values"][label] for r in records}) for label in decisions}
-    reference = {label: values[label] for label in decisions}
-    draws = post.draws(n, rng)
-    low, high = (1 - level) / 2, (1 + level) / 2
-
-    def admitted(network: dict[str, str]) -> bool:
-        return float(np.quantile(post.shortfall(draws, reference, [network], cost)[:, 0], low)) <= 0
-
-    quick = dict(reference)
-    while True:
-        swaps = sorted(((table[label][quick[label]] - table[label][c], label, c) for label in decisions for c in tried[label]
-                        if table[label][c] < table[label][quick[label]]), key=lambda s: (-s[0], s[1], s[2]))
-        step = next(({**quick, label: c} for _, label, c in swaps if admitted({**quick, label: c})), None)
-        if step is None:
-            break
-        quick = step
-    gains = post.shortfall(draws, reference, [quick], cost)[:, 0]
-
-    def predict(chosen: dict[str, Any]) -> float:
-        return float(fitted.coef[0]) + sum(table[k][chosen[k]] for k in decisions)
-
-    return {"values": quick, "step_ms": round(predict(quick), 1), "export_step_ms": round(predict(values), 1),
-            "shortfall": [round(float(gains.mean()), 4), [round(float(q), 4) for q in np.quantile(gains, [low, high])]]}
 
 
 def cost_record(cfg: SearchConfig, opts: dict[str, Any], unet_ms: float, step_ms: float | None) -> dict[str, Any]:

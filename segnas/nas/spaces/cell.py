@@ -130,8 +130,7 @@ class Cell(nn.Module):
                     y = y * pick.weights[n]
                 acc = y if acc is None else acc + y
             if acc is None:  # every edge into this node is `zero`
-                x = states["in1"]
-                acc = x.new_zeros(x.shape[:2] + tuple(-(-n // self.stride) for n in x.shape[2:])) if ref is None else torch.zeros_like(ref)
+                acc = self._zeros(states, ref)
             ref = acc
             states[f"node{j}"] = acc
         return self._output(states)
@@ -146,30 +145,29 @@ class Cell(nn.Module):
         def leave(source: str) -> None:
             x, edges = states[source], [(j, cast(FixedEdge, self.edges[key])) for j, key in leaving.get(source, [])]
             act = F.leaky_relu(x, SLOPE) if any(edge.op.preact for _, edge in edges) else x
-            together = [(j, edge) for j, edge in edges if edge.name == "conv3"]
-            if len(together) > 1:
-                for (j, _), y in zip(together, conv_norms([cast(ConvNorm, edge.op) for _, edge in together], act)):
-                    arriving[j].append(y)
-            else:
-                together = []
+            stacked = [(j, edge) for j, edge in edges if edge.name == "conv3"]
+            stacked = stacked if len(stacked) > 1 else []
+            for (j, _), y in zip(stacked, conv_norms([cast(ConvNorm, edge.op) for _, edge in stacked], act) if stacked else []):
+                arriving[j].append(y)
             for j, edge in edges:
-                if not (together and edge.name == "conv3"):
+                if (j, edge) not in stacked:
                     arriving[j].append(edge.op(act if edge.op.preact else x))
 
         leave("in0")
         leave("in1")
         ref: torch.Tensor | None = None
         for j in range(self.nodes):
-            if arriving[j]:
-                acc = arriving[j][0]
-                for y in arriving[j][1:]:
-                    acc = acc + y
-            else:  # every edge into this node is `zero`
-                x = states["in1"]
-                acc = x.new_zeros(x.shape[:2] + tuple(-(-n // self.stride) for n in x.shape[2:])) if ref is None else torch.zeros_like(ref)
-            ref = states[f"node{j}"] = acc
+            # every edge into this node is `zero` when nothing arrives
+            ref = states[f"node{j}"] = sum(arriving[j][1:], arriving[j][0]) if arriving[j] else self._zeros(states, ref)
             leave(f"node{j}")
         return states
+
+    def _zeros(self, states: dict[str, torch.Tensor], ref: torch.Tensor | None) -> torch.Tensor:
+        """The value of a node whose every edge is `zero`: zeros shaped as the node before it, or as the cell's grid."""
+        if ref is not None:
+            return torch.zeros_like(ref)
+        x = states["in1"]
+        return x.new_zeros(x.shape[:2] + tuple(-(-n // self.stride) for n in x.shape[2:]))
 
     def _output(self, states: dict[str, torch.Tensor]) -> torch.Tensor:
         """The nodes concatenated, filtered by the 1×1 conv when the cell has one."""
