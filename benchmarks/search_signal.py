@@ -145,10 +145,12 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
 SPE = 50  # steps per epoch of every training here
 
 
-def recipe(steps: int, seed: int, width: int, workers: int) -> TrainConfig:
-    """The default recipe for `steps` steps, last weights, nothing scored during training."""
+def recipe(steps: int, seed: int, width: int, workers: int, minutes: float | None = None) -> TrainConfig:
+    """The default recipe for `steps` steps (with `minutes`: at most `steps` within that wall clock), last weights,
+    nothing scored during training."""
     return make_config(None, {"width": width, "epochs": -(-steps // SPE), "steps_per_epoch": SPE, "val_every": 0,
-                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch"}, TrainConfig)
+                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch", "max_minutes": minutes},
+                       TrainConfig)
 
 
 def race_name(tag: str, seed: int, round_: int = 0) -> str:
@@ -179,14 +181,17 @@ def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args:
     return race(ws.root, hits[0].parent, recipe(SPE, seed, args.width, args.workers), cfg)
 
 
-def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int) -> dict[str, Any]:
-    """Train `arch` with the default recipe for `steps` steps (reused when finished), then score fold 0's validation cases."""
+def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int,
+                 minutes: float | None = None) -> dict[str, Any]:
+    """Train `arch` with the default recipe for `steps` steps (with `minutes`: as many as that wall clock allows;
+    reused when finished), then score fold 0's validation cases."""
     ws = work_copy(base, out / "train" / f"{name}_seed{seed}")  # a work folder each: lanes may train side by side
-    cfg = recipe(steps, seed, width, workers)
-    run = ws.root / "runs" / f"{steps}steps"
+    cfg = recipe(steps, seed, width, workers, minutes)
+    budget = f"{steps}steps" if minutes is None else f"{minutes:g}min"
+    run = ws.root / "runs" / budget
     if not (run / "summary.json").is_file():
         train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
-    preds = ws.root / "predictions" / f"{steps}steps"
+    preds = ws.root / "predictions" / budget
     if (preds / "metrics.json").is_file():
         return read_json(preds / "metrics.json")
     return predict_stage(ws, load_plan(ws), run, load_fold(ws, 0).val, preds, "predict", Console(stderr=True))

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from segnas.nas.arch import InputChoice, OpChoice
-from segnas.nas.cost import CostTable, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites, space_cost
+from segnas.nas.cost import (CostTable, Fusion, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites,
+                             space_cost)
 from segnas.nas.spaces import SPACES, get_space
 from segnas.nas.spaces.mixed import MixedEdge
 from segnas.nas.strategies import STRATEGIES, Evaluation, get_strategy
@@ -36,6 +37,36 @@ def test_every_edge_of_every_space_is_found_with_the_shape_it_reads(space: str, 
     ops = {c.label for c in get_space(space).choices(**settings) if isinstance(c, OpChoice)}
     assert {s.label for s in found} == ops
     assert all(len(s.shape) == dims + 2 and s.shape[0] == 2 and s.stride in (1, 2) for s in found)
+
+
+@pytest.mark.parametrize("tie", ["edge", "cell"])
+def test_edges_that_read_one_state_are_found_together_and_what_their_conv3s_save_is_measured(tie: str) -> None:
+    settings = get_space("unet").settings(dims=2, in_channels=1, num_classes=2, channels=6, depth=1, nodes=3, tie=tie)
+    found = sites("unet", settings, [16, 16], batch=2)
+    by_source: dict[int, list] = {}
+    for s in found:
+        by_source.setdefault(s.source, []).append(s)
+    # each cell's inputs feed every node (3 edges), node0 feeds nodes 1 and 2, node1 feeds node 2, node2 none
+    cells = len(found) // 9
+    assert sorted(len(v) for v in by_source.values()) == sorted([3, 3, 2, 1] * cells)
+    assert all(len({(s.shape, s.stride) for s in v}) == 1 for v in by_source.values())
+    cost = space_cost(CostTable(None, CPU, repeats=1), "unet", settings, [16, 16], 2)
+    assert sorted(len(f.labels) for f in cost.fusion) == sorted([3, 3, 2] * cells)
+    assert all(len(f.saving_ms) == len(f.labels) - 1 for f in cost.fusion)
+
+
+def test_a_step_is_predicted_with_what_a_states_conv3_edges_save_when_two_or_more_run_together() -> None:
+    choices = (OpChoice("n/e0", ("conv3", "b", "zero")), OpChoice("n/e1", ("conv3", "b", "zero")),
+               OpChoice("n/e2", ("conv3", "b", "zero")), InputChoice("n/inputs", ("in0", "in1", "node0"), 2, ("n/e0", "n/e1", "n/e2")))
+    ops = {label: [(4.0, 0), (1.0, 0), (0.0, 0)] for label in ("n/e0", "n/e1", "n/e2")}
+    cost = SpaceCost(choices, ops, fixed_ms=10.0, scale=2.0, fusion=(Fusion(("n/e0", "n/e1", "n/e2"), (3.0, 5.0)),))
+    kept = ["in0", "in1"]
+    assert cost.predict({"n/e0": "conv3", "n/e1": "b", "n/e2": "conv3", "n/inputs": kept})[0] == 10.0 + 2 * 5.0  # one conv3 kept
+    assert cost.predict({"n/e0": "conv3", "n/e1": "conv3", "n/e2": "conv3", "n/inputs": kept})[0] == 10.0 + 2 * (8.0 - 3.0)
+    everything = ["in0", "in1", "node0"]  # (an input choice of k = 3 keeps them all)
+    assert cost.predict({"n/e0": "conv3", "n/e1": "conv3", "n/e2": "conv3", "n/inputs": everything})[0] == 10.0 + 2 * (12.0 - 5.0)
+    p = {label: torch.tensor([1.0, 0.0, 0.0]) for label in ops}
+    assert float(cost.expected_ms(p)) > cost.predict({label: "conv3" for label in ops} | {"n/inputs": everything})[0]
 
 
 def test_the_table_measures_each_op_once_and_keeps_it_per_device(tmp_path: Path) -> None:

@@ -4,11 +4,14 @@ step predicted (FBNet's lookup table, ProxylessNAS's expected cost under the arc
 
 A decision label is shared by every cell of its type (SCNAS's cells repeat at each level), so the cost of a label's
 op is the sum over the edges that carry the label, each at its own level, width and grid. What the edges do not
-cover (stem, input adapters, skips, heads, loss, optimiser) is one `fixed` figure, calibrated on whole steps.
+cover (stem, input adapters, skips, heads, loss, optimiser) is one `fixed` figure, calibrated on whole steps. A
+found network runs the `conv3` edges that read one state as one convolution (`Cell.fused`): what that saves is
+measured per state (`Fusion`) and taken off the prediction of a step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +32,7 @@ from segnas.data.plan import Plan
 from segnas.nas.arch import ZERO, Architecture, Choice, InputChoice, OpChoice, Pick
 from segnas.nas.spaces import get_space
 from segnas.nas.spaces.mixed import FixedEdge, MixedEdge
-from segnas.nas.spaces.ops import REVISION
+from segnas.nas.spaces.ops import REVISION, SLOPE, ConvNorm, conv_norms
 from segnas.networks.baselines import baseline_architecture
 from segnas.networks.model import build_network, memory_format, to_device
 from segnas.runtime.files import read_json, write_json
@@ -41,11 +44,30 @@ COST_BATCH = 2  # the batch costs are measured at: step times scale about linear
 
 @dataclass(frozen=True)
 class Site:
-    """One edge module of a network: its decision label, its input shape (B, C, *S) and stride."""
+    """One edge module of a network: its decision label, its input shape (B, C, *S) and stride, and which state it
+    reads (`source`: edges with the same number read the same tensor)."""
 
     label: str
     shape: tuple[int, ...]
     stride: int
+    source: int = 0
+
+
+FUSED = "conv3"  # the op whose edges out of one state a found network runs as one convolution
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The edges that read one state, by decision label: when k ≥ 2 of them are `conv3` a found network runs those
+    as one convolution, which saves `saving_ms[k − 2]` against k timed alone (an op's time, before `scale`)."""
+
+    labels: tuple[str, ...]
+    saving_ms: tuple[float, ...]
+
+    def saving(self, values: dict[str, Any], inactive: set[str]) -> float:
+        """What this state's edges save in the architecture with these values (ms, before `scale`)."""
+        k = sum(values[label] == FUSED and label not in inactive for label in self.labels)
+        return self.saving_ms[k - 2] if k >= 2 else 0.0
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
@@ -76,11 +98,21 @@ def sites(space: str, settings: dict[str, Any], patch: Sequence[int], batch: int
     """Every edge module of the space's supernet with the shape it reads, found on the meta device (no compute)."""
     sp = get_space(space)
     found: list[Site] = []
+    states: list[torch.Tensor] = []  # every tensor an edge read, kept alive so that no two share an id
+
+    def seen(x: torch.Tensor) -> int:
+        for n, state in enumerate(states):
+            if state is x:
+                return n
+        states.append(x)
+        return len(states) - 1
+
     with torch.device("meta"):
         net = sp.supernet(**settings)
         for m in net.modules():
             if isinstance(m, MixedEdge):
-                m.register_forward_pre_hook(lambda mod, args: found.append(Site(mod.label, tuple(args[0].shape), mod.stride)))
+                m.register_forward_pre_hook(lambda mod, args: found.append(Site(mod.label, tuple(args[0].shape), mod.stride,
+                                                                                seen(args[0]))))
         selection = {}
         for c in sp.choices(**settings):  # the cheapest op everywhere and every input: each edge runs once
             cheap = next((i for i, n in enumerate(c.candidates) if n == "identity"), 0) if isinstance(c, OpChoice) else None
@@ -99,6 +131,22 @@ def measure_op(name: str, shape: tuple[int, ...], stride: int, device: torch.dev
     y, memory = forward_counting(edge, x)
     y.sum().backward()
     return 1000 * median_seconds(lambda: edge(x).sum().backward(), device, repeats), memory
+
+
+def measure_fused(k: int, shape: tuple[int, ...], stride: int, device: torch.device, channels_last: bool,
+                  repeats: int = 3) -> float:
+    """Milliseconds of forward + backward of k `conv3` edges reading `shape` run as a found network runs them
+    together (one activation, one convolution of their stacked weights, one norm)."""
+    dims = len(shape) - 2
+    layout = memory_format(dims, channels_last)
+    ops = [cast(ConvNorm, to_device(ConvNorm(shape[1], shape[1], dims, 3, stride), device, layout)) for _ in range(k)]
+    x = torch.randn(shape, device=device).contiguous(memory_format=layout).requires_grad_(True)
+
+    def run() -> None:
+        torch.stack([y.sum() for y in conv_norms(ops, F.leaky_relu(x, SLOPE))]).sum().backward()
+
+    run()
+    return 1000 * median_seconds(run, device, repeats)
 
 
 def forward_counting(module: nn.Module, x: torch.Tensor) -> tuple[Any, int]:
@@ -147,14 +195,19 @@ class CostTable:
                 self.entries = saved["entries"]
         self.measured = 0  # entries measured by this table (not read from the cache)
 
-    def get(self, name: str, shape: tuple[int, ...], stride: int) -> tuple[float, int]:
-        """(ms, bytes) of op `name` at this site, measured once."""
+    def get(self, name: str, shape: tuple[int, ...], stride: int, together: int = 1) -> tuple[float, int]:
+        """(ms, bytes) of op `name` at this site, measured once; with `together` = k > 1, the ms of k `conv3` edges
+        reading it run as one convolution (bytes not counted: 0)."""
         if name == ZERO:
             return 0.0, 0
-        key = f"{name}|{'x'.join(map(str, shape))}|s{stride}|{'cl' if self.channels_last else 'c'}"
+        key = (f"{name}{f'x{together}' if together > 1 else ''}|{'x'.join(map(str, shape))}|s{stride}|"
+               f"{'cl' if self.channels_last else 'c'}")
         if key not in self.entries:
-            measured_ms, measured_bytes = measure_op(name, shape, stride, self.device, self.channels_last, self.repeats)
-            self.entries[key] = [round(measured_ms, 4), measured_bytes]
+            if together > 1:
+                measured = [measure_fused(together, shape, stride, self.device, self.channels_last, self.repeats), 0]
+            else:
+                measured = list(measure_op(name, shape, stride, self.device, self.channels_last, self.repeats))
+            self.entries[key] = [round(measured[0], 4), int(measured[1])]
             self.measured += 1
         ms, memory = self.entries[key]
         return float(ms), int(memory)
@@ -169,13 +222,15 @@ class CostTable:
 class SpaceCost:
     """Per decision label, (ms, bytes) of each candidate summed over the label's edges; for one space's settings,
     patch and batch on one device. Once calibrated (`calibrate`), a step takes `fixed_ms + scale × Σ op ms`: `fixed`
-    is what the edges do not cover, `scale` how ops timed alone relate to the same ops inside a network."""
+    is what the edges do not cover, `scale` how ops timed alone relate to the same ops inside a network; `fusion`
+    what running a state's `conv3` edges together saves."""
 
     choices: tuple[Choice, ...]
     ops: dict[str, list[tuple[float, int]]]
     fixed_ms: float = 0.0
     fixed_bytes: int = 0
     scale: float = 1.0
+    fusion: tuple[Fusion, ...] = ()
 
     def active_share(self) -> dict[str, float]:
         """Per op decision, the share of architectures in which its edge exists when inputs are chosen uniformly."""
@@ -198,6 +253,7 @@ class SpaceCost:
             if isinstance(c, OpChoice) and c.label not in inactive:
                 op_ms, op_bytes = self.ops[c.label][c.candidates.index(values[c.label])]
                 ms, memory = ms + op_ms, memory + int(op_bytes)
+        ms -= sum(f.saving(values, inactive) for f in self.fusion)
         return self.fixed_ms + self.scale * ms, memory
 
     def bound_ms(self, pick: Callable[[list[float]], float]) -> float:
@@ -218,7 +274,8 @@ class SpaceCost:
         return max(wanted, (self.bound_ms(min) + self.bound_ms(statistics.fmean)) / 2)
 
     def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Expected step time (ms) under per-decision candidate probabilities (differentiable in them)."""
+        """Expected step time (ms) under per-decision candidate probabilities (differentiable in them); edge by edge,
+        without what fused `conv3` edges save (a bound from above: their saving depends on the ops drawn together)."""
         share = self.active_share()
         terms = [share[label] * (p * torch.tensor([ms for ms, _ in self.ops[label]], device=p.device)).sum()
                  for label, p in probabilities.items() if label in self.ops]
@@ -232,11 +289,19 @@ def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Se
     choices = tuple(sp.choices(**settings))
     candidates = {c.label: c.candidates for c in choices if isinstance(c, OpChoice)}
     ops = {label: [(0.0, 0)] * len(names) for label, names in candidates.items()}
-    for site in sites(space, settings, patch, batch):
+    found = sites(space, settings, patch, batch)
+    for site in found:
         ops[site.label] = [(ms + m, b + mb) for (ms, b), (m, mb) in zip(ops[site.label],
                            (table.get(name, site.shape, site.stride) for name in candidates[site.label]))]
+    fusion = []
+    for source in sorted({s.source for s in found}):
+        edges = [s for s in found if s.source == source and FUSED in candidates[s.label]]
+        if len(edges) > 1:  # one shape and stride: the edges read one tensor
+            one = table.get(FUSED, edges[0].shape, edges[0].stride)[0]
+            fusion.append(Fusion(tuple(s.label for s in edges), tuple(
+                k * one - table.get(FUSED, edges[0].shape, edges[0].stride, together=k)[0] for k in range(2, len(edges) + 1))))
     table.save()
-    return SpaceCost(choices, ops)
+    return SpaceCost(choices, ops, fusion=tuple(fusion))
 
 
 def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
@@ -292,7 +357,7 @@ def calibrate(cost: SpaceCost, space: str, settings: dict[str, Any], patch: Sequ
         rows.append({"measured_ms": round(ms, 2), "ops_ms": round(ops_ms, 2), "measured_bytes": memory, "ops_bytes": ops_bytes})
     fixed_ms, scale = fit_line([r["ops_ms"] for r in rows], [r["measured_ms"] for r in rows])
     fixed_bytes = statistics.median(r["measured_bytes"] - r["ops_bytes"] for r in rows)
-    return SpaceCost(cost.choices, cost.ops, fixed_ms, int(max(0, fixed_bytes)), scale), rows
+    return dataclasses.replace(cost, fixed_ms=fixed_ms, fixed_bytes=int(max(0, fixed_bytes)), scale=scale), rows
 
 
 def fit_line(ops: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
@@ -337,7 +402,9 @@ def search_cost(ws: Workspace, run: Path, cfg: SearchConfig, plan: Plan, setting
         record = read_json(files.cost)
         choices = tuple(space.choices(**record["settings"]))
         ops = {label: [(float(ms), int(b)) for ms, b in rows] for label, rows in record["ops"].items()}
-        return SpaceCost(choices, ops, record["fixed_ms"], record["fixed_bytes"], record.get("scale", 1.0)), record["target_ms"], record
+        fusion = tuple(Fusion(tuple(f["labels"]), tuple(f["saving_ms"])) for f in record.get("fusion", []))
+        return (SpaceCost(choices, ops, record["fixed_ms"], record["fixed_bytes"], record.get("scale", 1.0), fusion),
+                record["target_ms"], record)
     t0 = time.perf_counter()
     width = cfg.cost_width or TRAIN_PRESETS.get(cfg.preset, {}).get("width") or settings["channels"]
     at = {**settings, "channels": int(width)}
@@ -351,7 +418,8 @@ def search_cost(ws: Workspace, run: Path, cfg: SearchConfig, plan: Plan, setting
               "uniform_ms": round(cost.bound_ms(statistics.fmean), 2),
               "fixed_ms": round(cost.fixed_ms, 2), "fixed_bytes": cost.fixed_bytes, "scale": round(cost.scale, 4), "calibration": rows,
               "measured_entries": table.measured, "seconds": round(time.perf_counter() - t0, 1),
-              "ops": {label: [[round(ms, 4), b] for ms, b in values] for label, values in cost.ops.items()}}
+              "ops": {label: [[round(ms, 4), b] for ms, b in values] for label, values in cost.ops.items()},
+              "fusion": [{"labels": list(f.labels), "saving_ms": [round(ms, 4) for ms in f.saving_ms]} for f in cost.fusion]}
     run.mkdir(parents=True, exist_ok=True)
     write_json(files.cost, record)
     return cost, record["target_ms"], record

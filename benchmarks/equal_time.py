@@ -1,0 +1,109 @@
+"""Networks trained for the same wall clock on this machine, scored on fold 0's validation cases (issue 23).
+
+Each network (`--arch` files, named by their file's stem, and MONAI's UNet, `monai_unet`) trains with the recipe
+of search_signal.py (Dice + CE, Adam 1e-3, batch 2, the plan's patch, plateau schedule, `--width` stem channels,
+last weights, nothing selected on any case) for `--minutes` of wall clock — it stops before the 50-step epoch that
+would cross them — once per `--train-seeds` seed; fold 0's validation cases are then predicted from their original
+files and scored there. Run the networks in lanes side by side (`--only NAME`, one torch thread each) so that each
+meets the machine as the others do; `--report` prints each network's steps, minutes and Dice, and its paired
+per-case Wilcoxon against the UNet per training seed and over the seeds' mean per case.
+
+    cd benchmarks
+    OMP_NUM_THREADS=1 ../.venv/bin/python equal_time.py --dataset la --out OUT --minutes 15 --arch A.json --only monai_unet &
+    OMP_NUM_THREADS=1 ../.venv/bin/python equal_time.py --dataset la --out OUT --minutes 15 --arch A.json --only A
+    ../.venv/bin/python equal_time.py --dataset la --out OUT --minutes 15 --arch A.json --report
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import header, paired, read_log
+from real_data import DATASETS, case_dice, prepare
+from search_signal import run_training
+
+from segnas.data.plan import load_plan
+from segnas.networks.baselines import baseline_architecture
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.workspace import Workspace
+
+BASELINE = "monai_unet"
+
+
+def networks(out: Path, archs: list[Path]) -> dict[str, Path]:
+    """name → arch.json: MONAI's UNet for the plan, then each `--arch` file by its stem."""
+    path = out / "baselines" / f"{BASELINE}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        baseline_architecture(BASELINE, load_plan(Workspace(out / "work"))).save(path)
+    return {BASELINE: path, **{a.stem: a for a in archs}}
+
+
+def trained(out: Path, name: str, seed: int, minutes: float) -> dict[str, Any] | None:
+    """A finished training's steps, training minutes, seconds per step and per-case Dice (None: not finished)."""
+    folder = out / "train" / f"{name}_seed{seed}"
+    run, metrics = folder / "runs" / f"{minutes:g}min", folder / "predictions" / f"{minutes:g}min" / "metrics.json"
+    if not metrics.is_file():
+        return None
+    log = read_log(run / "log.jsonl")
+    steps = sum(r.get("steps", read_json(run / "config.json")["steps_per_epoch"]) for r in log)
+    seconds = sum(r["seconds"] for r in log)
+    return {"steps": steps, "minutes": seconds / 60, "s_per_step": seconds / steps, "cases": case_dice(read_json(metrics))}
+
+
+def report(out: Path, names: list[str], seeds: list[int], minutes: float) -> dict[str, Any]:
+    """Every finished network beside the UNet: per seed, and over the seeds' mean per case."""
+    rows = {n: {s: r for s in seeds if (r := trained(out, n, s, minutes))} for n in names}
+    print(header(f"equal wall clock: {minutes:g} min of training each"))
+    print(f"{'network':<28}{'seed':>5}{'steps':>7}{'min':>6}{'s/step':>8}{'Dice':>7}   vs {BASELINE} per case")
+    summary: dict[str, Any] = {"minutes": minutes, "networks": {}}
+    for name, by_seed in rows.items():
+        entry: dict[str, Any] = {"seeds": {}}
+        for s, r in by_seed.items():
+            line = f"{name[-28:]:<28}{s:>5}{r['steps']:>7}{r['minutes']:>6.1f}{r['s_per_step']:>8.3f}{np.mean(list(r['cases'].values())):>7.3f}"
+            vs = paired(rows[BASELINE][s]["cases"], r["cases"]) if name != BASELINE and s in rows[BASELINE] else None
+            if vs:
+                line += f"   {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"
+            print(line)
+            entry["seeds"][s] = {**{k: v for k, v in r.items()}, "vs_unet": vs and {k: v for k, v in vs.items() if k != "diff"}}
+        both = [s for s in by_seed if s in rows[BASELINE]]
+        if name != BASELINE and len(both) > 1:
+            mean = {c: float(np.mean([by_seed[s]["cases"][c] for s in both])) for c in by_seed[both[0]]["cases"]}
+            base = {c: float(np.mean([rows[BASELINE][s]["cases"][c] for s in both])) for c in mean}
+            vs = paired(base, mean)
+            entry["over_seeds"] = {k: v for k, v in vs.items() if k != "diff"}
+            print(f"{name[-28:]:<28}{'mean':>5}{'':>21}{vs['dice'][1]:>7.3f}   {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} "
+                  f"higher, p = {vs['p']:.2g} (seeds {', '.join(map(str, both))}; the UNet {vs['dice'][0]:.3f})")
+        summary["networks"][name] = entry
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", choices=list(DATASETS), default="la")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--minutes", type=float, required=True, help="wall clock of training per network")
+    ap.add_argument("--arch", type=Path, nargs="*", default=[], help="arch.json files to train beside the UNet")
+    ap.add_argument("--train-seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--width", type=int, default=16, help="stem channels of every trained network")
+    ap.add_argument("--only", nargs="*", help="train only these networks (one lane)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--report", action="store_true", help="report what is finished; train nothing")
+    args = ap.parse_args()
+    out = args.out / args.dataset
+    if not args.report:
+        base = prepare(args.dataset, args.out)
+        for name, arch in networks(out, args.arch).items():
+            if args.only and name not in args.only:
+                continue
+            for seed in args.train_seeds:
+                run_training(base, out, name, arch, 10**6, seed, args.width, args.workers, args.minutes)
+    names = list(networks(out, args.arch))
+    write_json(out / f"equal_time_{args.minutes:g}min.json", report(out, names, args.train_seeds, args.minutes))
+
+
+if __name__ == "__main__":
+    main()
