@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--arch", type=Path, nargs="*", default=[], help="arch.json files to train beside the UNet")
     ap.add_argument("--train-seeds", type=int, nargs="*", default=[0])
     ap.add_argument("--width", type=int, default=16, help="stem channels of every trained network")
+    ap.add_argument("--patch", type=int, nargs="*", help="training patch (default: the plan's)")
     ap.add_argument("--only", nargs="*", help="train only these networks (one lane)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--report", action="store_true", help="report what is finished; train nothing")
@@ -100,7 +101,7 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             for seed in args.train_seeds:
-                run_training(base, out, name, arch, 10**6, seed, args.width, args.workers, args.minutes)
+                run_training(base, out, name, arch, 10**6, seed, args.width, args.workers, args.minutes, args.patch)
     names = list(networks(out, args.arch))
     write_json(out / f"equal_time_{args.minutes:g}min.json", report(out, names, args.train_seeds, args.minutes))
 

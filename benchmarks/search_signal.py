@@ -145,12 +145,13 @@ def networks(out: Path, preset: str, seeds: list[int], random: int, tag: str = "
 SPE = 50  # steps per epoch of every training here
 
 
-def recipe(steps: int, seed: int, width: int, workers: int, minutes: float | None = None) -> TrainConfig:
-    """The default recipe for `steps` steps (with `minutes`: at most `steps` within that wall clock), last weights,
-    nothing scored during training."""
+def recipe(steps: int, seed: int, width: int, workers: int, minutes: float | None = None,
+           patch: list[int] | None = None) -> TrainConfig:
+    """The default recipe for `steps` steps (with `minutes`: at most `steps` within that wall clock; `patch`: another
+    patch than the plan's), last weights, nothing scored during training."""
     return make_config(None, {"width": width, "epochs": -(-steps // SPE), "steps_per_epoch": SPE, "val_every": 0,
-                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch", "max_minutes": minutes},
-                       TrainConfig)
+                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch", "max_minutes": minutes,
+                              "patch_size": patch}, TrainConfig)
 
 
 def race_name(tag: str, seed: int, round_: int = 0) -> str:
@@ -182,11 +183,11 @@ def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args:
 
 
 def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int,
-                 minutes: float | None = None) -> dict[str, Any]:
+                 minutes: float | None = None, patch: list[int] | None = None) -> dict[str, Any]:
     """Train `arch` with the default recipe for `steps` steps (with `minutes`: as many as that wall clock allows;
     reused when finished), then score fold 0's validation cases."""
     ws = work_copy(base, out / "train" / f"{name}_seed{seed}")  # a work folder each: lanes may train side by side
-    cfg = recipe(steps, seed, width, workers, minutes)
+    cfg = recipe(steps, seed, width, workers, minutes, patch)
     budget = f"{steps}steps" if minutes is None else f"{minutes:g}min"
     run = ws.root / "runs" / budget
     if not (run / "summary.json").is_file():

@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from segnas.nas.arch import InputChoice, OpChoice
-from segnas.nas.cost import (CostTable, Fusion, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites,
-                             space_cost)
+from segnas.nas.cost import CostTable, Fusion, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites, space_cost
 from segnas.nas.spaces import SPACES, get_space
 from segnas.nas.spaces.mixed import MixedEdge
 from segnas.nas.strategies import STRATEGIES, Evaluation, get_strategy
