@@ -64,8 +64,21 @@ def test_a_step_is_predicted_with_what_a_states_conv3_edges_save_when_two_or_mor
     assert cost.predict({"n/e0": "conv3", "n/e1": "conv3", "n/e2": "conv3", "n/inputs": kept})[0] == 10.0 + 2 * (8.0 - 3.0)
     everything = ["in0", "in1", "node0"]  # (an input choice of k = 3 keeps them all)
     assert cost.predict({"n/e0": "conv3", "n/e1": "conv3", "n/e2": "conv3", "n/inputs": everything})[0] == 10.0 + 2 * (12.0 - 5.0)
-    p = {label: torch.tensor([1.0, 0.0, 0.0]) for label in ops}
-    assert float(cost.expected_ms(p)) > cost.predict({label: "conv3" for label in ops} | {"n/inputs": everything})[0]
+    # expected: each edge kept 2/3 of the time, independently; 2 of 3 kept w.p. 3·(2/3)²·(1/3), 3 of 3 w.p. (2/3)³
+    p = {label: torch.tensor([1.0, 0.0, 0.0], requires_grad=True) for label in ops}
+    expected = cost.expected_ms(p)
+    assert float(expected.detach()) == pytest.approx(10.0 + 2 * (3 * 2 / 3 * 4.0 - (4 / 9 * 3.0 + 8 / 27 * 5.0)))
+    expected.backward()
+    assert all(q.grad is not None for q in p.values())
+
+
+def test_the_expected_step_of_a_tied_decision_counts_its_edges_fused_all_together() -> None:
+    ops = {"c/op": [(12.0, 0), (3.0, 0)]}  # three edges of one cell type, 4 ms each as conv3
+    cost = SpaceCost((OpChoice("c/op", ("conv3", "b")),), ops, fixed_ms=10.0, scale=2.0,
+                     fusion=(Fusion(("c/op", "c/op", "c/op"), (3.0, 5.0)),))
+    assert cost.predict({"c/op": "conv3"})[0] == 10.0 + 2 * (12.0 - 5.0)
+    assert float(cost.expected_ms({"c/op": torch.tensor([1.0, 0.0])})) == pytest.approx(10.0 + 2 * (12.0 - 5.0))
+    assert float(cost.expected_ms({"c/op": torch.tensor([0.5, 0.5])})) == pytest.approx(10.0 + 2 * (7.5 - 2.5))
 
 
 def test_the_table_measures_each_op_once_and_keeps_it_per_device(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import math
 import platform
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,19 @@ class Fusion:
         """What this state's edges save in the architecture with these values (ms, before `scale`)."""
         k = sum(values[label] == FUSED and label not in inactive for label in self.labels)
         return self.saving_ms[k - 2] if k >= 2 else 0.0
+
+    def expected_saving(self, fused: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The expected saving when each decision's edges are `conv3` with probability `fused[label]` (those missing:
+        never), decisions drawn independently; the edges of one decision (tied) are `conv3` all together."""
+        count = torch.ones(1)  # count[k]: probability that k of the edges are conv3
+        for label, edges in Counter(self.labels).items():
+            q = fused.get(label)
+            if q is None:
+                continue
+            count = count.to(q.device)
+            count = torch.cat([count * (1 - q), count.new_zeros(edges)]) + torch.cat([count.new_zeros(edges), count * q])
+        saving = torch.tensor([0.0, 0.0, *self.saving_ms], device=count.device)
+        return (count * saving[: len(count)]).sum()
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
@@ -274,13 +288,20 @@ class SpaceCost:
         return max(wanted, (self.bound_ms(min) + self.bound_ms(statistics.fmean)) / 2)
 
     def expected_ms(self, probabilities: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Expected step time (ms) under per-decision candidate probabilities (differentiable in them); edge by edge,
-        without what fused `conv3` edges save (a bound from above: their saving depends on the ops drawn together)."""
+        """Expected step time (ms) under per-decision candidate probabilities (differentiable in them), with the
+        expected saving of fused `conv3` edges (`expected_saving`)."""
         share = self.active_share()
         terms = [share[label] * (p * torch.tensor([ms for ms, _ in self.ops[label]], device=p.device)).sum()
                  for label, p in probabilities.items() if label in self.ops]
+        terms += [-f.expected_saving(self.fused_probability(probabilities, share)) for f in self.fusion]
         total = torch.stack(terms).sum() if terms else torch.zeros(())
         return self.fixed_ms + self.scale * total
+
+    def fused_probability(self, probabilities: dict[str, torch.Tensor], share: dict[str, float]) -> dict[str, torch.Tensor]:
+        """Per op decision, the probability that its edge exists and is `conv3`."""
+        candidates = {c.label: c.candidates for c in self.choices if isinstance(c, OpChoice)}
+        return {label: share[label] * p[candidates[label].index(FUSED)] for label, p in probabilities.items()
+                if FUSED in candidates.get(label, ())}
 
 
 def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int) -> SpaceCost:
