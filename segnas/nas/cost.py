@@ -70,17 +70,14 @@ class Fusion:
         k = sum(values[label] == FUSED and label not in inactive for label in self.labels)
         return self.saving_ms[k - 2] if k >= 2 else 0.0
 
-    def expected_saving(self, fused: dict[str, torch.Tensor]) -> torch.Tensor:
+    def expected_saving(self, fused: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
         """The expected saving when each decision's edges are `conv3` with probability `fused[label]` (those missing:
         never), decisions drawn independently; the edges of one decision (tied) are `conv3` all together."""
-        count = torch.ones(1)  # count[k]: probability that k of the edges are conv3
+        count = torch.ones(1, device=device)  # count[k]: probability that k of the edges are conv3
         for label, edges in Counter(self.labels).items():
-            q = fused.get(label)
-            if q is None:
-                continue
-            count = count.to(q.device)
-            count = torch.cat([count * (1 - q), count.new_zeros(edges)]) + torch.cat([count.new_zeros(edges), count * q])
-        saving = torch.tensor([0.0, 0.0, *self.saving_ms], device=count.device)
+            if (q := fused.get(label)) is not None:
+                count = torch.cat([count * (1 - q), count.new_zeros(edges)]) + torch.cat([count.new_zeros(edges), count * q])
+        saving = torch.tensor([0.0, 0.0, *self.saving_ms], device=device)
         return (count * saving[: len(count)]).sum()
 
 
@@ -293,7 +290,9 @@ class SpaceCost:
         share = self.active_share()
         terms = [share[label] * (p * torch.tensor([ms for ms, _ in self.ops[label]], device=p.device)).sum()
                  for label, p in probabilities.items() if label in self.ops]
-        terms += [-f.expected_saving(self.fused_probability(probabilities, share)) for f in self.fusion]
+        if terms:  # on the probabilities' device
+            fused = self.fused_probability(probabilities, share)
+            terms += [-f.expected_saving(fused, terms[0].device) for f in self.fusion]
         total = torch.stack(terms).sum() if terms else torch.zeros(())
         return self.fixed_ms + self.scale * total
 
