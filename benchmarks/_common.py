@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: where real data lives, and a header naming machine and date."""
+"""Helpers shared by the benchmark scripts: where real data lives, a header naming machine and date, timing, and
+architectures with every op set to one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from segnas.nas.arch import Architecture
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -105,3 +108,8 @@ def run_isolated(script: str, args: list[str]) -> dict:
     if proc.returncode:
         raise SystemExit(f"{script} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def every_op(arch: Architecture, op: str) -> Architecture:
+    """`arch` with every op decision set to `op` (op decisions' values are names; input decisions' are lists)."""
+    return Architecture(arch.space, arch.settings, {k: op if isinstance(v, str) else v for k, v in arch.values.items()})

@@ -4,7 +4,7 @@
     python benchmarks/cost_model.py --every conv3 --set tie=cell stem_stride=2 ...   # and every-conv3 networks, tied
 
 For each preset's space (scnas → unet, thrifty → nested) with the preset's settings at `--width` stem channels,
-3D, 1 channel in, 2 classes, batch 2: every op of every edge is timed (`segnas.nas.cost`), the fixed part is
+3D, 1 channel in, 2 classes, batch 2: every op of every edge is timed (`segnas.nas.timing`), the fixed part is
 calibrated on 4 random architectures (seeds 0–3: step = fixed + scale × Σ ops), and then `--archs` other random architectures (seeds 100…) are
 built and timed for a whole training step (forward, cross-entropy, backward, Adam). Prints predicted and measured
 milliseconds per architecture, the relative errors, and MONAI UNet's step beside them; `--json` writes the rows.
@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header  # noqa: E402
+from _common import every_op, header  # noqa: E402
 
 from segnas.config import PRESETS, parse_overrides, parse_value  # noqa: E402
 from segnas.data.plan import Plan  # noqa: E402
-from segnas.nas.arch import Architecture  # noqa: E402
-from segnas.nas.cost import CostTable, calibrate, predicted_vs_measured, reference_ms, relative_error, space_cost  # noqa: E402
+from segnas.nas.cost import calibrate, predicted_vs_measured, reference_ms, relative_error, space_cost  # noqa: E402
 from segnas.nas.spaces import get_space  # noqa: E402
+from segnas.nas.timing import CostTable  # noqa: E402
 
 
 def main() -> None:
@@ -69,8 +69,8 @@ def main() -> None:
         for op in [None, *args.every]:
             for i in range(args.archs):
                 arch = space.random(seed=100 + i, **settings)
-                if op:  # op decisions' values are names; input decisions' are lists
-                    arch = Architecture(arch.space, arch.settings, {k: op if isinstance(v, str) else v for k, v in arch.values.items()})
+                if op:
+                    arch = every_op(arch, op)
                 predicted, measured = predicted_vs_measured(cost, arch, args.patch, 2, device)
                 rows.append({"seed": 100 + i, "every": op, "predicted_ms": round(predicted, 1), "measured_ms": round(measured, 1),
                              "error": round(relative_error(predicted, measured), 3), "measured_vs_unet": round(measured / unet, 2)})

@@ -25,21 +25,16 @@ from _common import header, paired, read_log
 from real_data import DATASETS, case_dice, prepare
 from search_signal import run_training
 
-from segnas.data.plan import load_plan
-from segnas.networks.baselines import baseline_architecture
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import Workspace
+from segnas.training.train import baseline_file
 
 BASELINE = "monai_unet"
 
 
 def networks(out: Path, archs: list[Path]) -> dict[str, Path]:
     """name → arch.json: MONAI's UNet for the plan, then each `--arch` file by its stem."""
-    path = out / "baselines" / f"{BASELINE}.json"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        baseline_architecture(BASELINE, load_plan(Workspace(out / "work"))).save(path)
-    return {BASELINE: path, **{a.stem: a for a in archs}}
+    return {BASELINE: baseline_file(Workspace(out / "work"), BASELINE), **{a.stem: a for a in archs}}
 
 
 def trained(out: Path, name: str, seed: int, minutes: float) -> dict[str, Any] | None:
@@ -49,7 +44,7 @@ def trained(out: Path, name: str, seed: int, minutes: float) -> dict[str, Any] |
     if not metrics.is_file():
         return None
     log = read_log(run / "log.jsonl")
-    steps = sum(r.get("steps", read_json(run / "config.json")["steps_per_epoch"]) for r in log)
+    steps = len(log) * read_json(run / "config.json")["steps_per_epoch"]
     seconds = sum(r["seconds"] for r in log)
     return {"steps": steps, "minutes": seconds / 60, "s_per_step": seconds / steps, "cases": case_dice(read_json(metrics))}
 
@@ -68,7 +63,7 @@ def report(out: Path, names: list[str], seeds: list[int], minutes: float) -> dic
             if vs:
                 line += f"   {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"
             print(line)
-            entry["seeds"][s] = {**{k: v for k, v in r.items()}, "vs_unet": vs and {k: v for k, v in vs.items() if k != "diff"}}
+            entry["seeds"][s] = {**r, "vs_unet": vs and {k: v for k, v in vs.items() if k != "diff"}}
         both = [s for s in by_seed if s in rows[BASELINE]]
         if name != BASELINE and len(both) > 1:
             mean = {c: float(np.mean([by_seed[s]["cases"][c] for s in both])) for c in by_seed[both[0]]["cases"]}

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header, measure, run_isolated  # noqa: E402
+from _common import every_op, header, measure, run_isolated  # noqa: E402
 
 from segnas.config import PRESETS, parse_overrides, parse_value  # noqa: E402
 from segnas.data.plan import Plan  # noqa: E402
@@ -49,10 +49,7 @@ def architecture(row: str, patch: list[int], width: int, space_set: dict[str, An
         settings = {**preset["space_settings"], "dims": len(patch), "in_channels": 1, "num_classes": 2, "channels": width,
                     **(space_set or {})}
         arch = get_space(preset["space"]).random(seed=1000, **settings)
-        if op:
-            values = {k: op if isinstance(v, str) else v for k, v in arch.values.items()}  # op decisions are names
-            arch = Architecture(arch.space, arch.settings, values)
-        return arch
+        return every_op(arch, op) if op else arch
     return load_architecture(row)
 
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from segnas.nas.arch import InputChoice, OpChoice
-from segnas.nas.cost import CostTable, Fusion, SpaceCost, calibrate, device_info, predicted_vs_measured, relative_error, sites, space_cost
+from segnas.nas.cost import Fusion, SpaceCost, calibrate, predicted_vs_measured, relative_error, sites, space_cost
 from segnas.nas.spaces import SPACES, get_space
 from segnas.nas.spaces.mixed import MixedEdge
 from segnas.nas.strategies import STRATEGIES, Evaluation, get_strategy
+from segnas.nas.timing import CostTable, device_info
 
 CPU = torch.device("cpu")
 PATCH = {2: [32, 32], 3: [16, 16, 16]}

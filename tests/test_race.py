@@ -276,11 +276,11 @@ def test_the_fallbacks_yardstick_is_the_median_of_seconds_of_steps_not_of_a_few(
     import torch
 
     from segnas.config import TrainConfig, make_config
-    from segnas.nas import cost
+    from segnas.nas import timing
     from segnas.selection.race import YARDSTICK_SECONDS, affordable
 
     asked: list[float] = []
-    monkeypatch.setattr(cost, "median_seconds", lambda fn, device, repeats, least: asked.append(least) or 0.05)
+    monkeypatch.setattr(timing, "median_seconds", lambda fn, device, repeats, least: asked.append(least) or 0.05)
     train_cfg = make_config("darts", {"batch_size": 1, "patch_size": [32, 32]}, TrainConfig)
     ok, steps, ms, _ = affordable(Plan.of(2, 1, 2, [32, 32]), train_cfg, RaceConfig(unit_seconds=10.0, min_unit_steps=100), torch.device("cpu"))
     assert asked == [YARDSTICK_SECONDS] and YARDSTICK_SECONDS >= 2.0
@@ -292,9 +292,9 @@ def test_the_fallbacks_yardstick_trains_what_validating_leaves_of_a_unit_as_the_
 
     import segnas.selection.race as race_module
     from segnas.config import TrainConfig, make_config
-    from segnas.nas import cost
+    from segnas.nas import timing
 
-    monkeypatch.setattr(cost, "median_seconds", lambda fn, device, repeats, least: 0.05)
+    monkeypatch.setattr(timing, "median_seconds", lambda fn, device, repeats, least: 0.05)
     monkeypatch.setattr(race_module, "validation_seconds", lambda *args: 4.0)  # per rung: 3 of 3 rungs in 4 units, 3 s a unit
     train_cfg = make_config("darts", {"batch_size": 1, "patch_size": [32, 32]}, TrainConfig)
     cfg = RaceConfig(unit_seconds=10.0, min_unit_steps=140)

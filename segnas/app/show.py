@@ -102,7 +102,8 @@ def step_cost(arch: Architecture, patch: Sequence[int], cache: Path | None = Non
     """Predicted (cost model) and measured training-step time and activation memory of the found network at `patch`,
     batch 2, on `device`, with MONAI UNet's measured step beside them. Op costs are cached in `cache` if given."""
     from segnas.data.plan import Plan
-    from segnas.nas.cost import COST_BATCH, CostTable, calibrate, reference_ms, space_cost, train_step
+    from segnas.nas.cost import COST_BATCH, calibrate, reference_ms, space_cost
+    from segnas.nas.timing import CostTable, train_step
 
     dev = torch.device(device)
     settings, space = arch.settings, get_space(arch.space)

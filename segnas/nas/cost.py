@@ -1,6 +1,7 @@
 """What an architecture costs on this device: every candidate op of every edge of a space, timed once (forward +
-backward) with its activation memory counted, cached in the work folder; from them, any architecture's training
-step predicted (FBNet's lookup table, ProxylessNAS's expected cost under the architecture distribution).
+backward) with its activation memory counted (`segnas.nas.timing`), cached in the work folder; from them, any
+architecture's training step predicted (FBNet's lookup table, ProxylessNAS's expected cost under the architecture
+distribution).
 
 A decision label is shared by every cell of its type (SCNAS's cells repeat at each level), so the cost of a label's
 op is the sum over the edges that carry the label, each at its own level, width and grid. What the edges do not
@@ -12,34 +13,29 @@ measured per state (`Fusion`) and taken off the prediction of a step.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import platform
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from segnas.config import TRAIN_PRESETS, SearchConfig
 from segnas.data.plan import Plan
 from segnas.nas.arch import ZERO, Architecture, Choice, InputChoice, OpChoice, Pick
 from segnas.nas.spaces import get_space
-from segnas.nas.spaces.mixed import FixedEdge, MixedEdge
-from segnas.nas.spaces.ops import REVISION, SLOPE, ConvNorm, conv_norms
+from segnas.nas.spaces.mixed import MixedEdge
+from segnas.nas.spaces.ops import FUSED
+from segnas.nas.timing import CostTable, train_step, train_step_ms
 from segnas.networks.baselines import baseline_architecture
-from segnas.networks.model import build_network, memory_format, to_device
+from segnas.networks.model import build_network
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RunFolder, Workspace
 
-FORMAT = 1
 COST_BATCH = 2  # the batch costs are measured at: step times scale about linearly with it, ratios hardly
 
 
@@ -52,9 +48,6 @@ class Site:
     shape: tuple[int, ...]
     stride: int
     source: int = 0
-
-
-FUSED = "conv3"  # the op whose edges out of one state a found network runs as one convolution
 
 
 @dataclass(frozen=True)
@@ -79,30 +72,6 @@ class Fusion:
                 count = torch.cat([count * (1 - q), count.new_zeros(edges)]) + torch.cat([count.new_zeros(edges), count * q])
         saving = torch.tensor([0.0, 0.0, *self.saving_ms], device=device)
         return (count * saving[: len(count)]).sum()
-
-
-def device_info(device: torch.device) -> dict[str, Any]:
-    """What a measurement depends on besides the op's name: the device (with its thread count on CPU), torch and
-    the revision of segnas's ops."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
-    return {"device": f"{device.type}:{name}", "threads": torch.get_num_threads() if device.type == "cpu" else None,
-            "torch": torch.__version__, "ops": REVISION}
-
-
-def _cpu_name() -> str:
-    """The CPU's model name (Linux), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cache_name(info: dict[str, Any]) -> str:
-    """File name of the cache of one device: `cost_<hash>.json`."""
-    return "cost_" + hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12] + ".json"
 
 
 def sites(space: str, settings: dict[str, Any], patch: Sequence[int], batch: int) -> list[Site]:
@@ -130,103 +99,6 @@ def sites(space: str, settings: dict[str, Any], patch: Sequence[int], batch: int
             selection[c.label] = Pick([cheap]) if cheap is not None else Pick(list(range(len(c.candidates))))
         net(torch.zeros(batch, settings["in_channels"], *patch), selection)
     return found
-
-
-def measure_op(name: str, shape: tuple[int, ...], stride: int, device: torch.device, channels_last: bool,
-               repeats: int = 3) -> tuple[float, int]:
-    """(milliseconds of forward + backward, bytes kept for backward) of op `name` on an edge reading `shape`."""
-    dims = len(shape) - 2
-    layout = memory_format(dims, channels_last)
-    edge = to_device(FixedEdge("cost", name, shape[1], dims, stride), device, layout)
-    x = torch.randn(shape, device=device).contiguous(memory_format=layout).requires_grad_(True)
-    y, memory = forward_counting(edge, x)
-    y.sum().backward()
-    return 1000 * median_seconds(lambda: edge(x).sum().backward(), device, repeats), memory
-
-
-def measure_fused(k: int, shape: tuple[int, ...], stride: int, device: torch.device, channels_last: bool,
-                  repeats: int = 3) -> float:
-    """Milliseconds of forward + backward of k `conv3` edges reading `shape` run as a found network runs them
-    together (one activation, one convolution of their stacked weights, one norm)."""
-    dims = len(shape) - 2
-    layout = memory_format(dims, channels_last)
-    ops = [cast(ConvNorm, to_device(ConvNorm(shape[1], shape[1], dims, 3, stride), device, layout)) for _ in range(k)]
-    x = torch.randn(shape, device=device).contiguous(memory_format=layout).requires_grad_(True)
-
-    def run() -> None:
-        torch.stack([y.sum() for y in conv_norms(ops, F.leaky_relu(x, SLOPE))]).sum().backward()
-
-    run()
-    return 1000 * median_seconds(run, device, repeats)
-
-
-def forward_counting(module: nn.Module, x: torch.Tensor) -> tuple[Any, int]:
-    """`module(x)` and the bytes it keeps for backward (every saved tensor, and the output): activation memory."""
-    saved = [0]
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        saved[0] += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = module(x)
-    first = y[0] if isinstance(y, (list, tuple)) else y
-    return y, saved[0] + first.numel() * first.element_size()
-
-
-def median_seconds(fn: Callable[[], Any], device: torch.device, repeats: int = 3, least: float = 0.05, most: int = 50) -> float:
-    """Median seconds of `fn()`: at least `repeats` runs, more (up to `most`) until `least` seconds are spent, so that
-    millisecond ops are not timed on one noisy sample."""
-    times: list[float] = []
-    while len(times) < repeats or (sum(times) < least and len(times) < most):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class CostTable:
-    """Measured (ms, bytes) per op, input shape, stride and layout on one device; `WORK/cost/cost_<hash>.json`."""
-
-    def __init__(self, folder: Path | None, device: torch.device, channels_last: bool = True, repeats: int = 3) -> None:
-        self.device, self.channels_last, self.repeats = device, channels_last, repeats
-        self.info = device_info(device)
-        self.path = folder / cache_name(self.info) if folder is not None else None
-        self.entries: dict[str, list[float]] = {}
-        if self.path is not None and self.path.is_file():
-            saved = read_json(self.path)
-            if saved.get("format") == FORMAT and saved.get("info") == self.info:
-                self.entries = saved["entries"]
-        self.measured = 0  # entries measured by this table (not read from the cache)
-
-    def get(self, name: str, shape: tuple[int, ...], stride: int, together: int = 1) -> tuple[float, int]:
-        """(ms, bytes) of op `name` at this site, measured once; with `together` = k > 1, the ms of k `conv3` edges
-        reading it run as one convolution (bytes not counted: 0)."""
-        if name == ZERO:
-            return 0.0, 0
-        key = (f"{name}{f'x{together}' if together > 1 else ''}|{'x'.join(map(str, shape))}|s{stride}|"
-               f"{'cl' if self.channels_last else 'c'}")
-        if key not in self.entries:
-            if together > 1:
-                measured = [measure_fused(together, shape, stride, self.device, self.channels_last, self.repeats), 0]
-            else:
-                measured = list(measure_op(name, shape, stride, self.device, self.channels_last, self.repeats))
-            self.entries[key] = [round(measured[0], 4), int(measured[1])]
-            self.measured += 1
-        ms, memory = self.entries[key]
-        return float(ms), int(memory)
-
-    def save(self) -> None:
-        """Write the cache (atomically), if it has a folder."""
-        if self.path is not None:
-            write_json(self.path, {"format": FORMAT, "info": self.info, "entries": self.entries})
 
 
 @dataclass(frozen=True)
@@ -322,46 +194,6 @@ def space_cost(table: CostTable, space: str, settings: dict[str, Any], patch: Se
                 k * one - table.get(FUSED, edges[0].shape, edges[0].stride, together=k)[0] for k in range(2, len(edges) + 1))))
     table.save()
     return SpaceCost(choices, ops, fusion=tuple(fusion))
-
-
-def train_step(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
-               steps: int = 3, least: float = 0.2) -> tuple[float, int]:
-    """(median milliseconds, activation bytes) of a training step (forward, cross-entropy, backward, Adam) of `net`
-    on inputs of `shape`: at least `steps` steps, more until `least` seconds are spent."""
-    dims = len(shape) - 2
-    layout = memory_format(dims, channels_last)
-    net = to_device(net, device, layout)
-    opt = torch.optim.Adam(net.parameters(), 1e-4)
-    x = torch.randn(shape, device=device).contiguous(memory_format=layout)
-    y = torch.randint(0, num_classes, (shape[0], *shape[2:]), device=device)
-
-    def step() -> int:
-        out, memory = forward_counting(net, x)
-        out = out[0] if isinstance(out, (list, tuple)) else out
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(out, y).backward()
-        opt.step()
-        return memory
-
-    memory = step()
-    return 1000 * median_seconds(step, device, steps, least=least), memory
-
-
-def forward_seconds(net: nn.Module, shape: tuple[int, ...], device: torch.device, channels_last: bool, least: float = 0.2) -> float:
-    """Median seconds of one forward pass of `net` in inference mode (as in validation) on inputs of `shape`
-    (B, C, *S): one pass to warm up, then at least one more, more until `least` seconds are spent."""
-    layout = memory_format(len(shape) - 2, channels_last)
-    net = to_device(net, device, layout).eval()
-    x = torch.randn(shape, device=device).contiguous(memory_format=layout)
-    with torch.inference_mode():
-        net(x)
-        return median_seconds(lambda: net(x), device, repeats=1, least=least)
-
-
-def train_step_ms(net: nn.Module, shape: tuple[int, ...], num_classes: int, device: torch.device, channels_last: bool,
-                  steps: int = 3) -> float:
-    """Median milliseconds of a training step of `net` (`train_step`)."""
-    return train_step(net, shape, num_classes, device, channels_last, steps)[0]
 
 
 def calibrate(cost: SpaceCost, space: str, settings: dict[str, Any], patch: Sequence[int], batch: int, device: torch.device,

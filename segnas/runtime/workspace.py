@@ -149,7 +149,7 @@ class Workspace:
 
     @property
     def costs(self) -> Path:
-        """Folder of measured op costs, one cache file per device (`segnas.nas.cost`)."""
+        """Folder of measured op costs, one cache file per device (`segnas.nas.timing.CostTable`)."""
         return self.root / "cost"
 
     @property

@@ -5,7 +5,7 @@ other trials instead), random draws of the same space and the hand-designed base
 fitted to the dataset at one width and trained with one recipe. Optuna runs the trials and prunes them by successive
 halving (its `SuccessiveHalvingPruner`, η = 2): rung r gives a candidate 2^r time units in all, a unit being the
 same number of seconds for everyone: one epoch of as many steps as the candidate's measured step time
-(`segnas.nas.cost.train_step`) fits in what its rungs' validations leave of it (their time estimated from a timed
+(`segnas.nas.timing.train_step`) fits in what its rungs' validations leave of it (their time estimated from a timed
 forward pass and the windows of the inner cases, spread over the units), so a cheap network trains more steps in the
 same time and a network slow to validate pays for it. The race's minutes are sized for one unit per candidate per rung,
 and it keeps to them: a network of the space goes on to its next rung only if the units the others trained, train, or
@@ -46,7 +46,7 @@ from segnas.data.splits import Fold, load_fold
 from segnas.errors import SegnasError
 from segnas.inference.predict import volume_windows, windows_per_call
 from segnas.nas.arch import Architecture, load_architecture
-from segnas.nas.cost import forward_seconds, train_step
+from segnas.nas.timing import forward_seconds, train_step
 from segnas.networks.baselines import UNET_CHANNELS, baseline_architecture
 from segnas.networks.model import build_network, load_model
 from segnas.runtime.files import read_json, write_json

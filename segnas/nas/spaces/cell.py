@@ -17,7 +17,7 @@ from torch import nn
 
 from segnas.nas.arch import ZERO, Choice, InputChoice, OpChoice, Value, edge_label, inputs_label, module_key, op_label
 from segnas.nas.spaces.mixed import FixedEdge, MixedEdge, Selection
-from segnas.nas.spaces.ops import SLOPE, ActConvNorm, ConvNorm, conv_norms, resize
+from segnas.nas.spaces.ops import FUSED, SLOPE, ActConvNorm, ConvNorm, conv_norms, resize
 
 
 def node_sources(j: int) -> list[str]:
@@ -145,7 +145,7 @@ class Cell(nn.Module):
         def leave(source: str) -> None:
             x, edges = states[source], [(j, cast(FixedEdge, self.edges[key])) for j, key in leaving.get(source, [])]
             act = F.leaky_relu(x, SLOPE) if any(edge.op.preact for _, edge in edges) else x
-            stacked = [(j, edge) for j, edge in edges if edge.name == "conv3"]
+            stacked = [(j, edge) for j, edge in edges if edge.name == FUSED]
             stacked = stacked if len(stacked) > 1 else []
             for (j, _), y in zip(stacked, conv_norms([cast(ConvNorm, edge.op) for _, edge in stacked], act) if stacked else []):
                 arriving[j].append(y)

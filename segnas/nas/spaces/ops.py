@@ -67,6 +67,9 @@ class ConvNorm(nn.Sequential):
                          norm_nd(dims, c_out))
 
 
+FUSED = "conv3"  # the op whose edges out of one state a found network runs as one convolution (`conv_norms`)
+
+
 def conv_norms(ops: list[ConvNorm], x: torch.Tensor) -> list[torch.Tensor]:
     """Each of `ops` (ConvNorms of one input shape, kernel, stride and dilation) applied to the same activated `x`,
     as one convolution of their weights stacked and one norm (instance norm is per channel: stacking changes nothing
