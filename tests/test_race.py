@@ -420,6 +420,67 @@ def test_a_race_after_a_search_by_training_enters_its_fastest_plausible_network_
     assert [load_architecture(quick[f"trial{i}"]).values for i in range(2)] == [others[2], others[0]]
 
 
+def test_a_race_enters_a_network_given_as_a_file_fitted_to_the_dataset(work2d: Path, tmp_path: Path) -> None:
+    """SCNAS's transfer: a network found on a 3D one-channel two-class task races on this 2D task as it is, named by
+    its file, with this dataset's dims, channels and classes and the race's width; a file that cannot race is an
+    error naming it, before anything is written."""
+    from segnas.config import TrainConfig, make_config
+    from segnas.data.plan import load_plan
+    from segnas.errors import SegnasError
+    from segnas.nas.arch import load_architecture
+    from segnas.networks.baselines import baseline_architecture
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection.candidates import make_candidates
+
+    work = copy_work(work2d, tmp_path / "w")
+    run, plan = searched(work), load_plan(Workspace(work))
+    train_cfg = make_config("darts", {"width": 8}, TrainConfig)
+    found_elsewhere = get_space("unet").random(seed=7, dims=3, in_channels=1, num_classes=2, channels=16, depth=2)
+    found_elsewhere.save(tmp_path / "la_found.json")
+    cfg = RaceConfig(samples=0, random=1, baselines=("monai_unet",), given=(str(tmp_path / "la_found.json"),))
+    assert cfg.candidates == 4
+    entered = make_candidates(work, run, plan, train_cfg, cfg, tmp_path / "race")
+    assert set(entered) == {"searched", "random0", "la_found", "monai_unet"}
+    fitted = load_architecture(entered["la_found"])
+    assert fitted.values == found_elsewhere.values
+    assert {k: fitted.settings[k] for k in ("dims", "in_channels", "num_classes", "channels")} == \
+        {"dims": 2, "in_channels": plan.in_channels, "num_classes": plan.num_classes, "channels": 8}
+    assert make_candidates(work, run, plan, train_cfg, cfg, tmp_path / "race") == entered  # kept on resume
+    get_space("unet").random(seed=8, **found_elsewhere.settings).save(tmp_path / "la_found.json")
+    with pytest.raises(SegnasError, match="made without .*la_found.json"):
+        make_candidates(work, run, plan, train_cfg, cfg, tmp_path / "race")
+
+    found_elsewhere.save(tmp_path / "random0.json")
+    baseline_architecture("monai_unet", plan, [32, 32]).save(tmp_path / "unet.json")
+    (tmp_path / "broken.json").write_text("{")
+    for name, error in (("random0", "already has a candidate named 'random0'"), ("unet", "enter it with --baseline monai_unet"),
+                        ("broken", "broken.json.*not valid JSON"), ("missing", "missing.json")):
+        bad = RaceConfig(samples=0, random=1, baselines=(), given=(str(tmp_path / f"{name}.json"),))
+        with pytest.raises(SegnasError, match=error):
+            make_candidates(work, run, plan, train_cfg, bad, tmp_path / f"race_{name}")
+        assert not (tmp_path / f"race_{name}" / "candidates").exists()
+
+
+def test_segnas_race_takes_candidate_files_and_names_one_that_cannot_race(work2d: Path, tmp_path: Path) -> None:
+    work = copy_work(work2d, tmp_path / "w")
+    (tmp_path / "found.json").write_text('{"format_version": 1}')
+    done = race(work, "--candidate", str(tmp_path / "found.json"))
+    assert done.returncode != 0 and "found.json" in done.stderr and "space" in done.stderr, done.stderr[-2000:]
+    assert not (work / "race" / "fold0" / "candidates").exists()
+
+
+def test_a_run_given_a_candidate_needs_minutes_and_a_file_that_can_race_before_any_work(tmp_path: Path) -> None:
+    from segnas.app.pipeline import run_pipeline
+    from segnas.errors import SegnasError
+
+    get_space("unet").random(seed=7, dims=3, in_channels=1, num_classes=2, channels=16, depth=2).save(tmp_path / "found.json")
+    with pytest.raises(SegnasError, match="needs --minutes"):
+        run_pipeline(tmp_path / "no_data", tmp_path / "w", race={"given": (str(tmp_path / "found.json"),)})
+    with pytest.raises(SegnasError, match="gone.json"):
+        run_pipeline(tmp_path / "no_data", tmp_path / "w", minutes=5, race={"given": (str(tmp_path / "gone.json"),)})
+    assert not (tmp_path / "w").exists()
+
+
 def test_a_program_opening_the_storage_beside_the_race_without_its_lock_does_not_stop_it(tmp_path: Path) -> None:
     for attempt in range(4):  # a dashboard or script opening the new file creates Optuna's tables beside the worker
         errors, studies = open_together(f"sqlite:///{tmp_path / f'race{attempt}.db'}", workers=1, outsiders=3)

@@ -199,6 +199,9 @@ def run(
     race_share: Annotated[float, typer.Option("--race-share", min=0.05, max=0.95, help="With --minutes: the race's share.")] = 0.4,
     min_unit_steps: Annotated[int, typer.Option("--min-unit-steps", min=1, help="With --minutes: no search or race unless a race unit gives "
                                                 "MONAI's UNet this many steps on this machine (else it trains for all the minutes).")] = 500,
+    candidates: Annotated[list[Path] | None, typer.Option("--candidate", help="With --minutes: an arch.json that races beside the "
+                                                          "search's networks, named by its file (repeatable): a network found "
+                                                          "on another dataset, fitted to this one (transfer).")] = None,
 ) -> None:
     """Every stage: validate → plan → preprocess → per fold search → train → predict held-out cases → evaluate → CV.
 
@@ -212,7 +215,7 @@ def run(
     searching = parse_overrides(search_settings or []) | ({"minutes": search_minutes} if search_minutes is not None else {})
     run_pipeline(data, work, preset, parse_folds(fold), budgeted_by_default(searching),
                  parse_overrides(train_settings or []), plan_options, force, workers, out, minutes, search_share, race_share,
-                 min_unit_steps)
+                 {"min_unit_steps": min_unit_steps, "given": tuple(str(c) for c in candidates or ())})
 
 
 def print_readings(compared: dict[str, Any]) -> None:

@@ -179,10 +179,11 @@ def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfi
 
 def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: float, shares: tuple[float, float],
                   search_overrides: dict[str, Any], train_overrides: dict[str, Any], force: str | None, con: Console,
-                  min_unit_steps: int = 500) -> Path:
+                  race: dict[str, Any] | None = None) -> Path:
     """One fold of `segnas run --minutes`: a hardware-aware budgeted search, the race, the winner trained on to the
     fold's deadline; or, when the race cannot be afforded (`segnas.selection.race.affordable`), the first baseline
-    trained for all the minutes. Returns the fold's model; the decision and the time of each part go to split.json."""
+    trained for all the minutes. `race`: settings of its `RaceConfig` (`min_unit_steps`, `given`). Returns the fold's
+    model; the decision and the time of each part go to split.json."""
     from segnas.config import TrainConfig, make_config
     from segnas.data.splits import load_fold
     from segnas.selection.race import RaceConfig, affordable, inner_cases, race_device, race_training
@@ -192,7 +193,7 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     split_file = ws.race(fold).split
     split = read_json(split_file) if split_file.is_file() else {}
     train_cfg = make_config(preset, {**race_training(preset, train_overrides), "fold": fold}, TrainConfig)
-    cfg = RaceConfig.for_minutes(race_share * minutes, min_unit_steps=min_unit_steps)
+    cfg = RaceConfig.for_minutes(race_share * minutes, **(race or {}))
     if not split:  # decided once: a resumed run keeps the first run's decision and figures
         ok, steps, ms, validation_s = affordable(plan, train_cfg, cfg, race_device(train_cfg), ws,
                                                  inner_cases(load_fold(ws, fold), cfg))
@@ -307,11 +308,12 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                  search_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None,
                  plan_options: dict[str, Any] | None = None, force: str | None = None, workers: int = 2,
                  console: Console | None = None, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                 race_share: float = RACE_SHARE, min_unit_steps: int = 500) -> dict[str, Any]:
+                 race_share: float = RACE_SHARE, race: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every stage on a dataset; returns the cross-validation summary (also in WORK/predictions/PRESET/cv_summary.json).
 
     With `minutes`, each fold gets that much time in all: `search_share` of it for a budgeted, hardware-aware
-    search, `race_share` for the race, and the race's winner trains on for the rest: it is the fold's model."""
+    search, `race_share` for the race (`race`: settings of its `RaceConfig`), and the race's winner trains on for the
+    rest: it is the fold's model."""
     from segnas.config import TrainConfig, make_config
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
@@ -321,17 +323,24 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                           "for the winner's training (their sum below 1)")
     make_config(preset, {**(search_overrides or {}), "fold": 0})
     make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
+    if (race or {}).get("given"):  # a candidate file that cannot race fails before any work
+        from segnas.selection.candidates import given_architectures
+        from segnas.selection.race import RaceConfig
+
+        if not minutes:
+            raise SegnasError("--candidate races a network beside the search's: it needs --minutes")
+        given_architectures(RaceConfig(given=tuple(race["given"])))
     t0 = time.perf_counter()
     plan = plan_stage(data, ws, force, workers, plan_options or {}, con)
     with work_lock(ws.root):
         return _after_plan(data, ws, plan, preset, folds, search_overrides, train_overrides, force, workers, con, t0,
-                           minutes, search_share, race_share, min_unit_steps)
+                           minutes, search_share, race_share, race)
 
 
 def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Sequence[int] | None,
                 search_overrides: dict[str, Any] | None, train_overrides: dict[str, Any] | None, force: str | None,
                 workers: int, con: Console, t0: float, minutes: float | None = None, search_share: float = SEARCH_SHARE,
-                race_share: float = RACE_SHARE, min_unit_steps: int = 500) -> dict[str, Any]:
+                race_share: float = RACE_SHARE, race: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stages after planning, under the work folder's lock."""
     from segnas.data.preprocess import preprocess_dataset
     from segnas.data.splits import load_splits
@@ -350,7 +359,7 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
         fold = all_folds[f]
         if minutes:
             model_run = minutes_stage(ws, plan, preset, f, minutes, (search_share, race_share), search_overrides or {},
-                                      train_overrides or {}, force, con, min_unit_steps)
+                                      train_overrides or {}, force, con, race)
         else:
             con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
             search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)

@@ -31,6 +31,9 @@ def race_command(
                                                     "steps instead of equal time (a race that repeats exactly).")] = None,
     baselines: Annotated[list[str] | None, typer.Option("--baseline", help="A hand-designed network that enters the race "
                                                        "(repeatable; default: monai_unet and monai_dynunet).")] = None,
+    given: Annotated[list[Path] | None, typer.Option("--candidate", help="An arch.json that races as it is, named by its file "
+                                                     "(repeatable): a network found on another dataset, fitted to this one "
+                                                     "(transfer).")] = None,
     no_baselines: Annotated[bool, typer.Option("--no-baselines", help="Race members of the searched space only.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the samples and of the queue's order; random draw i is the "
                                       "space's draw 1000 + seed + i (seeds at least --random apart draw other networks).")] = 0,
@@ -49,7 +52,7 @@ def race_command(
     train_cfg = make_config(preset, race_training(preset, overrides), TrainConfig)
     entered = () if no_baselines else tuple(baselines) if baselines else RaceConfig.baselines
     cfg = RaceConfig.for_minutes(minutes, rungs=rungs, samples=samples, random=random_draws, unit_epochs=unit_epochs,
-                                 baselines=entered, seed=seed)
+                                 baselines=entered, given=tuple(str(g) for g in given or ()), seed=seed)
     summary = race(work, search, train_cfg, cfg, storage, show_progress=False)
     # the race's own unit: shared among fewer candidates than planned, it is longer than the one planned here
     unit = f"{unit_epochs} epoch(s)" if unit_epochs else f"{summary['unit_seconds']:.0f} s, validation included"

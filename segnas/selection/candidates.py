@@ -1,12 +1,14 @@
 """What enters a race: the search's architecture, the fastest network its trials do not rank below it (a search by
-training's), its best other trials or samples of its final distribution, random draws of its space and the
-hand-designed baselines, each fitted to the dataset and written once as an arch.json."""
+training's), its best other trials or samples of its final distribution, random draws of its space, networks given as
+files (one found on another dataset: SCNAS's transfer) and the hand-designed baselines, each fitted to the dataset and
+written once as an arch.json."""
 
 from __future__ import annotations
 
 import json
 import logging
 import random
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ from segnas.errors import SegnasError
 from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
 from segnas.nas.spaces import get_space
 from segnas.networks.baselines import BASELINES, baseline_architecture
-from segnas.networks.model import fit_architecture
+from segnas.networks.model import check_architecture, fit_architecture
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder
 
@@ -53,17 +55,37 @@ def runners_up(records: list[dict[str, Any]], entered: list[Architecture], n: in
     return out[:n]
 
 
+def given_architectures(cfg: RaceConfig) -> dict[str, tuple[Path, Architecture]]:
+    """name → (file, architecture) of the networks entered as they are (`RaceConfig.given`), named by their file's stem;
+    a name the race gives its own candidates, a repeated one, or a baseline's file is an error naming the file."""
+    taken = {"searched", "fastest", *BASELINES}
+    out: dict[str, tuple[Path, Architecture]] = {}
+    for file in map(Path, cfg.given):
+        name, arch = file.stem, load_architecture(file)
+        if arch.space in BASELINES:
+            raise SegnasError(f"{file}: a hand-designed network ({arch.space}); enter it with --baseline {arch.space}")
+        check_architecture(arch, file)
+        if name in taken or name in out or re.fullmatch(r"(trial|sample|random)\d+", name):
+            raise SegnasError(f"{file}: the race already has a candidate named {name!r}; rename the file")
+        out[name] = (file, arch)
+    return out
+
+
 def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainConfig, cfg: RaceConfig, folder: Path) -> dict[str, Path]:
     """name → arch.json of every candidate, written once into `folder/candidates/` (kept on resume)."""
     if unknown := [name for name in cfg.baselines if name not in BASELINES]:  # before anything is written
         raise SegnasError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}")
     index = RaceFolder(folder).candidates
     found = load_architecture(RunFolder(search_run).arch)
+    given = given_architectures(cfg)
     if index.is_file():
         kept = {name: Path(p) for name, p in read_json(index).items()}
         if load_architecture(kept["searched"]).values != found.values:
             raise SegnasError(f"{folder}: this race was made for another search result than {RunFolder(search_run).arch}; "
                               "remove the folder to race the new one")
+        for name, (path, arch) in given.items():
+            if name not in kept or load_architecture(kept[name]).values != arch.values:
+                raise SegnasError(f"{folder}: this race was made without {path} as it is now; remove the folder to race it")
         return kept
     space = get_space(found.space)
     rng = random.Random(cfg.seed)
@@ -89,6 +111,7 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
         archs[f"sample{i}"] = Architecture(found.space, found.settings, drawn)
     for i in range(cfg.random):
         archs[f"random{i}"] = space.random(seed=cfg.seed + 1000 + i, **found.settings)
+    archs.update({name: arch for name, (_, arch) in given.items()})
     out: dict[str, Path] = {}
     for name, arch in archs.items():
         path = folder / "candidates" / f"{name}.json"

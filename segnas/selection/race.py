@@ -71,6 +71,7 @@ class RaceConfig:
     samples: int = 2  # architectures drawn from the search's final distribution (a search by training: its best other trials)
     random: int = 2  # uniformly random architectures of the space
     baselines: tuple[str, ...] = ("monai_unet", "monai_dynunet")
+    given: tuple[str, ...] = ()  # arch.json files entered as they are, named by their file (a network found on another dataset)
     unit_epochs: int | None = None  # epochs per unit for every candidate (equal steps, not equal time: for tests)
     score_cases: int = 8  # inner cases a rung is scored on (the first of the fold's search_val): validation is in the units
     min_unit_steps: int = 500  # a race whose unit gives the first baseline fewer steps than this is not run (`affordable`)
@@ -78,8 +79,8 @@ class RaceConfig:
 
     @property
     def candidates(self) -> int:
-        """How many candidates enter: the searched architecture, its samples, the random draws, the baselines."""
-        return 1 + self.samples + self.random + len(self.baselines)
+        """How many candidates enter: the searched architecture, its samples, the random draws, the given ones, the baselines."""
+        return 1 + self.samples + self.random + len(self.given) + len(self.baselines)
 
     def validation_share(self, validation_s: float) -> float:
         """Seconds of each unit that validating takes, for a candidate validated in `validation_s` per rung: one that
