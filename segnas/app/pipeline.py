@@ -323,7 +323,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                           "for the winner's training (their sum below 1)")
     make_config(preset, {**(search_overrides or {}), "fold": 0})
     make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
-    if (race or {}).get("given"):  # a candidate file that cannot race fails before any work
+    if race and race.get("given"):  # a candidate file that cannot race fails before any work
         from segnas.selection.candidates import given_architectures
         from segnas.selection.race import RaceConfig
 
