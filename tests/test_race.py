@@ -434,7 +434,7 @@ def test_a_race_enters_a_network_given_as_a_file_fitted_to_the_dataset(work2d: P
 
     work = copy_work(work2d, tmp_path / "w")
     run, plan = searched(work), load_plan(Workspace(work))
-    train_cfg = make_config("darts", {"width": 8}, TrainConfig)
+    train_cfg = make_config("darts", {"width": 8, "patch_size": [32, 32]}, TrainConfig)
     found_elsewhere = get_space("unet").random(seed=7, dims=3, in_channels=1, num_classes=2, channels=16, depth=2)
     found_elsewhere.save(tmp_path / "la_found.json")
     cfg = RaceConfig(samples=0, random=1, baselines=("monai_unet",), given=(str(tmp_path / "la_found.json"),))
@@ -450,11 +450,13 @@ def test_a_race_enters_a_network_given_as_a_file_fitted_to_the_dataset(work2d: P
     with pytest.raises(SegnasError, match="made without .*la_found.json"):
         make_candidates(work, run, plan, train_cfg, cfg, tmp_path / "race")
 
+    get_space("unet").random(seed=7, dims=3, in_channels=1, num_classes=2, channels=16, depth=6).save(tmp_path / "deep.json")
     found_elsewhere.save(tmp_path / "random0.json")
     baseline_architecture("monai_unet", plan, [32, 32]).save(tmp_path / "unet.json")
     (tmp_path / "broken.json").write_text("{")
     for name, error in (("random0", "already has a candidate named 'random0'"), ("unet", "enter it with --baseline monai_unet"),
-                        ("broken", "broken.json.*not valid JSON"), ("missing", "missing.json")):
+                        ("broken", "broken.json.*not valid JSON"), ("missing", "missing.json"),
+                        ("deep", "deep.json: patch .* multiples of \\[64, 64\\]")):
         bad = RaceConfig(samples=0, random=1, baselines=(), given=(str(tmp_path / f"{name}.json"),))
         with pytest.raises(SegnasError, match=error):
             make_candidates(work, run, plan, train_cfg, bad, tmp_path / f"race_{name}")

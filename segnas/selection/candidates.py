@@ -18,7 +18,7 @@ from segnas.errors import SegnasError
 from segnas.nas.arch import ZERO, Architecture, InputChoice, OpChoice, load_architecture
 from segnas.nas.spaces import get_space
 from segnas.networks.baselines import BASELINES, baseline_architecture
-from segnas.networks.model import check_architecture, fit_architecture
+from segnas.networks.model import check_architecture, check_patch, fit_architecture
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.workspace import RaceFolder, RunFolder
 
@@ -87,6 +87,12 @@ def make_candidates(work: Path, search_run: Path, plan: Plan, train_cfg: TrainCo
             if name not in kept or load_architecture(kept[name]).values != arch.values:
                 raise SegnasError(f"{folder}: this race was made without {path} as it is now; remove the folder to race it")
         return kept
+    patch = list(train_cfg.patch_size or plan.patch_size)
+    for path, arch in given.values():  # a network found for other patches may not fit the race's
+        try:
+            check_patch(patch, fit_architecture(arch, plan).settings, arch.space)
+        except SegnasError as e:
+            raise SegnasError(f"{path}: {e}") from None
     space = get_space(found.space)
     rng = random.Random(cfg.seed)
     archs: dict[str, Architecture] = {"searched": found}
