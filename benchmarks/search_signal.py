@@ -146,11 +146,11 @@ SPE = 50  # steps per epoch of every training here
 
 
 def recipe(steps: int, seed: int, width: int, workers: int, minutes: float | None = None,
-           patch: list[int] | None = None) -> TrainConfig:
+           patch: list[int] | None = None, fold: int = 0) -> TrainConfig:
     """The default recipe for `steps` steps (with `minutes`: at most `steps` within that wall clock; `patch`: another
-    patch than the plan's), last weights, nothing scored during training."""
+    patch than the plan's) on `fold`, last weights, nothing scored during training."""
     return make_config(None, {"width": width, "epochs": -(-steps // SPE), "steps_per_epoch": SPE, "val_every": 0,
-                              "seed": seed, "workers": workers, "fold": 0, "init": "scratch", "max_minutes": minutes,
+                              "seed": seed, "workers": workers, "fold": fold, "init": "scratch", "max_minutes": minutes,
                               "patch_size": patch}, TrainConfig)
 
 
@@ -183,19 +183,29 @@ def run_race(base: Workspace, out: Path, preset: str, seed: int, tag: str, args:
 
 
 def run_training(base: Workspace, out: Path, name: str, arch: Path, steps: int, seed: int, width: int, workers: int,
-                 minutes: float | None = None, patch: list[int] | None = None) -> dict[str, Any]:
+                 minutes: float | None = None, patch: list[int] | None = None, fold: int = 0) -> dict[str, Any]:
     """Train `arch` with the default recipe for `steps` steps (with `minutes`: as many as that wall clock allows;
-    reused when finished), then score fold 0's validation cases."""
-    ws = work_copy(base, out / "train" / f"{name}_seed{seed}")  # a work folder each: lanes may train side by side
-    cfg = recipe(steps, seed, width, workers, minutes, patch)
-    budget = f"{steps}steps" if minutes is None else f"{minutes:g}min"
+    reused when finished) on `fold`'s training cases, then score its validation cases."""
+    ws = work_copy(base, training_folder(out, name, seed, fold))  # a work folder each: lanes may train side by side
+    cfg = recipe(steps, seed, width, workers, minutes, patch, fold)
+    budget = budget_name(steps, minutes, fold)
     run = ws.root / "runs" / budget
     if not (run / "summary.json").is_file():
         train(ws.root, arch, cfg, run, resume=(run / "checkpoint.pt").is_file())
     preds = ws.root / "predictions" / budget
     if (preds / "metrics.json").is_file():
         return read_json(preds / "metrics.json")
-    return predict_stage(ws, load_plan(ws), run, load_fold(ws, 0).val, preds, "predict", Console(stderr=True))
+    return predict_stage(ws, load_plan(ws), run, load_fold(ws, fold).val, preds, "predict", Console(stderr=True))
+
+
+def training_folder(out: Path, name: str, seed: int, fold: int = 0) -> Path:
+    """The work folder of a network's training with one seed on one fold (fold 0's without a suffix)."""
+    return out / "train" / (f"{name}_seed{seed}" + (f"_fold{fold}" if fold else ""))
+
+
+def budget_name(steps: int, minutes: float | None, fold: int = 0) -> str:
+    """The run and predictions folder of a training: `1000steps`, `12min`, `60min_fold1` (fold 0's without a suffix)."""
+    return (f"{steps}steps" if minutes is None else f"{minutes:g}min") + (f"_fold{fold}" if fold else "")
 
 
 def decisions_of(arch_path: Path) -> dict[str, Any]:
