@@ -108,17 +108,17 @@ def fold_report(out: Path, names: list[str], seeds: list[int], minutes: float, f
             if vs:
                 line += f"   {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"
             print(line)
-            entry["seeds"][s] = {**r, "vs_unet": vs and {k: v for k, v in vs.items() if k != "diff"}}
+            entry["seeds"][s] = {**r, "vs_unet": vs and strip(vs)}
         both = [s for s in by_seed if s in rows[BASELINE]]
-        if name != BASELINE and len(both) > 1:
+        if name != BASELINE and both:  # per case, the mean over the seeds both trained (one seed: its figures)
             mean = {c: float(np.mean([by_seed[s]["cases"][c] for s in both])) for c in by_seed[both[0]]["cases"]}
             base = {c: float(np.mean([rows[BASELINE][s]["cases"][c] for s in both])) for c in mean}
+            entry["cases"] = (base, mean)
+        if name != BASELINE and len(both) > 1:
             vs = paired(base, mean)
-            entry["over_seeds"], entry["cases"] = strip(vs), (base, mean)
+            entry["over_seeds"] = strip(vs)
             print(f"{name[-28:]:<28}{'mean':>5}{'':>21}{vs['dice'][1]:>7.3f}   {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} "
                   f"higher, p = {vs['p']:.2g} (seeds {', '.join(map(str, both))}; the UNet {vs['dice'][0]:.3f})")
-        elif name != BASELINE and len(both) == 1:
-            entry["cases"] = (rows[BASELINE][both[0]]["cases"], by_seed[both[0]]["cases"])
         summary["networks"][name] = entry
     return summary
 
