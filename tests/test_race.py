@@ -253,14 +253,18 @@ def test_the_winner_trains_on_to_a_total_time_and_no_further(work2d: Path, tmp_p
 @pytest.mark.slow
 def test_run_with_minutes_too_few_for_a_race_trains_the_baseline_for_all_of_them(synth2d: Path, tmp_path: Path) -> None:
     work = tmp_path / "w"
+    get_space("unet").random(seed=7, dims=2, in_channels=1, num_classes=2, channels=8, depth=2).save(tmp_path / "found.json")
     args = [sys.executable, "-m", "segnas", "run", str(synth2d), "--work", str(work), "--fold", "0", "--num-folds", "2",
-            "--minutes", "0.3", "--train-set", "workers=0", "--train-set", "width=8", "--workers", "1", "--min-unit-steps", "1000000"]
+            "--minutes", "0.3", "--train-set", "workers=0", "--train-set", "width=8", "--workers", "1", "--min-unit-steps", "1000000",
+            "--candidate", str(tmp_path / "found.json")]
     done = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     split = json.loads((work / "race" / "fold0" / "split.json").read_text())
     assert split["fallback"] == "monai_unet" and "too few" in split["reason"] and "no search and no race" in done.stdout
+    assert "not raced: found" in " ".join(done.stdout.split())  # the user's candidate is not dropped in silence
     assert split["baseline_validation_s"] > 0  # the race's unit holds validation: so does the yardstick's
-    needed = RaceConfig(min_unit_steps=10**6).minutes_affordable(split["baseline_ms_per_step"], split["baseline_validation_s"]) / RACE_SHARE
+    cfg = RaceConfig(min_unit_steps=10**6, given=(str(tmp_path / "found.json"),))  # the candidate counts in the race's size
+    needed = cfg.minutes_affordable(split["baseline_ms_per_step"], split["baseline_validation_s"]) / RACE_SHARE
     assert f"a race runs from about {needed:.0f} min" in split["reason"]
     assert not list((work / "runs").glob("search_*"))  # nothing searched
     log = [json.loads(line) for line in (work / "runs" / "minutes_monai_unet_fold0" / "log.jsonl").read_text().splitlines()]

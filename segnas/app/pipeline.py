@@ -208,8 +208,10 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         ws.race(fold).root.mkdir(parents=True, exist_ok=True)
         write_json(split_file, split)
     if split.get("fallback"):
+        given = [Path(p).stem for p in cfg.given]  # a user's --candidate files race only where a race runs
+        unraced = f"; not raced: {', '.join(given)} (race them with `segnas race --candidate` given more minutes)" if given else ""
         con.print(f"[bold yellow]no search and no race:[/] {split['reason']}; {split['fallback']} trains for all {minutes:g} "
-                  "minutes instead (give more minutes, or a GPU, to search)")
+                  f"minutes instead (give more minutes, or a GPU, to search){unraced}")
         return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
     searching = budgeted_search(plan, preset, search_overrides, search_share * minutes, train_cfg.width)
     coarse = " (cells on half the grid: stem_stride 2)" if searching.get("space_settings.stem_stride") == DEFAULT_STEM_STRIDE else ""
