@@ -6,7 +6,8 @@ last weights, nothing selected on any case) for `--minutes` of wall clock — it
 would cross them — once per `--train-seeds` seed and `--folds` fold (default 0); each fold's validation cases are then predicted from
 their original files and scored there. Run the networks in lanes side by side (`--only NAME`, one torch thread each) so that each
 meets the machine as the others do; `--report` prints each network's steps, minutes and Dice, and its paired
-per-case Wilcoxon against the UNet per training seed and over the seeds' mean per case.
+per-case Wilcoxon against the UNet per training seed and over the seeds' mean per case, and draws each network's
+cases against the UNet's (`equal_time_{M}min[_foldsF…].png`).
 
     cd benchmarks
     OMP_NUM_THREADS=1 ../.venv/bin/python equal_time.py --dataset la --out OUT --minutes 15 --arch A.json --only monai_unet &
@@ -26,7 +27,7 @@ from _common import header, paired, read_log
 from real_data import DATASETS, case_dice, prepare
 from search_signal import budget_name, run_training, training_folder
 
-from segnas.runtime.files import read_json, write_json
+from segnas.runtime.files import atomic_path, read_json, write_json
 from segnas.runtime.workspace import Workspace
 from segnas.training.train import baseline_file
 
@@ -51,11 +52,14 @@ def trained(out: Path, name: str, seed: int, minutes: float, fold: int = 0) -> d
 
 
 def report(out: Path, names: list[str], seeds: list[int], minutes: float, folds: list[int] | None = None,
-           group: str | None = None) -> dict[str, Any]:
+           group: str | None = None, figure: Path | None = None) -> dict[str, Any]:
     """Every finished network beside the UNet: per fold and seed, over the seeds' mean per case, and with several
-    `folds` over all their validation cases (and per `group`, a regex naming the patient, the mean of its cases)."""
+    `folds` over all their validation cases (and per `group`, a regex naming the patient, the mean of its cases);
+    with `figure`, each network's cases against the UNet's drawn there."""
     folds = folds or [0]
     summary: dict[str, Any] = {f"fold{f}": fold_report(out, names, seeds, minutes, f) for f in folds}
+    if figure is not None:
+        plot_cases({f: summary[f"fold{f}"]["networks"] for f in folds}, minutes, figure)
     if len(folds) == 1:
         return summary["fold0"] if folds == [0] else summary
     summary["over_folds"] = {}
@@ -73,6 +77,37 @@ def report(out: Path, names: list[str], seeds: list[int], minutes: float, folds:
         summary["over_folds"][name] = entry
         print(line)
     return summary
+
+
+def plot_cases(by_fold: dict[int, dict[str, Any]], minutes: float, path: Path) -> Path | None:
+    """Each network's Dice per case (over its seeds' mean) against the UNet's, a panel per network, a colour per
+    fold; points above the diagonal are cases the network scored higher. None when no network has finished cases."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in next(iter(by_fold.values())) if n != BASELINE and all(f[n].get("cases") for f in by_fold.values())]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names), 4.6), squeeze=False)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.86, wspace=0.3)
+    for ax, name in zip(axes[0], names):
+        base = {c: v for f in by_fold.values() for c, v in f[name]["cases"][0].items()}
+        mine = {c: v for f in by_fold.values() for c, v in f[name]["cases"][1].items()}
+        for i, (fold, networks) in enumerate(by_fold.items()):
+            cases = networks[name]["cases"][1]
+            ax.scatter([base[c] for c in cases], [mine[c] for c in cases], s=22, color=f"C{i}", label=f"fold {fold}")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel=f"{BASELINE}: Dice per case", ylabel=f"{name[-28:]}: Dice per case")
+        vs = paired(base, mine)
+        ax.set_title(f"{minutes:g} min each: {vs['delta']:+.3f} per case,\n{vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}",
+                     fontsize=10)
+        ax.legend(loc="lower right", fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
 
 
 def strip(vs: dict[str, Any]) -> dict[str, Any]:
@@ -147,9 +182,10 @@ def main() -> None:
                 for seed in args.train_seeds:
                     run_training(base, out, name, arch, 10**6, seed, args.width, args.workers, args.minutes, args.patch, fold)
     names = list(networks(out, args.arch))
-    found = report(out, names, args.train_seeds, args.minutes, args.folds, DATASETS[args.dataset]["group"])
     folds = "" if args.folds == [0] else "_folds" + "".join(map(str, args.folds))
-    write_json(out / f"equal_time_{args.minutes:g}min{folds}.json", found)
+    stem = f"equal_time_{args.minutes:g}min{folds}"  # no with_suffix: `12.5min` has a dot of its own
+    found = report(out, names, args.train_seeds, args.minutes, args.folds, DATASETS[args.dataset]["group"], out / f"{stem}.png")
+    write_json(out / f"{stem}.json", found)
 
 
 if __name__ == "__main__":
