@@ -198,6 +198,7 @@ def test_successive_halving_prunes_and_a_killed_race_resumes_without_rerunning(w
     for name, text in logs.items():  # a finished trial is not trained again
         assert (work / "race" / "fold0" / "runs" / name / "log.jsonl").read_text() == text
     assert "winner:" in done.stdout and "2 unit(s)" in done.stdout
+    assert (work / "race" / "fold0" / "race.png").stat().st_size > 0  # the rung table drawn
     shutil.rmtree(work / "race")
 
 
@@ -645,6 +646,22 @@ def test_a_network_of_the_space_that_leads_the_baseline_within_one_standard_erro
     line = winner_line({"winner": "monai_unet", "winner_is_searched": False, "winner_dice": 0.8125, "margin_over_next": -0.0025,
                         "held_back": guard})
     assert "searched led it by +0.003 on 4 inner case(s), within a standard error of 0.013: held back" in line, line
+
+
+def test_the_race_is_drawn_with_every_candidate_to_the_rung_it_reached(tmp_path: Path) -> None:
+    """race.png draws complete, pruned and budget-stopped candidates (one without any rung, one without a timed step)."""
+    import matplotlib.image
+
+    from segnas.runtime.plots import plot_race
+
+    summary = {"rungs": 3, "unit_seconds": 68.6, "winner": "monai_unet", "candidates": {
+        "monai_unet": {"rungs": {"1": 0.53, "2": 0.71, "4": 0.76}, "step_ms": 1089.0},
+        "searched": {"rungs": {"1": 0.47, "2": 0.59, "4": 0.64}, "step_ms": 2344.0},
+        "random0": {"rungs": {"1": 0.36}, "step_ms": 5045.0},
+        "random1": {"rungs": {}, "step_ms": None}}}
+    path = plot_race(summary, {"monai_unet"}, tmp_path / "race.png")
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.05  # a drawn figure, not a blank canvas
 
 
 def test_the_queue_is_drawn_with_the_races_seed() -> None:

@@ -163,6 +163,7 @@ def race_stage(ws: Workspace, fold: int, search_run: Path, train_cfg: TrainConfi
     con.print(f"  {units_line(summary)}")
     winner = summary["winner"]
     con.print(winner_line(summary))
+    con.print(f"  the rung table drawn in {ws.race(fold).figure}")
     t1 = time.perf_counter()
     split = read_json(ws.race(fold).split) if ws.race(fold).split.is_file() else {}
     if "winner_training_minutes" not in split:  # fixed once, so that a resumed run keeps the first deadline

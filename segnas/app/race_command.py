@@ -45,7 +45,7 @@ def race_command(
     Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
-    from segnas.selection.race import RaceConfig, race, race_training
+    from segnas.selection.race import RaceConfig, race, race_folder, race_training
     from segnas.selection.rungs import ranked_rows, units_line, winner_line
 
     overrides: dict[str, Any] = {**parse_overrides(settings or []), "fold": fold, **({"width": width} if width else {})}
@@ -67,5 +67,6 @@ def race_command(
     out.print(units_line(summary))
     if "winner" in summary:
         out.print(winner_line(summary))
+        out.print(f"the rung table: {race_folder(Path(work), fold)}/summary.json, drawn in race.png")
     else:
         out.print("the race is not finished: other workers still run trials; run the same command again to see the result")

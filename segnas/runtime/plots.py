@@ -1,4 +1,4 @@
-"""Plots of a search: losses and Dice over epochs, and each decision's probabilities over epochs."""
+"""Plots of a search (losses and Dice over epochs, each decision's probabilities over epochs), a training and a race."""
 
 from __future__ import annotations
 
@@ -207,6 +207,34 @@ def plot_stakes(stakes: dict[str, dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("score gained over the runner-up (90 % interval)")
     firm = sum(stakes[k]["interval"][0] > 0 for k in stakes)
     ax.set_title(f"What each choice is worth: {firm} of {len(stakes)} beat their runner-up (green)", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_race(summary: dict[str, Any], baselines: set[str], path: Path) -> Path:
+    """`race.png`: each candidate's inner Dice at the rungs it reached (units of equal wall clock, doubling), a
+    hand-designed network dashed, the winner drawn thick, each named with its step time; where a line stops, the
+    halving (or the race's budget) stopped it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.13, top=0.9)
+    rows = sorted(summary["candidates"].items(), key=lambda kv: (-len(kv[1]["rungs"]), -max(kv[1]["rungs"].values(), default=0)))
+    for i, (name, row) in enumerate(rows):
+        units = sorted(int(u) for u in row["rungs"])
+        won = name == summary.get("winner")
+        step = f", {row['step_ms']:.0f} ms/step" if row.get("step_ms") else ""
+        ax.plot(units, [row["rungs"][str(u)] for u in units], "o-" if name not in baselines else "o--", color=f"C{i % 10}",
+                lw=3 if won else 1.4, label=f"{name}{step}{' (winner)' if won else ''}")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([2 ** r for r in range(summary["rungs"])], [str(2 ** r) for r in range(summary["rungs"])])
+    ax.set_xlabel(f"units of {summary['unit_seconds']:.0f} s trained"), ax.set_ylabel("inner Dice")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("The race: inner Dice at each rung (dashed: hand-designed)", fontsize=10)
     out = _save(fig, path)
     plt.close(fig)
     return out

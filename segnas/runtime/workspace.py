@@ -103,6 +103,11 @@ class RaceFolder:
         return self.root / SUMMARY
 
     @property
+    def figure(self) -> Path:
+        """The rung table drawn: each candidate's inner Dice over the units it trained."""
+        return self.root / "race.png"
+
+    @property
     def split(self) -> Path:
         """How `segnas run --minutes` split the fold's time."""
         return self.root / "split.json"

@@ -10,6 +10,7 @@ import numpy as np
 
 from segnas.networks.baselines import BASELINES
 from segnas.runtime.files import write_json
+from segnas.runtime.plots import plot_race
 from segnas.runtime.workspace import RaceFolder
 from segnas.selection.study import ETA
 
@@ -72,6 +73,7 @@ def summarize(study: Any, candidates: dict[str, Path], folder: Path, cfg: RaceCo
                        winner_run=str(RaceFolder(folder).runs / winner), winner_arch=str(candidates[winner]),
                        **({"held_back": guard} if guard else {}))
         write_json(RaceFolder(folder).summary, summary)
+        plot_race(summary, set(BASELINES), RaceFolder(folder).figure)
     return summary
 
 
