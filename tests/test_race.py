@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from segnas.app.pipeline import RACE_SHARE
+from segnas.app.run_report import write_report
 from segnas.data.plan import Plan
 from segnas.nas.spaces import get_space
 from segnas.selection.race import RaceConfig
@@ -224,6 +225,8 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     assert f"{s['units_trained']} of the {s['units_planned']} units planned trained" in done.stdout
     metrics = json.loads((work / "predictions" / "scnas" / "fold0" / "metrics.json").read_text())
     assert metrics["cases"]  # the winner predicted the fold's held-out cases in their original geometry
+    page = write_report(s["winner_run"])  # the winner's page shows the race it won
+    assert (page.parent / "race.png").is_file() and 'src="race.png"' in page.read_text()
     winner_log = (Path(s["winner_run"]) / "log.jsonl").read_text()
     again = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

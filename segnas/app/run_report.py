@@ -1,6 +1,6 @@
 """`segnas report RUN`: one HTML page per run folder, with its PNGs beside it in `RUN/report/` — the run's
-plots (learning curves, decision probabilities, found cells), its summary, the per-case metrics of its
-held-out predictions and overlays of image / reference / prediction on the slice of most reference
+plots (learning curves, decision probabilities, found cells; a race's candidate, the race drawn), its summary, the
+per-case metrics of its held-out predictions and overlays of image / reference / prediction on the slice of most reference
 foreground of the best, median and worst case (the kind of figure the SCNAS paper shows)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from segnas.data.io import read_image, read_label
 from segnas.data.plan import Plan
 from segnas.errors import SegnasError
 from segnas.runtime.files import atomic_path, read_json
-from segnas.runtime.workspace import RunFolder
+from segnas.runtime.workspace import RaceFolder, RunFolder
 
 LOADED_CHECK = """<script>
 window.addEventListener("load", () => {  // for tests in a headless browser: how many images really decoded
@@ -95,6 +95,9 @@ def write_report(run: str | Path, metrics: str | Path | None = None) -> Path:
         summary = read_json(RunFolder(run).summary)
         parts.append("<h2>Summary</h2>" + _table([[html.escape(k), html.escape(str(v))] for k, v in summary.items()], ["", ""]))
     plots = sorted(run.glob("*.png"))
+    raced = RaceFolder(run.parent.parent).figure  # a race's candidate trains in race/fold<F>/runs/<name>
+    if run.parent.name == "runs" and raced.is_file():
+        plots.append(raced)
     if plots:
         parts.append("<h2>Plots</h2>")
         for png in plots:
