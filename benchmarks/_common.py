@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from segnas.nas.arch import Architecture
@@ -48,15 +47,11 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 
 def paired(one: dict[str, float], two: dict[str, float]) -> dict[str, Any]:
-    """Two networks' per-case Dice on the same cases: each mean, the mean difference (two − one), how many cases
-    two wins, and the paired Wilcoxon signed-rank p (1 when every difference is 0)."""
-    from scipy.stats import wilcoxon
+    """Two networks' per-case Dice on the same cases (`segnas.inference.compare.paired`), each mean as `dice`."""
+    from segnas.inference.compare import paired as compared
 
-    cases = sorted(one)
-    diff = [two[c] - one[c] for c in cases]
-    return {"dice": [float(np.mean([d[c] for c in cases])) for d in (one, two)], "delta": float(np.mean(diff)),
-            "wins": int(sum(d > 0 for d in diff)), "cases": len(cases),
-            "p": float(wilcoxon(diff).pvalue) if any(diff) else 1.0, "diff": diff}
+    found = compared(one, two)
+    return {"dice": found.pop("means"), **found}
 
 
 def rss_kib(field: str) -> int:

@@ -18,7 +18,6 @@ cases against the UNet's (`equal_time_{M}min[_foldsF…].png`).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,9 @@ from _common import header, paired, read_log
 from real_data import DATASETS, case_dice, prepare
 from search_signal import budget_name, run_training, training_folder
 
-from segnas.runtime.files import atomic_path, read_json, write_json
+from segnas.inference.compare import by_group
+from segnas.runtime.files import read_json, write_json
+from segnas.runtime.plots import plot_paired
 from segnas.runtime.workspace import Workspace
 from segnas.training.train import baseline_file
 
@@ -81,33 +82,17 @@ def report(out: Path, names: list[str], seeds: list[int], minutes: float, folds:
 
 def plot_cases(by_fold: dict[int, dict[str, Any]], minutes: float, path: Path) -> Path | None:
     """Each network's Dice per case (over its seeds' mean) against the UNet's, a panel per network, a colour per
-    fold; points above the diagonal are cases the network scored higher. None when no network has finished cases."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    fold. None when no network has finished cases."""
     names = [n for n in next(iter(by_fold.values())) if n != BASELINE and all(f[n].get("cases") for f in by_fold.values())]
-    if not names:
-        return None
-    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names), 4.6), squeeze=False)
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.86, wspace=0.3)
-    for ax, name in zip(axes[0], names):
+    panels = []
+    for name in names:
         base = {c: v for f in by_fold.values() for c, v in f[name]["cases"][0].items()}
         mine = {c: v for f in by_fold.values() for c, v in f[name]["cases"][1].items()}
-        for i, (fold, networks) in enumerate(by_fold.items()):
-            cases = networks[name]["cases"][1]
-            ax.scatter([base[c] for c in cases], [mine[c] for c in cases], s=22, color=f"C{i}", label=f"fold {fold}")
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel=f"{BASELINE}: Dice per case", ylabel=f"{name[-28:]}: Dice per case")
+        folds = {c: f"fold {fold}" for fold, f in by_fold.items() for c in f[name]["cases"][1]}
         vs = paired(base, mine)
-        ax.set_title(f"{minutes:g} min each: {vs['delta']:+.3f} per case,\n{vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}",
-                     fontsize=10)
-        ax.legend(loc="lower right", fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+        panels.append({"names": (f"{BASELINE} Dice", f"{name[-28:]} Dice"), "first": base, "second": mine, "colours": folds,
+                       "note": f"{minutes:g} min each: {vs['delta']:+.3f} per case,\n{vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"})
+    return plot_paired(panels, path) if panels else None
 
 
 def strip(vs: dict[str, Any]) -> dict[str, Any]:
@@ -118,15 +103,6 @@ def strip(vs: dict[str, Any]) -> dict[str, Any]:
 def describe(vs: dict[str, Any]) -> str:
     """`0.406 → 0.589, +0.182, 6/10 higher, p = 0.19`."""
     return f"{vs['dice'][0]:.3f} → {vs['dice'][1]:.3f}, {vs['delta']:+.3f}, {vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"
-
-
-def by_group(cases: dict[str, float], pattern: str) -> dict[str, float]:
-    """The mean of each group's cases, a group being what `pattern` finds in the case's name (a patient's frames)."""
-    groups: dict[str, list[float]] = {}
-    for c, v in cases.items():
-        found = re.search(pattern, c)
-        groups.setdefault(found.group(1) if found else c, []).append(v)
-    return {g: float(np.mean(v)) for g, v in groups.items()}
 
 
 def fold_report(out: Path, names: list[str], seeds: list[int], minutes: float, fold: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Commands on predictions and results: predict, postprocess, evaluate, cv, report, export."""
+"""Commands on predictions and results: predict, postprocess, evaluate, cv, compare, report, export."""
 
 from __future__ import annotations
 
@@ -93,6 +93,43 @@ def cv(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Folder wit
     from segnas.inference.evaluate import cross_validation, cv_table
     out.print(cv_table(cross_validation(folder), str(folder)))
     out.print(f"wrote [bold]{folder / 'cv_summary.json'}[/]")
+
+
+@app.command()
+@reports_errors
+def compare(
+    first: Annotated[Path, typer.Argument(metavar="FIRST", help="metrics.json of one model's held-out predictions, or a folder of "
+                                                                  "fold*/metrics.json (e.g. WORK/predictions/scnas).")],
+    second: Annotated[Path, typer.Argument(metavar="SECOND", help="The same for the other model, on the same cases.")],
+    names: Annotated[tuple[str, str] | None, typer.Option("--names", help="What to call the two (default: their paths).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="A regex whose first group names a case's patient (e.g. "
+                                                              "'patient(\\d+)'): also compare per patient, as cases of one "
+                                                              "patient are not independent.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for compare.json and compare.png (default: print only).")] = None,
+) -> None:
+    """Is one model better than another on the same cases? Per class and for the mean foreground Dice: both means,
+    the paired difference (mean, median), the cases each wins, and the Wilcoxon signed-rank p.
+
+    Example: [bold]segnas compare work/la/predictions/unet work/la/predictions/scnas --names unet scnas --out cmp[/]
+    """
+    from segnas.inference.compare import MEAN, compare_results, compare_table, mean_row
+    from segnas.runtime.files import write_json
+    from segnas.runtime.plots import plot_paired
+
+    called = names or (str(first), str(second))
+    summary = compare_results(first, second, group)
+    out.print(compare_table(summary, called))
+    if out_dir is None:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "compare.json", {**summary, "names": list(called)})
+    vs = mean_row(summary)
+    per_case = summary["per_case"]
+    plot_paired([{"names": (f"{called[0]}: {MEAN} Dice", f"{called[1]}: {MEAN} Dice"), "first": {c: v[0] for c, v in per_case.items()},
+                  "second": {c: v[1] for c, v in per_case.items()},
+                  "note": f"{vs['delta']:+.3f} per case (median {vs['median_delta']:+.3f}),\n{vs['wins']}/{vs['cases']} higher, "
+                          f"p = {vs['p']:.2g}"}], out_dir / "compare.png")
+    out.print(f"wrote [bold]{out_dir / 'compare.json'}[/] and compare.png")
 
 
 @app.command()

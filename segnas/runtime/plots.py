@@ -238,3 +238,34 @@ def plot_race(summary: dict[str, Any], baselines: set[str], path: Path) -> Path:
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def plot_paired(panels: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Paired per-case scores, a panel per comparison: each case a point at (first's score, second's score), so that a
+    case above the diagonal is one the second scores higher. A panel: `names` (first, second), `first` and `second`
+    ({case: score in [0, 1]}), optional `colours` ({case: a label, e.g. its fold}, one colour per label) and `note`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.7), squeeze=False)
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.8 if title else 0.86, wspace=0.3)
+    for ax, panel in zip(axes[0], panels):
+        first, second, colours = panel["first"], panel["second"], panel.get("colours") or {}
+        kinds = list(dict.fromkeys(colours.get(c, "") for c in first))
+        for i, kind in enumerate(kinds):
+            cases = [c for c in first if colours.get(c, "") == kind]
+            ax.scatter([first[c] for c in cases], [second[c] for c in cases], s=22, color=f"C{i}", label=kind or None)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        x, y = panel["names"]
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel=f"{x} per case", ylabel=f"{y} per case")
+        if panel.get("note"):
+            ax.set_title(panel["note"], fontsize=10)
+        if any(kinds):
+            ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
