@@ -34,9 +34,11 @@ def _orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def _child(fn: Callable[..., Any], args: tuple[Any, ...], threads: int, work: str, out: str) -> None:
-    """In the child: its share of the threads, the parent's lock, and `fn`'s result written to `out`."""
-    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], threads: int, work: str, out: str, parent: int) -> None:
+    """In the child: its share of the threads, the parent's lock, and `fn`'s result written to `out`. `parent` is
+    the pid that started it, given rather than read here: a parent killed while this child still imported would
+    otherwise be read as the process it was handed to, and the child would never see it gone."""
+    threading.Thread(target=_orphaned, args=(parent,), daemon=True).start()
     torch.set_num_threads(threads)
     borrow(work)
     try:
@@ -60,7 +62,7 @@ def run_side_by_side(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], w
     threads = threads_each(len(calls))
     with tempfile.TemporaryDirectory(prefix="side_by_side_") as tmp:
         outs = [Path(tmp) / f"{i}.json" for i in range(len(calls))]
-        procs = [ctx.Process(target=_child, args=(fn, tuple(args), threads, str(work), str(out)))
+        procs = [ctx.Process(target=_child, args=(fn, tuple(args), threads, str(work), str(out), os.getpid()))
                  for args, out in zip(calls, outs)]
         try:
             for p in procs:
