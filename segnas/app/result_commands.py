@@ -110,7 +110,7 @@ def compare(
     """Is one model better than another on the same cases? Per class and for the mean foreground Dice: both means,
     the paired difference (mean, median), the cases each wins, and the Wilcoxon signed-rank p.
 
-    Example: [bold]segnas compare work/la/predictions/unet work/la/predictions/scnas --names unet scnas --out cmp[/]
+    Example: [bold]segnas compare preds_unet/metrics.json preds_scnas/metrics.json --names unet scnas --out cmp[/]
     """
     from segnas.inference.compare import MEAN, compare_results, compare_table, mean_row
     from segnas.runtime.files import write_json
