@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -257,9 +258,11 @@ def plot_paired(panels: list[dict[str, Any]], path: Path, title: str = "") -> Pa
         for i, kind in enumerate(kinds):
             cases = [c for c in first if colours.get(c, "") == kind]
             ax.scatter([first[c] for c in cases], [second[c] for c in cases], s=22, color=f"C{i}", label=kind or None)
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        scores = [*first.values(), *second.values()]  # the cases' range, to the next 0.05: close scores stay apart
+        lo, hi = max(0.0, math.floor(min(scores) * 20 - 0.5) / 20), min(1.0, math.ceil(max(scores) * 20 + 0.5) / 20)
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
         x, y = panel["names"]
-        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel=f"{x} per case", ylabel=f"{y} per case")
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=f"{x} per case", ylabel=f"{y} per case")
         if panel.get("note"):
             ax.set_title(panel["note"], fontsize=10)
         if any(kinds):
