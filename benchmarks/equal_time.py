@@ -26,7 +26,7 @@ from _common import header, paired, read_log
 from real_data import DATASETS, case_dice, prepare
 from search_signal import budget_name, run_training, training_folder
 
-from segnas.inference.compare import by_group
+from segnas.inference.compare import by_group, paired_panel
 from segnas.runtime.files import read_json, write_json
 from segnas.runtime.plots import plot_paired
 from segnas.runtime.workspace import Workspace
@@ -89,9 +89,7 @@ def plot_cases(by_fold: dict[int, dict[str, Any]], minutes: float, path: Path) -
         base = {c: v for f in by_fold.values() for c, v in f[name]["cases"][0].items()}
         mine = {c: v for f in by_fold.values() for c, v in f[name]["cases"][1].items()}
         folds = {c: f"fold {fold}" for fold, f in by_fold.items() for c in f[name]["cases"][1]}
-        vs = paired(base, mine)
-        panels.append({"names": (f"{BASELINE} Dice", f"{name[-28:]} Dice"), "first": base, "second": mine, "colours": folds,
-                       "note": f"{minutes:g} min each: {vs['delta']:+.3f} per case,\n{vs['wins']}/{vs['cases']} higher, p = {vs['p']:.2g}"})
+        panels.append(paired_panel(base, mine, (f"{BASELINE} Dice", f"{name[-28:]} Dice"), folds, f"{minutes:g} min each: "))
     return plot_paired(panels, path) if panels else None
 
 

@@ -112,7 +112,7 @@ def compare(
 
     Example: [bold]segnas compare preds_unet/metrics.json preds_scnas/metrics.json --names unet scnas --out cmp[/]
     """
-    from segnas.inference.compare import MEAN, compare_results, compare_table, mean_row
+    from segnas.inference.compare import MEAN, compare_results, compare_table, paired_panel
     from segnas.runtime.files import write_json
     from segnas.runtime.plots import plot_paired
 
@@ -123,12 +123,9 @@ def compare(
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "compare.json", {**summary, "names": list(called)})
-    vs = mean_row(summary)
     per_case = summary["per_case"]
-    plot_paired([{"names": (f"{called[0]}: {MEAN} Dice", f"{called[1]}: {MEAN} Dice"), "first": {c: v[0] for c, v in per_case.items()},
-                  "second": {c: v[1] for c, v in per_case.items()},
-                  "note": f"{vs['delta']:+.3f} per case (median {vs['median_delta']:+.3f}),\n{vs['wins']}/{vs['cases']} higher, "
-                          f"p = {vs['p']:.2g}"}], out_dir / "compare.png")
+    plot_paired([paired_panel({c: v[0] for c, v in per_case.items()}, {c: v[1] for c, v in per_case.items()},
+                              (f"{called[0]}: {MEAN} Dice", f"{called[1]}: {MEAN} Dice"))], out_dir / "compare.png")
     out.print(f"wrote [bold]{out_dir / 'compare.json'}[/] and compare.png")
 
 

@@ -64,6 +64,15 @@ def paired(one: dict[str, float], two: dict[str, float]) -> dict[str, Any]:
             "p": float(wilcoxon(diff).pvalue) if any(diff) else 1.0, "diff": diff}
 
 
+def paired_panel(first: dict[str, float], second: dict[str, float], names: tuple[str, str],
+                 colours: dict[str, str] | None = None, prefix: str = "") -> dict[str, Any]:
+    """A panel of `segnas.runtime.plots.plot_paired`: the two models' per-case scores, noted with their paired figures."""
+    vs = paired(first, second)
+    return {"names": names, "first": first, "second": second, "colours": colours,
+            "note": f"{prefix}{vs['delta']:+.3f} per case (median {vs['median_delta']:+.3f}),\n{vs['wins']}/{vs['cases']} higher, "
+                    f"p = {vs['p']:.2g}"}
+
+
 def by_group(cases: dict[str, float], pattern: str) -> dict[str, float]:
     """The mean of each group's cases, a group being what the regex `pattern` (its first group) finds in a case's
     name — a patient's frames or scans, which are not independent cases; a name it does not match is its own group."""

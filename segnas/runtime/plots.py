@@ -241,7 +241,7 @@ def plot_race(summary: dict[str, Any], baselines: set[str], path: Path) -> Path:
     return out
 
 
-def plot_paired(panels: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+def plot_paired(panels: list[dict[str, Any]], path: Path) -> Path:
     """Paired per-case scores, a panel per comparison: each case a point at (first's score, second's score), so that a
     case above the diagonal is one the second scores higher. A panel: `names` (first, second), `first` and `second`
     ({case: score in [0, 1]}), optional `colours` ({case: a label, e.g. its fold}, one colour per label) and `note`."""
@@ -251,7 +251,7 @@ def plot_paired(panels: list[dict[str, Any]], path: Path, title: str = "") -> Pa
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.7), squeeze=False)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.8 if title else 0.86, wspace=0.3)
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.86, wspace=0.3)
     for ax, panel in zip(axes[0], panels):
         first, second, colours = panel["first"], panel["second"], panel.get("colours") or {}
         kinds = list(dict.fromkeys(colours.get(c, "") for c in first))
@@ -267,8 +267,6 @@ def plot_paired(panels: list[dict[str, Any]], path: Path, title: str = "") -> Pa
             ax.set_title(panel["note"], fontsize=10)
         if any(kinds):
             ax.legend(loc="lower right", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
     out = _save(fig, path)
     plt.close(fig)
     return out
