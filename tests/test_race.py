@@ -19,6 +19,7 @@ import pytest
 from segnas.app.pipeline import RACE_SHARE
 from segnas.app.run_report import write_report
 from segnas.data.plan import Plan
+from segnas.errors import SegnasError
 from segnas.nas.spaces import get_space
 from segnas.selection.race import RaceConfig
 from tests.conftest import copy_work
@@ -367,7 +368,7 @@ def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows
     assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {"strategy": "darts", "cost_width": 24}, 2.0, width=16)["cost_width"] == 24
 
 
-def test_a_race_trains_the_searched_networks_as_wide_as_the_unet_they_race() -> None:
+def test_a_race_trains_every_candidate_from_scratch_as_wide_as_the_unet_they_race() -> None:
     from segnas.config import TrainConfig, make_config
     from segnas.networks.baselines import baseline_architecture
     from segnas.selection.race import race_training
@@ -377,6 +378,10 @@ def test_a_race_trains_the_searched_networks_as_wide_as_the_unet_they_race() -> 
     assert race_training("scnas", {})["width"] == unet
     assert race_training("scnas", {"width": 32})["width"] == 32  # --width wins
     assert "width" not in race_training("ronasmis", {})  # no retraining: it keeps the searched width
+    assert make_config("ronasmis", {}, TrainConfig).init == "search"  # RONASMIS fine-tunes the supernet's weights ...
+    assert make_config("ronasmis", race_training("ronasmis", {}), TrainConfig).init == "scratch"  # ... which a race has not
+    with pytest.raises(SegnasError, match="init=search: a race trains every candidate from scratch"):
+        race_training("scnas", {"init": "search"})
 
 
 def test_a_race_of_the_space_alone_draws_other_networks_with_another_seed(work2d: Path, tmp_path: Path) -> None:

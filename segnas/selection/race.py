@@ -108,10 +108,15 @@ def race_folder(work: Path, fold: int) -> Path:
 def race_training(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """The training settings of a race: a preset's retraining width (SCNAS's 68 stem channels, sized for a GPU
     cluster) gives way to MONAI UNet's (16), the network raced against at equal time, unless `overrides` set a
-    width; a preset without a width keeps the searched one."""
+    width; a preset without a width keeps the searched one. Every candidate trains from scratch: the baselines and
+    random draws have no search weights to start from, so RONASMIS's fine-tuning of them (`init` search) cannot race."""
+    if str(overrides.get("init", "scratch")) != "scratch":
+        raise SegnasError(f"init={overrides['init']}: a race trains every candidate from scratch (the baselines and random "
+                          "draws have no search weights to start from); leave init out of the training settings")
+    raced = {**overrides, "init": "scratch"}
     if "width" in overrides or TRAIN_PRESETS.get(preset, {}).get("width") is None:
-        return overrides
-    return {**overrides, "width": UNET_CHANNELS}
+        return raced
+    return {**raced, "width": UNET_CHANNELS}
 
 
 def step_ms(arch: Architecture, plan: Plan, train_cfg: TrainConfig, device: torch.device, least: float = 0.2) -> float:
