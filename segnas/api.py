@@ -38,12 +38,17 @@ def preprocess(work: str | Path, workers: int = 2) -> dict[str, int]:
 def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool = False, placebo: bool = False,
            **settings: Any) -> Path:
     """Search an architecture on a fold's search split; returns the run folder (its `arch.json` is the find).
+    Given `minutes` and no `strategy`, the search by training, as `segnas search` runs it (`default_search`).
     `placebo`: the same search on the fold's training labels shuffled across cases (`WORK/placebo/`); once a search
     and its placebo have both finished, `placebo.json` beside the search's `arch.json` compares them."""
+    from segnas.app.pipeline import default_search
     from segnas.config import make_config
+    from segnas.data.plan import load_plan
+    from segnas.runtime.workspace import Workspace
     from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
-    cfg = make_config(preset, {**settings, "fold": fold})
+    ws = Workspace(Path(work))
+    cfg = make_config(preset, {**default_search(load_plan(ws) if ws.plan.is_file() else None, preset, settings), "fold": fold})
     run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
     control.report(work, cfg)
     return run

@@ -166,7 +166,7 @@ def search_checkpoint(damage: Callable[[Path, Inputs], None], words: str) -> Cal
         run = w / "runs" / "search_thrifty_nested_pcdarts_fold0"
         run.mkdir(parents=True)
         damage(run / "checkpoint.pt", i)
-        return Expect(["search", "--work", str(w), "--preset", "thrifty", "--resume"], run / "checkpoint.pt", words)
+        return Expect(["search", "--work", str(w), "--preset", "thrifty", "--strategy", "pcdarts", "--resume"], run / "checkpoint.pt", words)
     return case
 
 

@@ -192,6 +192,23 @@ def test_the_command_line_budgets_a_search_unless_told_epochs() -> None:
     assert budgeted_by_default({"minutes": "5"})["minutes"] == "5"
 
 
+def test_a_budgeted_search_with_no_strategy_named_searches_by_training() -> None:
+    """What `segnas search` and `segnas run` give a user by default is the search that decides on such budgets."""
+    from segnas.app.pipeline import default_search
+    from segnas.config import budgeted_by_default, make_config
+    from segnas.data.plan import Plan
+
+    la = Plan.of(3, 1, 2, [64, 64, 32])
+    cfg = make_config("scnas", default_search(la, "scnas", budgeted_by_default({})))
+    assert cfg.strategy == "trained" and cfg.space_settings["tie"] == "cell" and cfg.cost_weight == 1.0
+    assert cfg.space_settings["stem_stride"] == 2 and cfg.minutes == 30.0  # the half grid in 3D, as `run --minutes`
+    assert make_config("thrifty", default_search(None, "thrifty", {"minutes": 5})).strategy == "trained"  # no plan yet: full grid
+    assert make_config("scnas", default_search(la, "scnas", {"epochs": 3})).strategy == "gumbel2"  # the paper's schedule
+    named = default_search(la, "scnas", {"minutes": 5, "strategy": "darts"})
+    assert make_config("scnas", named).strategy == "darts" and "space_settings.tie" not in named
+    assert make_config("ronasmis", default_search(la, "ronasmis", {"minutes": 5})).strategy == "enas"  # fine-tunes the supernet
+
+
 @pytest.mark.slow
 def test_scores_through_the_supernet_find_the_candidate_alpha_has_not_moved_to(probe_work: Path) -> None:
     """α barely moves (one epoch of architecture steps at a tiny rate), but the supernet's weights are trained:

@@ -18,8 +18,10 @@ def search(
     work: Work,
     preset: Annotated[str, typer.Option("--preset", "-p", help="scnas, ronasmis, thrifty or darts: a paper's settings.")] = "scnas",
     space: Annotated[str | None, typer.Option("--space", help="Override the preset's space (unet, nested).")] = None,
-    strategy: Annotated[str | None, typer.Option("--strategy", help="Override the preset's strategy (gumbel2, darts, pcdarts, enas; "
-                                                                 "trained: short trainings of whole networks).")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="The strategy: trained (short trainings of whole networks; the "
+                                                                 "default with a budget in minutes, but for ronasmis), or the "
+                                                                 "papers' one-shot gumbel2, darts, pcdarts, enas (the preset's "
+                                                                 "with --epochs).")] = None,
     fold: Annotated[int, typer.Option("--fold", "-f", min=0, help="Cross-validation fold whose training cases are searched on.")] = 0,
     minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="Search budget: the proxy (width, patch) and schedule are chosen from "
                                                                              "steps timed on this device (default 30 unless --epochs is "
@@ -36,13 +38,17 @@ def search(
 ) -> None:
     """Search an architecture on a fold's search split; writes arch.json, a log, plots and checkpoints.
 
-    By default the search fits 30 minutes of this machine and says at the end whether it decided. Once a search and
+    By default the search fits 30 minutes of this machine, trains the networks it proposes briefly (the search by
+    training, hardware-aware: the strategy that decides on such budgets; name another with --strategy, or run the
+    paper's fixed schedule with --epochs) and says at the end whether it decided. Once a search and
     its --placebo (same settings) have both finished, either command compares them and writes placebo.json beside
     the search's arch.json.
 
     Example: [bold]segnas search --work work/la --preset scnas --fold 0 --minutes 60[/]
     """
+    from segnas.app.pipeline import default_search
     from segnas.config import budgeted_by_default, make_config, parse_overrides
+    from segnas.data.plan import load_plan
     from segnas.nas.arch import load_architecture
     from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
@@ -50,7 +56,8 @@ def search(
     overrides.update({k: v for k, v in (("space", space), ("strategy", strategy), ("epochs", epochs), ("minutes", minutes))
                       if v is not None})
     overrides["fold"] = fold
-    cfg = make_config(preset, budgeted_by_default(overrides))
+    ws = Workspace(Path(work))
+    cfg = make_config(preset, default_search(load_plan(ws) if ws.plan.is_file() else None, preset, budgeted_by_default(overrides)))
     run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
     said = load_architecture(RunFolder(run).arch).provenance.get("verdict")  # its words were logged as the search ended
     what = "placebo's architecture (labels shuffled)" if placebo else "found architecture"
@@ -150,7 +157,7 @@ def train(
 ) -> None:
     """Train a found architecture on a fold: wider if asked, for this dataset's channels and classes (transfer).
 
-    Example: [bold]segnas train --work work/la --arch work/la/runs/search_scnas_unet_gumbel2_fold0/arch.json --fold all[/]
+    Example: [bold]segnas train --work work/la --arch work/la/runs/search_scnas_unet_trained_fold0/arch.json --fold all[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides, steps_to_epochs
     from segnas.data.splits import load_splits
@@ -182,7 +189,9 @@ def run(
     num_folds: Annotated[int | None, typer.Option("--num-folds", min=2, help="How many folds the plan makes (default 5, or one per case group when "
                                                                              "there are fewer).")] = None,
     search_minutes: Annotated[float | None, typer.Option("--search-minutes", min=0.1, help="Each fold's search budget in minutes (default 30 unless "
-                                                                                           "--search-set epochs=N).")] = None,
+                                                                                           "--search-set epochs=N): a search by "
+                                                                                           "training unless --search-set strategy=… "
+                                                                                           "(ronasmis: its own).")] = None,
     search_settings: Annotated[list[str] | None, typer.Option("--search-set", help="Search setting KEY=VALUE (repeatable; `segnas settings` lists "
                                                                                    "them).")] = None,
     train_settings: Annotated[list[str] | None, typer.Option("--train-set", help="Training setting KEY=VALUE (repeatable; `segnas settings` lists "

@@ -227,7 +227,22 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
     return race_stage(ws, fold, search_run, train_cfg, cfg, t_fold + minutes * 60, con)
 
 
-def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes: float, width: int | None = None) -> dict[str, Any]:
+def default_search(plan: Plan | None, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The search a user gets without naming a strategy: given a budget in minutes (`minutes` in `overrides`, as
+    `segnas search` and `segnas run` set by default), the hardware-aware search by training of `budgeted_search`, as
+    `segnas run --minutes` runs it: on this CPU the one-shot strategies end such searches near uniform, the search
+    by training decides (BENCHMARKS.md, "ISBI decides with a user's 30 minutes"). With `epochs` (the paper's fixed
+    schedule), with a strategy named, or for a preset whose training starts from the search's shared weights
+    (RONASMIS's `init` search), the preset's own strategy. `plan` None (not planned yet): the full grid."""
+    from segnas.config import TRAIN_PRESETS
+
+    if "minutes" not in overrides or "strategy" in overrides or TRAIN_PRESETS.get(preset, {}).get("init") == "search":
+        return overrides
+    return budgeted_search(plan, preset, overrides, float(overrides["minutes"]))
+
+
+def budgeted_search(plan: Plan | None, preset: str, overrides: dict[str, Any], minutes: float,
+                    width: int | None = None) -> dict[str, Any]:
     """The settings of a budgeted run's search: by training (`DEFAULT_STRATEGY`, one op per cell type where the space
     ties them), hardware-aware (`cost_weight`; trials, or the cost model, at the trained `width`), and in 3D with
     `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600 steps of such networks took
@@ -245,7 +260,7 @@ def budgeted_search(plan: Plan, preset: str, overrides: dict[str, Any], minutes:
         searching = {("strategy_options.width" if cfg.strategy == "trained" else "cost_width"): width, **searching}
     if cfg.strategy == "trained" and "tie" in space.defaults:
         searching = {"space_settings.tie": DEFAULT_TIE, **searching}
-    if plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:
+    if plan is None or plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:
         return searching
     settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes,
                                  **cfg.space_settings, "stem_stride": DEFAULT_STEM_STRIDE})
@@ -365,7 +380,7 @@ def _after_plan(data: Path, ws: Workspace, plan: Plan, preset: str, folds: Seque
                                       train_overrides or {}, force, con, race)
         else:
             con.rule(f"fold {f}: search on {len(fold.search_train)} + {len(fold.search_val)} case(s)")
-            search_run = search_stage(ws, preset, f, search_overrides or {}, force, con)
+            search_run = search_stage(ws, preset, f, default_search(plan, preset, search_overrides or {}), force, con)
             con.rule(f"fold {f}: train on {len(fold.train)} case(s), validate on {len(fold.val)}")
             model_run = train_stage(ws, preset, f, RunFolder(search_run).arch, train_overrides or {}, force, con)
         con.rule(f"fold {f}: predict and evaluate {len(fold.val)} held-out case(s)")

@@ -42,7 +42,7 @@ def race_command(
     """Race the search's architecture against samples of its distribution, random draws and MONAI's UNet and DynUNet
     at equal wall clock; successive halving (Optuna) keeps the better half at each rung.
 
-    Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_gumbel2_fold0 --minutes 60[/]
+    Example: [bold]segnas race --work work/la --search work/la/runs/search_scnas_unet_trained_fold0 --minutes 60[/]
     """
     from segnas.config import TrainConfig, make_config, parse_overrides
     from segnas.selection.race import RaceConfig, race, race_folder, race_training
