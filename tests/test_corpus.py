@@ -497,6 +497,8 @@ CORPUS: dict[str, Callable[[Inputs], Expect]] = {
     "arch.json: nested 100000 deep": arch_text(lambda a: a["settings"].update(extra="BIG"), "[" * 100_000 + "]" * 100_000, "nested too deeply"),
     "search: steps_per_epoch=0": search_setting(["--preset", "scnas", "--set", "steps_per_epoch=0"], "'steps_per_epoch'", "at least 1"),
     "search: warm-up as long as the search": search_setting(["--preset", "thrifty", "--epochs", "5"], "'warmup_epochs'", "no architecture step"),
+    "search: an option its strategy does not take": search_setting(["--preset", "ronasmis", "--set", "strategy_options.trial_steps=2"],
+                                                                   "strategy_options.trial_steps", "strategy 'enas' has no such option"),
     "predict: output folder holds predictions": existing_predictions,
     "predict: output is a dataset's labelsTr": into_labels,
     "checkpoint: a pickle that runs code": model_checkpoint(_code_running, "could run code"),
