@@ -124,9 +124,9 @@ def test_ronasmis_child_keeps_the_shared_weights(work3d: Path, tmp_path: Path) -
     assert any(torch.equal(trained[edge], v) for k, v in state["net"].items() if k.startswith(edge.split(".op.")[0] + ".ops."))
 
 
-def test_init_search_refuses_another_width(work3d: Path, tmp_path: Path) -> None:
-    arch_path = random_arch("unet", tmp_path / "arch.json")
-    with pytest.raises(SegnasError, match="checkpoint"):
+def test_init_search_refuses_a_network_with_no_search_weights_beside_it(work3d: Path, tmp_path: Path) -> None:
+    arch_path = random_arch("unet", tmp_path / "arch.json")  # a drawn network, as a search by training's export: no supernet
+    with pytest.raises(SegnasError, match=r"arch.json: init=search starts from the shared weights .* \(--set init=scratch\)"):
         train(copy_work(work3d, tmp_path / "w"), arch_path, tiny(patch_size=PATCH[3], init="search"), show_progress=False)
 
 

@@ -61,6 +61,10 @@ def run_folder(work: str | Path, cfg: TrainConfig) -> Path:
 def search_weights(arch_path: Path, arch: Architecture) -> torch.nn.Module:
     """The supernet of the search run that wrote `arch_path`, with its trained shared weights."""
     ckpt = RunFolder(arch_path.parent).checkpoint
+    if not ckpt.is_file():
+        raise SegnasError(f"{arch_path}: init=search starts from the shared weights of the one-shot search that found it, and "
+                          f"none is beside it ({ckpt.name} missing: a search by training, a race's or a drawn network has "
+                          "none); train it from scratch (--set init=scratch)")
     state = load_checkpoint(ckpt, "search")
     if state["settings"] != arch.settings:
         raise SegnasError(f"{ckpt}: the search ran with other settings than the network to train "
