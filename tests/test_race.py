@@ -369,7 +369,7 @@ def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows
 
 
 def test_a_race_trains_every_candidate_from_scratch_as_wide_as_the_unet_they_race() -> None:
-    from segnas.config import TrainConfig, make_config
+    from segnas.config import TRAIN_PRESETS, TrainConfig, make_config
     from segnas.networks.baselines import baseline_architecture
     from segnas.selection.race import race_training
 
@@ -380,6 +380,7 @@ def test_a_race_trains_every_candidate_from_scratch_as_wide_as_the_unet_they_rac
     assert "width" not in race_training("ronasmis", {})  # no retraining: it keeps the searched width
     assert make_config("ronasmis", {}, TrainConfig).init == "search"  # RONASMIS fine-tunes the supernet's weights ...
     assert make_config("ronasmis", race_training("ronasmis", {}), TrainConfig).init == "scratch"  # ... which a race has not
+    assert {make_config(p, race_training(p, {}), TrainConfig).init for p in TRAIN_PRESETS} == {"scratch"}  # every preset
     with pytest.raises(SegnasError, match="init=search: a race trains every candidate from scratch"):
         race_training("scnas", {"init": "search"})
 
