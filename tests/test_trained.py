@@ -369,3 +369,63 @@ def test_trials_side_by_side_train_in_processes_of_their_own(work2d: Path, tmp_p
     assert all((run / "trials" / f"trial{t:03d}" / "summary.json").is_file() for t in range(2))
     assert json.loads((run / "reference.json").read_text())["monai_unet_step_ms"] > 0
     assert multiprocessing.active_children() == []  # every trial's process waited for
+
+
+def test_the_trials_patch_is_the_plans_scaled_alike_on_every_axis() -> None:
+    """The proxies a budget chooses from: on LA and ISBI a quarter of the plan's patch is what the searches that
+    decided trained their trials on (64×48×32, 128×128)."""
+    from segnas.nas.spaces import get_space
+    from segnas.selection.trial_budget import proxies
+
+    la = get_space("unet").settings(dims=3, channels=16, tie="cell", stem_stride=2)
+    assert proxies([96, 80, 48], la, "unet") == [[96, 80, 48], [80, 64, 32], [64, 48, 32], [48, 32, 32]]
+    isbi = get_space("unet").settings(dims=2, channels=16, tie="cell")
+    assert proxies([256, 256], isbi, "unet")[2] == [128, 128]
+    tiny = get_space("unet").settings(dims=3, channels=8, depth=3, stem_stride=2)
+    assert proxies([32, 32, 16], tiny, "unet") == [[32, 32, 16]]  # no smaller patch leaves its deepest level two voxels
+
+
+def test_a_budgeted_search_by_training_trains_its_trials_on_the_largest_patch_its_minutes_afford(
+        work3d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps timed in proportion to the patch's voxels: the plan's patch would give 2 trials per candidate, 48³ 4.7,
+    40³ (a quarter, in multiples of 8) 8.2 — the search takes 40³, trains every trial on it, records why, and its placebo (its
+    twin) trains on the same patch without timing again."""
+    from segnas.runtime.workspace import Workspace
+    from segnas.selection import placebo, trial_budget
+    from segnas.selection.trial_budget import FILE, OVERHEAD
+
+    w = copy_work(work3d, tmp_path / "w")
+    edited = json.loads((w / "plan.json").read_text())
+    (w / "plan.json").write_text(json.dumps({**edited, "patch_size": [64, 64, 64]}))
+    minutes = 0.5
+    per_plan = 2.0  # trials per candidate at the plan's patch: 60 × minutes / (OVERHEAD × 150 × step × 7)
+    step_at_plan = 60 * minutes / (OVERHEAD * 150 * 7 * per_plan) * 1000
+    timed: list[list[int]] = []
+
+    def step(arch: Any, plan: Any, train_cfg: Any, device: Any, least: float = 0.2) -> float:
+        timed.append(list(train_cfg.patch_size))
+        return step_at_plan * float(np.prod(train_cfg.patch_size)) / 64**3
+
+    trained_on: list[list[int]] = []
+    fake = fake_trial()
+
+    def trial(work, run, cfg, *rest):  # noqa: ANN001, ANN202
+        trained_on.append(list(cfg.patch_size))
+        return fake(work, run, cfg, *rest)
+
+    monkeypatch.setattr(trial_budget, "step_ms", step)
+    monkeypatch.setattr(trained, "run_trial", trial)
+    run = search(w, tied(patch_size=None, minutes=minutes), show_progress=False)
+    budget = json.loads((run / FILE).read_text())
+    assert [r["patch_size"] for r in budget["timed"]] == [[64, 64, 64], [48, 48, 48], [40, 40, 40]], budget["timed"]
+    assert budget["patch_size"] == [40, 40, 40] and budget["timed"][0]["trials_per_candidate"] == pytest.approx(per_plan, rel=0.01)
+    assert budget["timed"][-1]["trials_per_candidate"] >= 5 > budget["timed"][-2]["trials_per_candidate"]
+    assert trained_on and {tuple(p) for p in trained_on} == {(40, 40, 40)}  # every trial on the chosen patch
+    prov = load_architecture(run / "arch.json").provenance
+    assert prov["trial_budget"]["patch_size"] == [40, 40, 40]
+    assert json.loads((run / "config.json").read_text())["patch_size"] is None  # config.json as asked: `segnas run` keeps it
+    timed.clear()
+    trained_on.clear()
+    twin = placebo.placebo_search(w, tied(patch_size=None, minutes=minutes), show_progress=False)
+    assert not timed and {tuple(p) for p in trained_on} == {(40, 40, 40)}  # the placebo trains as its search did
+    assert json.loads((twin / FILE).read_text())["patch_size"] == [40, 40, 40] and Workspace(w).placebo(0, 0) in twin.parents

@@ -8,6 +8,8 @@ from pathlib import Path
 from segnas.config import SearchConfig
 from segnas.nas.search import run_folder
 from segnas.nas.search import search as one_shot
+from segnas.runtime.files import read_json
+from segnas.runtime.workspace import PLACEBO, Workspace
 from segnas.selection import trained
 
 
@@ -16,5 +18,14 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     """Run the search `cfg` asks for on the fold's search split; returns the run folder holding `arch.json`
     (`stop_after`: end a one-shot search after that many epochs as if it were killed, for tests)."""
     if trained.is_trained(cfg):
-        return trained.trained_search(work, cfg, run_folder(Path(work), cfg), resume, show_progress)
+        return trained.trained_search(work, cfg, run_folder(Path(work), cfg), resume, show_progress, twin(Path(work), cfg))
     return one_shot(work, cfg, resume=resume, stop_after=stop_after, show_progress=show_progress)
+
+
+def twin(work: Path, cfg: SearchConfig) -> Path:
+    """The run folder of the search's placebo, or of the placebo's search (its work folder's marker names the
+    search's): the two train their trials alike."""
+    marker = work / PLACEBO
+    if marker.is_file():  # a placebo's work folder (`Workspace.placebo`)
+        return run_folder(Path(read_json(marker)["source"]), cfg)
+    return run_folder(Workspace(work).placebo(cfg.fold, cfg.seed), cfg)

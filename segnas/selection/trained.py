@@ -17,6 +17,7 @@ line of `log.jsonl` and its training is resumable: a killed search continues whe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import time
@@ -44,7 +45,7 @@ from segnas.runtime.progress import progress
 from segnas.runtime.runlog import RunLog
 from segnas.runtime.staleness import FORMAT
 from segnas.runtime.workspace import RunFolder, Workspace
-from segnas.selection import posterior
+from segnas.selection import posterior, trial_budget
 from segnas.selection.race import race_device, step_ms
 from segnas.selection.side_by_side import run_side_by_side
 from segnas.selection.verdict import clear_of_shuffled, judge, outlook, stakes_words
@@ -245,8 +246,11 @@ def run_round(work: Path, run: Path, cfg: SearchConfig, opts: dict[str, Any], fi
 
 
 @locks_work
-def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool = False, show_progress: bool = True) -> Path:
-    """Search by short trainings into `run` (within `cfg.minutes`, or `trials` trials); returns `run` with `arch.json`."""
+def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool = False, show_progress: bool = True,
+                   twin: Path | None = None) -> Path:
+    """Search by short trainings into `run` (within `cfg.minutes`, or `trials` trials); returns `run` with `arch.json`.
+    Unless `cfg` fixes the patch, the trials' patch is chosen for the minutes (`trial_budget`), or taken from the
+    run folder `twin` (the search's placebo, or the placebo's search) when that one chose first."""
     work = Path(work)
     opts = options(cfg)
     ws = Workspace(work)
@@ -266,9 +270,17 @@ def trained_search(work: str | Path, cfg: SearchConfig, run: Path, resume: bool 
     run.mkdir(parents=True, exist_ok=True)
     write_json(RunFolder(run).config, {**cfg.to_json(), "format": FORMAT, RESOLVED: opts})  # as asked, so `segnas run` can tell it kept
     history = RunLog(RunFolder(run).log, 10**9)
+    proxy_s = 0.0
+    began_without = bool(history.records) and not (run / trial_budget.FILE).is_file()  # a search begun before the proxy keeps the plan's patch
+    if cfg.minutes is not None and cfg.patch_size is None and opts["trials"] is None and not began_without:
+        opening = [propose(cfg.space, settings, [], opts, cfg.seed, None, t) for t in range(trial_budget.TIMED)]
+        proxy = trial_budget.kept_or_chosen(run, twin, lambda: trial_budget.choose(
+            plan, cfg, opts, settings, opening, float(np.mean([len(c) for c in decisions.values()])), lambda c: recipe(c, opts, 0)))
+        log.info("search by training: %s", trial_budget.words(proxy))
+        cfg, proxy_s = dataclasses.replace(cfg, patch_size=proxy["patch_size"]), float(proxy["seconds"])
     unet_ms = kept_reference(run, lambda: reference_side_by_side(work, plan, cfg, opts)) if cfg.cost_weight > 0 else None
     cost = cost_terms(cfg, unet_ms)
-    budget_s = cfg.minutes * 60 if cfg.minutes is not None else float("inf")
+    budget_s = cfg.minutes * 60 - proxy_s if cfg.minutes is not None else float("inf")  # the proxy's timing counts
     previous = history.records[-1]["derived"] if history.records else None
     with progress(show_progress, stats=True) as bar:
         task = bar.add_task(f"search {cfg.preset} by training", total=opts["trials"] or None, completed=len(history.records), stats="")
@@ -343,6 +355,7 @@ def export(run: Path, cfg: SearchConfig, settings: dict[str, Any], decisions: di
                        "trial_steps": opts["trial_steps"], "decisions": summary, "verdict": decision, "in_words": words, "exported": exported,
                        "probabilities": probabilities, "shuffled_p": shuffled, "stakes": stakes,
                        "fastest_plausible": quick,
+                       **({"trial_budget": read_json(run / trial_budget.FILE)} if (run / trial_budget.FILE).is_file() else {}),
                        "best_trial": {k: best[k] for k in ("trial", "dice", "step_ms", "score")},
                        **({"cost": cost_record(cfg, opts, unet_ms, best["step_ms"] if values == best["values"] else None)}
                           if unet_ms else {})}
