@@ -304,9 +304,6 @@ def check_config(cfg: ConfigT) -> ConfigT:
         need(0 <= cfg.warmup_epochs < cfg.epochs, "warmup_epochs",
              f"0 or more and below epochs ({cfg.epochs}): with {cfg.warmup_epochs} warm-up epochs of {cfg.epochs} the "
              "search would take no architecture step and export an untrained pick; lower warmup_epochs or raise epochs")
-        if cfg.strategy_options and cfg.strategy != "trained":  # the search by training checks its own (selection.trained)
-            from segnas.nas.strategies import check_options
-            check_options(cfg.strategy, cfg.strategy_options)
     else:
         need(cfg.val_every >= 0, "val_every", "0 or more")
         need(0 <= cfg.fg_fraction <= 1, "fg_fraction", "between 0 and 1")

@@ -32,7 +32,7 @@ from segnas.nas.cost import SpaceCost, search_cost
 from segnas.nas.decisions import changed, describe, describe_scores, summarize, verdict
 from segnas.nas.scores import decide, score_decisions
 from segnas.nas.spaces import get_space
-from segnas.nas.strategies import Evaluation, Strategy, get_strategy
+from segnas.nas.strategies import Evaluation, Strategy, check_options, get_strategy
 from segnas.networks.model import check_patch, memory_format, to_device
 from segnas.runtime.checkpoint import check_resumable, load_checkpoint, open_run, rng_state, save_checkpoint, seed_everything, set_rng_state
 from segnas.runtime.distributed import (
@@ -223,6 +223,7 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     """
     work = Path(work)
     check_config(cfg)
+    check_options(cfg.strategy, cfg.strategy_options)
     run = run_folder(work, cfg)
     ckpt = RunFolder(run).checkpoint
     if ckpt.exists() and not resume:
