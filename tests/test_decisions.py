@@ -202,7 +202,8 @@ def test_a_budgeted_search_with_no_strategy_named_searches_by_training() -> None
     cfg = make_config("scnas", default_search(la, "scnas", budgeted_by_default({})))
     assert cfg.strategy == "trained" and cfg.space_settings["tie"] == "cell" and cfg.cost_weight == 1.0
     assert cfg.space_settings["stem_stride"] == 2 and cfg.minutes == 30.0  # the half grid in 3D, as `run --minutes`
-    assert make_config("thrifty", default_search(None, "thrifty", {"minutes": 5})).strategy == "trained"  # no plan yet: full grid
+    flat = make_config("thrifty", default_search(None, "thrifty", {"minutes": 5}))  # no plan yet: the full grid
+    assert flat.strategy == "trained" and flat.cost_weight == 0.0  # where the cost term collapses the search
     assert make_config("scnas", default_search(la, "scnas", {"epochs": 3})).strategy == "gumbel2"  # the paper's schedule
     named = default_search(la, "scnas", {"minutes": 5, "strategy": "darts"})
     assert make_config("scnas", named).strategy == "darts" and "space_settings.tie" not in named

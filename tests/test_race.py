@@ -219,7 +219,7 @@ def test_run_with_minutes_searches_races_and_reports_the_winner(synth2d: Path, t
     assert split["search_share"] == 0.2 and split["race_minutes_planned"] == pytest.approx(0.2)
     assert {"search_minutes", "race_minutes", "final_training_minutes"} <= set(split)
     searched_with = json.loads((work / "runs" / "search_scnas_unet_trained_fold0" / "config.json").read_text())
-    assert searched_with["cost_weight"] == 1.0 and searched_with["minutes"] == pytest.approx(0.1)  # hardware-aware by default
+    assert searched_with["cost_weight"] == 0.0 and searched_with["minutes"] == pytest.approx(0.1)  # 2D: no cost term (full grid)
     assert searched_with["space_settings"]["tie"] == "cell" and searched_with["strategy_options"]["width"] == 8  # by training, at the race's width
     s = summary(work)
     assert "winner:" in done.stdout and s["winner"] in s["candidates"]
@@ -359,8 +359,11 @@ def test_a_budgeted_run_searches_3d_cells_on_half_the_grid_when_the_patch_allows
     assert budgeted_search(plan(2, [64, 64]), "scnas", {"space_settings.tie": "node"}, 2.0)["space_settings.tie"] == "node"
     one_shot = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"strategy": "gumbel2"}, 2.0, width=16)
     assert "space_settings.tie" not in one_shot and one_shot["cost_width"] == 16  # a one-shot search as before
-    assert "space_settings.stem_stride" not in budgeted_search(plan(2, [64, 64]), "scnas", {}, 2.0)  # measured in 3D only
-    assert "space_settings.stem_stride" not in budgeted_search(plan(3, [24, 24, 8]), "scnas", {}, 2.0)  # not a multiple of 16
+    flat = budgeted_search(plan(2, [64, 64]), "scnas", {}, 2.0)
+    assert "space_settings.stem_stride" not in flat and flat["cost_weight"] == 0.0  # measured in 3D only; on the full grid no cost
+    assert budgeted_search(plan(2, [64, 64]), "scnas", {"cost_weight": "1"}, 2.0)["cost_weight"] == "1"  # unless asked
+    small = budgeted_search(plan(3, [24, 24, 8]), "scnas", {}, 2.0)
+    assert "space_settings.stem_stride" not in small and small["cost_weight"] == 0.0  # not a multiple of 16: full grid
     mine = budgeted_search(plan(3, [64, 64, 32]), "scnas", {"space_settings.stem_stride": 1, "cost_weight": 0.0}, 2.0)
     assert mine["space_settings.stem_stride"] == 1 and mine["cost_weight"] == 0.0  # the user's settings win
     assert budgeted_search(plan(3, [64, 64, 32]), "scnas", {}, 2.0, width=16)["strategy_options.width"] == 16  # trials at the trained width

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 STAGES = ("plan", "preprocess", "search", "train", "predict")
 # `segnas run --minutes M`: shares of each fold's M for the search and the race; the race's winner trains on for the rest
 SEARCH_SHARE, RACE_SHARE = 0.2, 0.4
-DEFAULT_COST_WEIGHT = 1.0  # a budgeted run's search weighs the predicted step time beyond cost_target × MONAI UNet's
+DEFAULT_COST_WEIGHT = 1.0  # a budgeted search on half the grid weighs the predicted step beyond cost_target × MONAI UNet's
 DEFAULT_STEM_STRIDE = 2  # and in 3D runs its cells on half the grid (BENCHMARKS.md, "Cells on half the grid")
 # and searches by training, one op per cell type: on LA its exports beat every random draw of the space, the one-shot
 # searches' did not (BENCHMARKS.md, "Deciding by training"; "The search by training with Dice and step time modelled apart")
@@ -216,8 +216,9 @@ def minutes_stage(ws: Workspace, plan: Plan, preset: str, fold: int, minutes: fl
         return fallback_stage(ws, plan, split["fallback"], train_cfg, minutes, split["baseline_ms_per_step"], con)
     searching = budgeted_search(plan, preset, search_overrides, search_share * minutes, train_cfg.width)
     coarse = " (cells on half the grid: stem_stride 2)" if searching.get("space_settings.stem_stride") == DEFAULT_STEM_STRIDE else ""
-    how = "search by training" if make_config(preset, searching).strategy == "trained" else "search"
-    con.rule(f"fold {fold}: hardware-aware {how} in {search_share * minutes:.0f} min{coarse}")
+    chosen = make_config(preset, searching)
+    how = ("hardware-aware " if chosen.cost_weight > 0 else "") + ("search by training" if chosen.strategy == "trained" else "search")
+    con.rule(f"fold {fold}: {how} in {search_share * minutes:.0f} min{coarse}")
     search_run = search_stage(ws, preset, fold, searching, force, con)
     if "search_minutes" not in split:
         split["search_minutes"] = (time.perf_counter() - t_fold) / 60
@@ -255,31 +256,35 @@ def check_search_options(cfg: SearchConfig) -> None:
 def budgeted_search(plan: Plan | None, preset: str, overrides: dict[str, Any], minutes: float,
                     width: int | None = None) -> dict[str, Any]:
     """The settings of a budgeted run's search: by training (`DEFAULT_STRATEGY`, one op per cell type where the space
-    ties them), hardware-aware (`cost_weight`; trials, or the cost model, at the trained `width`), and in 3D with
-    `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600 steps of such networks took
-    less time than 150 of the same architectures at full resolution and scored higher (BENCHMARKS.md, "Cells on half
-    the grid"); in 2D, on ISBI, the half grid scored lower on every slice, so 2D stays on the full grid. The user's
-    `--search-set` overrides any of them."""
+    ties them), in 3D with `stem_stride` 2 when the space has the setting and the patch allows it — on LA, 600 steps
+    of such networks took less time than 150 of the same architectures at full resolution and scored higher
+    (BENCHMARKS.md, "Cells on half the grid"); in 2D, on ISBI, the half grid scored lower on every slice, so 2D stays
+    on the full grid — and, with the cells on half the grid, hardware-aware (`cost_weight`; trials, or the cost
+    model, at the trained `width`). On the full grid the space's fixed part alone costs over twice MONAI UNet's step,
+    so the cost term's target is out of reach and it drives every decision to a parameter-free op (ISBI: the
+    default search undecided, every cell `identity`; BENCHMARKS.md, "What `segnas search` does by default"). The
+    user's `--search-set` overrides any of them."""
     from segnas.config import make_config
     from segnas.nas.spaces import get_space
     from segnas.networks.model import check_patch
 
-    searching = {"strategy": DEFAULT_STRATEGY, "cost_weight": DEFAULT_COST_WEIGHT, **overrides, "minutes": minutes}
+    searching = {"strategy": DEFAULT_STRATEGY, **overrides, "minutes": minutes}
     cfg = make_config(preset, searching)
     space = get_space(cfg.space)
     if width is not None:  # the costs, and a search by training's trials, at the width the race trains
         searching = {("strategy_options.width" if cfg.strategy == "trained" else "cost_width"): width, **searching}
     if cfg.strategy == "trained" and "tie" in space.defaults:
         searching = {"space_settings.tie": DEFAULT_TIE, **searching}
-    if plan is None or plan.dims != 3 or "stem_stride" not in space.defaults or "stem_stride" in cfg.space_settings:
-        return searching
-    settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes,
-                                 **cfg.space_settings, "stem_stride": DEFAULT_STEM_STRIDE})
-    try:
-        check_patch(list(cfg.patch_size or plan.patch_size), settings, cfg.space)
-    except SegnasError:  # a patch too small for one more halving: the cells stay on the input's grid
-        return searching
-    return {**searching, "space_settings.stem_stride": DEFAULT_STEM_STRIDE}
+    if plan is not None and plan.dims == 3 and "stem_stride" in space.defaults and "stem_stride" not in cfg.space_settings:
+        settings = space.settings(**{"dims": plan.dims, "in_channels": plan.in_channels, "num_classes": plan.num_classes,
+                                     **cfg.space_settings, "stem_stride": DEFAULT_STEM_STRIDE})
+        try:
+            check_patch(list(cfg.patch_size or plan.patch_size), settings, cfg.space)
+            searching = {**searching, "space_settings.stem_stride": DEFAULT_STEM_STRIDE}
+        except SegnasError:  # a patch too small for one more halving: the cells stay on the input's grid
+            pass
+    half = int(searching.get("space_settings.stem_stride", cfg.space_settings.get("stem_stride", 1))) == DEFAULT_STEM_STRIDE
+    return {"cost_weight": DEFAULT_COST_WEIGHT if half else 0.0, **searching}
 
 
 def fallback_stage(ws: Workspace, plan: Plan, name: str, train_cfg: TrainConfig, minutes: float, ms: float, con: Console) -> Path:
