@@ -43,12 +43,12 @@ def search(work: str | Path, preset: str = "scnas", fold: int = 0, resume: bool 
     and its placebo have both finished, `placebo.json` beside the search's `arch.json` compares them."""
     from segnas.app.pipeline import default_search
     from segnas.config import make_config
-    from segnas.data.plan import load_plan
+    from segnas.data.plan import planned
     from segnas.runtime.workspace import Workspace
     from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
     ws = Workspace(Path(work))
-    cfg = make_config(preset, {**default_search(load_plan(ws) if ws.plan.is_file() else None, preset, settings), "fold": fold})
+    cfg = make_config(preset, {**default_search(planned(ws), preset, settings), "fold": fold})
     run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
     control.report(work, cfg)
     return run

@@ -48,7 +48,7 @@ def search(
     """
     from segnas.app.pipeline import default_search
     from segnas.config import budgeted_by_default, make_config, parse_overrides
-    from segnas.data.plan import load_plan
+    from segnas.data.plan import planned
     from segnas.nas.arch import load_architecture
     from segnas.selection import placebo as control
     from segnas.selection.searches import search as run_search
@@ -57,7 +57,7 @@ def search(
                       if v is not None})
     overrides["fold"] = fold
     ws = Workspace(Path(work))
-    cfg = make_config(preset, default_search(load_plan(ws) if ws.plan.is_file() else None, preset, budgeted_by_default(overrides)))
+    cfg = make_config(preset, default_search(planned(ws), preset, budgeted_by_default(overrides)))
     run = (control.placebo_search if placebo else run_search)(work, cfg, resume=resume)
     said = load_architecture(RunFolder(run).arch).provenance.get("verdict")  # its words were logged as the search ended
     what = "placebo's architecture (labels shuffled)" if placebo else "found architecture"

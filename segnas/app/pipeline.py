@@ -24,7 +24,7 @@ from segnas.runtime.staleness import FORMAT, setting_changes, signature_changes,
 from segnas.runtime.workspace import ARCH, SUMMARY, RunFolder, Workspace
 
 if TYPE_CHECKING:
-    from segnas.config import SearchConfig, TrainConfig
+    from segnas.config import TrainConfig
     from segnas.selection.race import RaceConfig
 
 STAGES = ("plan", "preprocess", "search", "train", "predict")
@@ -242,17 +242,6 @@ def default_search(plan: Plan | None, preset: str, overrides: dict[str, Any]) ->
     return budgeted_search(plan, preset, overrides, float(overrides["minutes"]))
 
 
-def check_search_options(cfg: SearchConfig) -> None:
-    """An option the search's strategy does not take is an error naming it (the search by training's own check)."""
-    from segnas.nas.strategies import check_options
-    from segnas.selection import trained
-
-    if trained.is_trained(cfg):
-        trained.options(cfg)
-    else:
-        check_options(cfg.strategy, cfg.strategy_options)
-
-
 def budgeted_search(plan: Plan | None, preset: str, overrides: dict[str, Any], minutes: float,
                     width: int | None = None) -> dict[str, Any]:
     """The settings of a budgeted run's search: by training (`DEFAULT_STRATEGY`, one op per cell type where the space
@@ -357,7 +346,8 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                           "for the winner's training (their sum below 1)")
     searching = {**(search_overrides or {}), "fold": 0}  # as the folds will search: by training unless told otherwise
     searching = budgeted_search(None, preset, searching, minutes) if minutes else default_search(None, preset, searching)
-    check_search_options(make_config(preset, searching))
+    from segnas.selection.searches import check_options
+    check_options(make_config(preset, searching))
     make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
     if race and race.get("given"):  # a candidate file that cannot race fails before any work
         from segnas.selection.candidates import given_architectures

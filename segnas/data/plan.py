@@ -292,6 +292,11 @@ def load_plan(work: Workspace) -> Plan:
     return Plan.from_json(read_json(path), path)
 
 
+def planned(work: Workspace) -> Plan | None:
+    """The work folder's plan, or None before `segnas plan` has written one."""
+    return load_plan(work) if work.plan.is_file() else None
+
+
 def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, budget: int | None = None,
                  workers: int = 1, folds: int | None = None, seed: int = 0, search_ratio: float = 0.8,
                  group_pattern: str | None = None, validated: bool = False) -> Plan:

@@ -8,6 +8,7 @@ from pathlib import Path
 from segnas.config import SearchConfig
 from segnas.nas.search import run_folder
 from segnas.nas.search import search as one_shot
+from segnas.nas.strategies import check_options as check_one_shot
 from segnas.runtime.files import read_json
 from segnas.runtime.workspace import PLACEBO, Workspace
 from segnas.selection import trained
@@ -20,6 +21,14 @@ def search(work: str | Path, cfg: SearchConfig, resume: bool = False, stop_after
     if trained.is_trained(cfg):
         return trained.trained_search(work, cfg, run_folder(Path(work), cfg), resume, show_progress, twin(Path(work), cfg))
     return one_shot(work, cfg, resume=resume, stop_after=stop_after, show_progress=show_progress)
+
+
+def check_options(cfg: SearchConfig) -> None:
+    """An option the search's strategy does not take is an error naming it, before any search starts."""
+    if trained.is_trained(cfg):
+        trained.options(cfg)
+    else:
+        check_one_shot(cfg.strategy, cfg.strategy_options)
 
 
 def twin(work: Path, cfg: SearchConfig) -> Path:

@@ -92,12 +92,8 @@ def choose(plan: Plan, cfg: SearchConfig, opts: dict[str, Any], settings: dict[s
 def kept_or_chosen(run: Path, twin: Path | None, choose_now: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The run's `trial_budget.json`; else its twin's (a search and its placebo train their trials alike); else
     `choose_now()`, written to the run folder."""
-    for path in (run / FILE, twin / FILE if twin else None):
-        if path is not None and path.is_file():
-            budget = read_json(path)
-            break
-    else:
-        budget = choose_now()
+    found = next((p for p in (run / FILE, twin / FILE if twin else None) if p is not None and p.is_file()), None)
+    budget = read_json(found) if found else choose_now()
     if not (run / FILE).is_file():
         write_json(run / FILE, budget)
     return budget
