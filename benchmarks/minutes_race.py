@@ -40,8 +40,9 @@ def recipe(patch: list[int]) -> dict[str, Any]:
     return {"batch_size": 2, "patch_size": patch, "width": WIDTH, "loss": "dice_ce", "weight_lr": 1e-3, "workers": 0}
 
 
-def run_race(ds: str, out: Path, minutes: float, min_unit_steps: int | None = None) -> None:
-    """The user's command, as a user types it (`min_unit_steps`: its `--min-unit-steps`, else segnas's default)."""
+def run_race(ds: str, out: Path, minutes: float, min_unit_steps: int | None = None, seed: int = 0) -> None:
+    """The user's command, as a user types it (`min_unit_steps`: its `--min-unit-steps`, else segnas's default;
+    `seed`: the training seed of every network it trains)."""
     spec = DATASETS[ds]
     args = [sys.executable, "-m", "segnas", "run", str(SHARED_DATA / spec["folder"]), "--work", str(out / ds / "race"),
             "--preset", "scnas", "--fold", "0", "--num-folds", "5", "--minutes", str(minutes), "--workers", "1",
@@ -50,12 +51,12 @@ def run_race(ds: str, out: Path, minutes: float, min_unit_steps: int | None = No
         args += ["--group", spec["group"]]
     if min_unit_steps is not None:
         args += ["--min-unit-steps", str(min_unit_steps)]
-    for k, v in recipe(spec["patch"]).items():
+    for k, v in {**recipe(spec["patch"]), "seed": seed}.items():
         args += ["--train-set", f"{k}={json.dumps(v)}"]
     subprocess.run(args, check=True)
 
 
-def run_unet(ds: str, out: Path, minutes: float) -> None:
+def run_unet(ds: str, out: Path, minutes: float, seed: int = 0) -> None:
     """MONAI's UNet, the same folds and recipe, M minutes of training, last weights, fold 0's validation cases."""
     from rich.console import Console
 
@@ -73,7 +74,7 @@ def run_unet(ds: str, out: Path, minutes: float) -> None:
         plan_dataset(SHARED_DATA / spec["folder"], ws.root, workers=1, folds=5, seed=0, group_pattern=spec["group"])
     preprocess_dataset(ws.root, workers=1)
     cfg = make_config("scnas", {**recipe(spec["patch"]), "epochs": 10**5, "steps_per_epoch": 50, "max_minutes": minutes, "select": "last",
-                                "val_every": 0, "fold": 0}, TrainConfig)
+                                "val_every": 0, "fold": 0, "seed": seed}, TrainConfig)
     run = ws.root / "runs" / "monai_unet"
     if not (run / "summary.json").is_file():
         arch = baseline_file(ws, "monai_unet", spec["patch"])  # as the race configures it: at the training patch
@@ -136,6 +137,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--min-unit-steps", type=int, help="the race side's `segnas run --min-unit-steps` (default: segnas's)")
+    p.add_argument("--seed", type=int, default=0, help="training seed of both sides (the folds are planned with seed 0)")
     p.add_argument("--report", action="store_true")
     a = p.parse_args()
     if not (SHARED_DATA / DATASETS[a.dataset]["folder"]).is_dir():
@@ -143,9 +145,9 @@ def main() -> None:
     if a.report:
         report(a.dataset, a.out)
     elif a.side == "race":
-        run_race(a.dataset, a.out, a.minutes, a.min_unit_steps)
+        run_race(a.dataset, a.out, a.minutes, a.min_unit_steps, a.seed)
     elif a.side == "unet":
-        run_unet(a.dataset, a.out, a.minutes)
+        run_unet(a.dataset, a.out, a.minutes, a.seed)
     else:
         p.error("give --side race|unet or --report")
 
