@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segnas.app.cli import app
-from segnas.data.validate import validate_dataset
+from segnas.data.validate import unit_spacing, validate_dataset
 from tests.conftest import shared_dataset
 
 runner = CliRunner()
@@ -118,6 +119,31 @@ def test_validate_writes_nothing(synth3d: Path) -> None:
 def test_real_datasets_validate_cleanly(name: str) -> None:
     report = validate_dataset(shared_dataset(name))
     assert report.ok, report.problems
+    assert bool(report.notes) == (name == "ACDC_subset"), report.notes  # its headers say 1 mm on 10-slice volumes
+
+
+def test_unit_voxels_on_images_with_few_slices_are_noted_as_a_voxel_size_perhaps_lost() -> None:
+    thick = [(216, 256, 10), (232, 256, 9), (216, 240, 10)]
+    note = unit_spacing([(1.0, 1.0, 1.0)] * 3, thick)
+    assert note is not None and "1×1×1" in note and "axis 2" in note and "216×256×10" in note
+    assert unit_spacing([(1.5, 1.5, 10.0)] * 3, thick) is None  # a voxel size that says so
+    assert unit_spacing([(1.0, 1.0, 1.0)] * 3, [(42, 76, 77)] * 3) is None  # unit voxels on a compact volume
+    assert unit_spacing([(1.0, 1.0, 1.0)] * 3, [(512, 512, 1)] * 3) is None  # 2D slices
+    assert unit_spacing([(1.0, 1.0, 1.0)], thick[:1]) is None  # one case: nothing to generalise from
+
+
+def test_validate_and_plan_show_the_note_and_accept_the_data(tmp_path: Path, synth3d: Path) -> None:
+    ds = tmp_path / "thick"
+    shutil.copytree(synth3d, ds)
+    for path in [*(ds / "imagesTr").iterdir(), *(ds / "labelsTr").iterdir()]:
+        _rewrite(path, lambda d, a: (d[..., :6] if d.ndim == 3 else d[:, :, :6], np.eye(4)))  # unit voxels, 6 slices
+    result = runner.invoke(app, ["validate", str(ds)])
+    assert result.exit_code == 0, result.output
+    assert "note:" in result.output and "1×1×1" in result.output
+    result = runner.invoke(app, ["plan", str(ds), "--work", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    assert "note:" in result.output
+    assert "1×1×1" in json.loads((tmp_path / "w" / "fingerprint.json").read_text())["notes"][0]
 
 
 @pytest.mark.realdata

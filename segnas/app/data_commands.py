@@ -46,6 +46,8 @@ def validate(data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD data
         report = validate_dataset(data, lambda i, n: bar.update(task, completed=i, total=n))
     if report.cases:
         out.print(validation_table(report))
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}")
     if not report.ok:
         raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
     out.print(f"[green]{data}: {len(report.cases)} case(s), no problems[/]")
@@ -73,8 +75,12 @@ def plan(
     """
     from segnas.app.report import plan_table
     from segnas.data.plan import plan_dataset
+    from segnas.runtime.files import read_json
+    from segnas.runtime.workspace import Workspace
     p = plan_dataset(data, work, dims, budget, workers, num_folds, seed, search_ratio, group)
     out.print(plan_table(p))
+    for note in read_json(Workspace(work).fingerprint)["notes"]:
+        out.print(f"[yellow]note:[/] {note}")
     out.print(f"wrote [bold]{work}/plan.json[/], fingerprint.json, splits.json")
 
 

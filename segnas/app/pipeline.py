@@ -84,6 +84,8 @@ def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_
     else:
         plan = plan_dataset(data, ws.root, workers=workers, validated=True, **plan_options)
     con.print(plan_table(plan))
+    for note in read_json(ws.fingerprint).get("notes", []):
+        con.print(f"[yellow]note:[/] {note}")
     return plan
 
 

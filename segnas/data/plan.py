@@ -300,10 +300,11 @@ def planned(work: Workspace) -> Plan | None:
 def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, budget: int | None = None,
                  workers: int = 1, folds: int | None = None, seed: int = 0, search_ratio: float = 0.8,
                  group_pattern: str | None = None, validated: bool = False) -> Plan:
-    """Fingerprint `data`, write fingerprint.json (with the files' signatures), plan.json and splits.json into
-    `work`; return the plan. `validated`: the caller has just validated `data` (it is not read twice)."""
+    """Fingerprint `data`, write fingerprint.json (with the files' signatures and `notes` on what looks odd),
+    plan.json and splits.json into `work`; return the plan. `validated`: the caller has just validated `data`
+    (it is not read twice)."""
     from segnas.data.splits import make_splits
-    from segnas.data.validate import validate_dataset
+    from segnas.data.validate import unit_spacing, validate_dataset
 
     if not validated:
         report = validate_dataset(data)  # refuse to plan on data with any defect, listing all of them
@@ -311,6 +312,8 @@ def plan_dataset(data: str | Path, work: str | Path, dims: int | None = None, bu
             raise SegnasError(f"{data}: {len(report.problems)} problem(s) found; fix them before planning", report.problems)
     spec = load_dataset(data)
     fp = {**fingerprint_dataset(spec, workers), "files": data_signature(spec)}
+    note = unit_spacing([c["spacing"] for c in fp["cases"]], [c["shape"] for c in fp["cases"]])
+    fp["notes"] = [note] if note else []
     plan = Plan.from_json(make_plan(fp, dims, budget), "the plan made for " + str(data))
     splits = make_splits([c.id for c in spec.cases], folds, seed, search_ratio, group_pattern)
     ws = Workspace(Path(work))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from segnas.data.msd import Case, DatasetSpec, parse_dataset
 from segnas.errors import Problem, SegnasError, as_problem
 
 SPACING_OUTLIER = 10.0  # a case whose voxel size differs this much from the median along an axis is refused
+THICK_SLICES = 4.0  # unit voxels on images this many times shorter along one axis than along another: a lost voxel size?
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Report:
     spec: DatasetSpec | None
     problems: list[Problem] = field(default_factory=list)
     cases: list[CaseSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth a look, but nothing to refuse the data for
 
     @property
     def ok(self) -> bool:
@@ -118,9 +120,24 @@ def geometry_outliers(cases: list[tuple[Case, Geometry]]) -> list[Problem]:
     return problems
 
 
+def unit_spacing(spacings: list[Sequence[float]], shapes: list[Sequence[int]]) -> str | None:
+    """A note when every 3D image's header gives 1×1×1 mm voxels on images much shorter along one axis: the voxel
+    size of a thick-slice scan lost in conversion, so that planning treats its voxels as cubes (None otherwise)."""
+    if len(spacings) < 2 or not np.allclose(np.asarray(spacings, float), 1.0, atol=1e-6):
+        return None
+    median = np.median(np.asarray(shapes, float), axis=0)
+    if median.min() <= 1 or median.max() < THICK_SLICES * median.min():
+        return None
+    axis = int(np.argmin(median))
+    return (f"every image's header gives 1×1×1 mm voxels, yet the images are {'×'.join(f'{s:.0f}' for s in median)} voxels "
+            f"(median), {median.max() / median.min():.0f}× shorter along axis {axis}: is it a thick-slice scan whose voxel size was "
+            "lost in conversion? Planning will treat its voxels as cubes (patch, pooling, resampling) and HD95 will be in "
+            "voxels, not mm; if you know the voxel size, write it into the headers and plan again")
+
+
 def validate_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Report:
     """Check dataset.json, every case's headers (before any voxel is read), then every case's voxels;
-    returns a Report (never raises for bad data)."""
+    returns a Report (never raises for bad data) with its notes (what is odd but not wrong)."""
     root = Path(root)
     spec, problems = parse_dataset(root)
     report = Report(root, spec, list(problems))
@@ -134,6 +151,8 @@ def validate_dataset(root: str | Path, progress: Callable[[int, int], None] | No
             readable.append((case, geom))
     outliers = geometry_outliers(readable)
     report.problems += outliers
+    note = unit_spacing([g.spacing for _, g in readable], [g.shape for _, g in readable])
+    report.notes += [note] if note else []
     refused = {p.path for p in outliers}
     checked = [case for case, _ in readable if str(case.image) not in refused]
     for i, case in enumerate(checked):
