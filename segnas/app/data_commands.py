@@ -38,7 +38,7 @@ def validate(data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD data
 
     Example: [bold]segnas validate ../shared/data/LA2018_down2[/]
     """
-    from segnas.app.report import validation_table
+    from segnas.app.report import print_notes, validation_table
     from segnas.data.validate import validate_dataset
     from segnas.runtime.progress import progress
     with progress(transient=True) as bar:
@@ -46,8 +46,7 @@ def validate(data: Annotated[Path, typer.Argument(metavar="DATA", help="MSD data
         report = validate_dataset(data, lambda i, n: bar.update(task, completed=i, total=n))
     if report.cases:
         out.print(validation_table(report))
-    for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}")
+    print_notes(out, report.notes)
     if not report.ok:
         raise SegnasError(f"{data}: {len(report.problems)} problem(s) found", report.problems)
     out.print(f"[green]{data}: {len(report.cases)} case(s), no problems[/]")
@@ -73,14 +72,13 @@ def plan(
 
     Example: [bold]segnas plan ../shared/data/LA2018_down2 --work work/la[/]
     """
-    from segnas.app.report import plan_table
+    from segnas.app.report import plan_table, print_notes
     from segnas.data.plan import plan_dataset
     from segnas.runtime.files import read_json
     from segnas.runtime.workspace import Workspace
     p = plan_dataset(data, work, dims, budget, workers, num_folds, seed, search_ratio, group)
     out.print(plan_table(p))
-    for note in read_json(Workspace(work).fingerprint)["notes"]:
-        out.print(f"[yellow]note:[/] {note}")
+    print_notes(out, read_json(Workspace(work).fingerprint)["notes"])
     out.print(f"wrote [bold]{work}/plan.json[/], fingerprint.json, splits.json")
 
 

@@ -49,7 +49,7 @@ def forced(stage: str, force: str | None) -> bool:
 def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_options: dict[str, Any], con: Console) -> Plan:
     """Validate the data and plan; a kept plan is used only for the same files (then they are not read again)
     and the same split options."""
-    from segnas.app.report import plan_table, validation_table
+    from segnas.app.report import plan_table, print_notes, validation_table
     from segnas.data.msd import data_signature, load_dataset
     from segnas.data.plan import load_plan, plan_dataset
     from segnas.data.splits import load_splits
@@ -84,8 +84,7 @@ def plan_stage(data: Path, ws: Workspace, force: str | None, workers: int, plan_
     else:
         plan = plan_dataset(data, ws.root, workers=workers, validated=True, **plan_options)
     con.print(plan_table(plan))
-    for note in read_json(ws.fingerprint).get("notes", []):
-        con.print(f"[yellow]note:[/] {note}")
+    print_notes(con, read_json(ws.fingerprint).get("notes", []))  # a plan made before notes has none
     return plan
 
 
@@ -340,6 +339,7 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
     search, `race_share` for the race (`race`: settings of its `RaceConfig`), and the race's winner trains on for the
     rest: it is the fold's model."""
     from segnas.config import TrainConfig, make_config
+    from segnas.selection.searches import check_options
     con = console or Console()
     data, ws = Path(data), Workspace(Path(work))
     forced("plan", force)  # an unknown stage name or setting fails before any work
@@ -348,7 +348,6 @@ def run_pipeline(data: str | Path, work: str | Path, preset: str = "scnas", fold
                           "for the winner's training (their sum below 1)")
     searching = {**(search_overrides or {}), "fold": 0}  # as the folds will search: by training unless told otherwise
     searching = budgeted_search(None, preset, searching, minutes) if minutes else default_search(None, preset, searching)
-    from segnas.selection.searches import check_options
     check_options(make_config(preset, searching))
     make_config(preset, {**(train_overrides or {}), "fold": 0}, TrainConfig)
     if race and race.get("given"):  # a candidate file that cannot race fails before any work

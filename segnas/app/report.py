@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 
 from segnas.data.plan import Plan
@@ -34,6 +37,12 @@ def validation_table(report: Report) -> Table:
     t.add_row("labels (cases with it)", ", ".join(f"{k} {spec.labels.get(k, '?')} ({counts.get(k, 0)})" for k in sorted(spec.labels)[:12])
               + (" …" if len(spec.labels) > 12 else ""))
     return t
+
+
+def print_notes(console: Console, notes: Iterable[str]) -> None:
+    """What is odd in the data but not wrong (`Report.notes`, fingerprint.json's `notes`), a line each."""
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def plan_table(plan: Plan) -> Table:
